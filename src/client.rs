@@ -1,0 +1,2 @@
+//! The blocking client. PLACEHOLDER until the routes land.
+pub struct Client;

@@ -1,0 +1,263 @@
+//! Client configuration, in Rust or as a JSON string (what the C ABI and the bindings pass).
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The generated SDKs' default (Pieces OS ≤ 10 on macOS/Windows).
+pub const DEFAULT_BASE_URL: &str = "http://localhost:1000";
+/// Loopback connects either succeed or are refused almost at once; 2 s covers a busy machine.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// /user/refresh may reach the identity provider through Pieces OS; 30 s bounds it without cutting it short.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// A maximal profile is ~70 KB; 16 MiB leaves room while bounding memory.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+/// Longest timeout accepted: one day. Anything longer is a mistake (or "forever") in practice.
+const MAX_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// Everything a [`crate::Client`] needs. Build it in Rust or with [`Config::from_json`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `http://host:port` or `https://host:port`, optionally with a path prefix; no trailing slash needed.
+    pub base_url: String,
+    /// Sent as `X-Application-ID` on every route but /user/select, when set.
+    pub application_id: Option<String>,
+    /// Sent as `Authorization: Bearer <token>` on /user/select, when set.
+    pub access_token: Option<String>,
+    pub connect_timeout: Duration,
+    /// Bounds a whole call: connect, send, wait, and read the body.
+    pub timeout: Duration,
+    pub user_agent: String,
+    /// Larger response bodies fail with [`ErrorKind::ResponseTooLarge`] without being buffered whole.
+    pub max_response_bytes: u64,
+    /// A PEM file with extra root certificates for https/wss base URLs (e.g. a test CA).
+    pub tls_ca_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            base_url: DEFAULT_BASE_URL.to_string(),
+            application_id: None,
+            access_token: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            user_agent: default_user_agent(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            tls_ca_file: None,
+        }
+    }
+}
+
+pub fn default_user_agent() -> String {
+    format!("pieces-user/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The JSON form; every key optional, unknown keys rejected by name.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigJson {
+    base_url: Option<String>,
+    application_id: Option<String>,
+    access_token: Option<String>,
+    connect_timeout_ms: Option<u64>,
+    timeout_ms: Option<u64>,
+    user_agent: Option<String>,
+    max_response_bytes: Option<u64>,
+    tls_ca_file: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn new(base_url: impl Into<String>) -> Config {
+        Config {
+            base_url: base_url.into(),
+            ..Config::default()
+        }
+    }
+
+    /// Reads the JSON form: an object with any of `base_url`, `application_id`, `access_token`,
+    /// `connect_timeout_ms`, `timeout_ms`, `user_agent`, `max_response_bytes`, `tls_ca_file`.
+    /// Missing keys keep their defaults; `null` means "default" too.
+    pub fn from_json(json: &str) -> Result<Config> {
+        let raw: ConfigJson = serde_json::from_str(json).map_err(|e| json_error("config", &e))?;
+        let defaults = Config::default();
+        let config = Config {
+            base_url: raw.base_url.unwrap_or(defaults.base_url),
+            application_id: raw.application_id,
+            access_token: raw.access_token,
+            connect_timeout: raw
+                .connect_timeout_ms
+                .map_or(defaults.connect_timeout, Duration::from_millis),
+            timeout: raw.timeout_ms.map_or(defaults.timeout, Duration::from_millis),
+            user_agent: raw.user_agent.unwrap_or(defaults.user_agent),
+            max_response_bytes: raw.max_response_bytes.unwrap_or(defaults.max_response_bytes),
+            tls_ca_file: raw.tls_ca_file,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that would otherwise fail later, or worse, on the wire.
+    pub fn validate(&self) -> Result<()> {
+        check_base_url(&self.base_url)?;
+        check_timeout("connect_timeout_ms", self.connect_timeout)?;
+        check_timeout("timeout_ms", self.timeout)?;
+        if self.max_response_bytes == 0 {
+            return Err(invalid("max_response_bytes must be at least 1"));
+        }
+        // Header values: a CR or LF would let a caller's string inject headers.
+        check_header_value("application_id", self.application_id.as_deref())?;
+        check_header_value("access_token", self.access_token.as_deref())?;
+        check_header_value("user_agent", Some(&self.user_agent))?;
+        Ok(())
+    }
+
+    /// The base URL without a trailing slash, ready to have a route appended.
+    pub(crate) fn base(&self) -> &str {
+        self.base_url.trim_end_matches('/')
+    }
+}
+
+// Tokens stay out of Debug output: hosts log configs.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("base_url", &self.base_url)
+            .field("application_id", &self.application_id.as_ref().map(|_| "<redacted>"))
+            .field("access_token", &self.access_token.as_ref().map(|_| "<redacted>"))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("user_agent", &self.user_agent)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .finish()
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidArgument, message)
+}
+
+/// Maps a serde_json error on an options document to our kinds: syntax → MalformedJson, shape → InvalidArgument.
+/// serde's message names the offending key (`unknown field \`x\``) or the expected type; values are never echoed.
+pub(crate) fn json_error(what: &str, e: &serde_json::Error) -> Error {
+    use serde_json::error::Category;
+    let kind = match e.classify() {
+        Category::Syntax | Category::Eof | Category::Io => ErrorKind::MalformedJson,
+        Category::Data => ErrorKind::InvalidArgument,
+    };
+    Error::new(kind, format!("{what}: {e}"))
+}
+
+fn check_base_url(url: &str) -> Result<()> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| invalid("base_url must start with http:// or https://"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() {
+        return Err(invalid("base_url has no host"));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("base_url contains white space or control characters"));
+    }
+    if rest.contains(['?', '#']) {
+        return Err(invalid("base_url must not have a query or fragment"));
+    }
+    Ok(())
+}
+
+fn check_timeout(name: &str, value: Duration) -> Result<()> {
+    let ms = value.as_millis();
+    if ms == 0 {
+        return Err(invalid(format!("{name} must be at least 1 ms")));
+    }
+    if ms > u128::from(MAX_TIMEOUT_MS) {
+        return Err(invalid(format!("{name} must be at most {MAX_TIMEOUT_MS} ms")));
+    }
+    Ok(())
+}
+
+fn check_header_value(name: &str, value: Option<&str>) -> Result<()> {
+    match value {
+        Some(v) if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) => {
+            Err(invalid(format!("{name} must not contain CR, LF or NUL")))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_object_gives_defaults() {
+        assert_eq!(Config::from_json("{}").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let c = Config::from_json(
+            r#"{"base_url":"http://127.0.0.1:9","application_id":"app","access_token":"tok",
+                "connect_timeout_ms":5,"timeout_ms":7,"user_agent":"ua","max_response_bytes":9,
+                "tls_ca_file":"/tmp/ca.pem"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.base_url, "http://127.0.0.1:9");
+        assert_eq!(c.application_id.as_deref(), Some("app"));
+        assert_eq!(c.access_token.as_deref(), Some("tok"));
+        assert_eq!(c.connect_timeout, Duration::from_millis(5));
+        assert_eq!(c.timeout, Duration::from_millis(7));
+        assert_eq!(c.user_agent, "ua");
+        assert_eq!(c.max_response_bytes, 9);
+        assert_eq!(c.tls_ca_file, Some(PathBuf::from("/tmp/ca.pem")));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Config::from_json(r#"{"base_url":"http://x","timeout":5}"#).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(e.message().contains("`timeout`"), "{}", e.message());
+    }
+
+    #[test]
+    fn malformed_and_mistyped_json() {
+        assert_eq!(Config::from_json("{").unwrap_err().kind(), ErrorKind::MalformedJson);
+        assert_eq!(Config::from_json("[]").unwrap_err().kind(), ErrorKind::InvalidArgument);
+        let e = Config::from_json(r#"{"timeout_ms":"5"}"#).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        let e = Config::from_json(r#"{"timeout_ms":-1}"#).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        for json in [
+            r#"{"base_url":"ftp://x"}"#,
+            r#"{"base_url":"http://"}"#,
+            r#"{"base_url":"http://x?y"}"#,
+            r#"{"timeout_ms":0}"#,
+            r#"{"connect_timeout_ms":0}"#,
+            r#"{"timeout_ms":999999999999}"#,
+            r#"{"max_response_bytes":0}"#,
+            r#"{"access_token":"a\r\nX-Evil: 1"}"#,
+        ] {
+            let e = Config::from_json(json).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{json}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let mut c = Config::default();
+        c.access_token = Some("s3cr3t-token".into());
+        c.application_id = Some("app-id-123".into());
+        let s = format!("{c:?}");
+        assert!(!s.contains("s3cr3t-token") && !s.contains("app-id-123"), "{s}");
+    }
+}

@@ -1,0 +1,222 @@
+//! One error type for the whole library.
+//!
+//! Every failure carries a stable [`ErrorKind`] (what a caller branches on), a human message, and —
+//! where they exist — the HTTP status, the server's text body and the JSON path of an invalid
+//! document. Messages never contain the access token or the application id.
+
+use std::fmt;
+
+/// What went wrong, as a stable category. New kinds may be added; existing ones never change meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A configuration or option value is wrong (unknown key, bad URL, zero timeout…).
+    InvalidArgument,
+    /// A request document is not JSON at all (or nests deeper than the parser allows).
+    MalformedJson,
+    /// A request document is JSON but does not fit its model; `path` names the place.
+    InvalidDocument,
+    /// HTTP 404.
+    NotFound,
+    /// HTTP 409 (e.g. the vanity name is taken).
+    Conflict,
+    /// HTTP 500.
+    ServerError,
+    /// HTTP 501 (e.g. /user/providers on a local Pieces OS).
+    NotImplemented,
+    /// HTTP 511: the user must be signed in / connected to the cloud.
+    AuthenticationRequired,
+    /// Any other non-2xx HTTP status.
+    HttpStatus,
+    /// The server could not be reached: refused, unreachable, reset, closed early.
+    Connection,
+    /// The connect or whole-request timeout expired.
+    Timeout,
+    /// TLS handshake or certificate failure.
+    Tls,
+    /// The server answered 2xx with a body that is not the expected document.
+    InvalidResponse,
+    /// The response body is larger than `max_response_bytes`.
+    ResponseTooLarge,
+    /// Discovery found no running Pieces OS.
+    NotRunning,
+}
+
+impl ErrorKind {
+    /// A short snake_case name, stable across versions (used in JSON error details).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::MalformedJson => "malformed_json",
+            ErrorKind::InvalidDocument => "invalid_document",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::ServerError => "server_error",
+            ErrorKind::NotImplemented => "not_implemented",
+            ErrorKind::AuthenticationRequired => "authentication_required",
+            ErrorKind::HttpStatus => "http_status",
+            ErrorKind::Connection => "connection",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Tls => "tls",
+            ErrorKind::InvalidResponse => "invalid_response",
+            ErrorKind::ResponseTooLarge => "response_too_large",
+            ErrorKind::NotRunning => "not_running",
+        }
+    }
+
+    /// The kind for a non-2xx HTTP status.
+    pub fn for_status(status: u16) -> ErrorKind {
+        match status {
+            404 => ErrorKind::NotFound,
+            409 => ErrorKind::Conflict,
+            500 => ErrorKind::ServerError,
+            501 => ErrorKind::NotImplemented,
+            511 => ErrorKind::AuthenticationRequired,
+            _ => ErrorKind::HttpStatus,
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The library's error: a kind plus the detail a caller needs to report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    status: Option<u16>,
+    body: Option<String>,
+    path: Option<String>,
+}
+
+/// Messages built from a server body are cut to this many bytes; the whole body stays in `body()`.
+const MESSAGE_BODY_LIMIT: usize = 200;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+            status: None,
+            body: None,
+            path: None,
+        }
+    }
+
+    /// A non-2xx answer. The message quotes the start of the body so it is useful when printed.
+    pub fn http(status: u16, body: String) -> Error {
+        let kind = ErrorKind::for_status(status);
+        let excerpt = truncate_at_char(body.trim(), MESSAGE_BODY_LIMIT);
+        let mut message = format!("HTTP {status}");
+        if !excerpt.is_empty() {
+            message.push_str(": ");
+            message.push_str(excerpt);
+            if excerpt.len() < body.trim().len() {
+                message.push('…');
+            }
+        }
+        Error {
+            kind,
+            message,
+            status: Some(status),
+            body: Some(body),
+            path: None,
+        }
+    }
+
+    /// A document that does not fit its model; `path` is a JSON path such as `$.aesthetics.font.size`.
+    pub fn invalid_document(kind: ErrorKind, path: impl Into<String>, message: impl Into<String>) -> Error {
+        let path = path.into();
+        Error {
+            kind,
+            message: format!("{}: {}", path, message.into()),
+            status: None,
+            body: None,
+            path: Some(path),
+        }
+    }
+
+    pub fn with_status(mut self, status: u16) -> Error {
+        self.status = Some(status);
+        self
+    }
+
+    pub fn with_body(mut self, body: String) -> Error {
+        self.body = Some(body);
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// The server's body (text), when it sent one with an error status or an invalid document.
+    pub fn body(&self) -> Option<&str> {
+        self.body.as_deref()
+    }
+
+    /// The JSON path of the offending value, for invalid documents.
+    pub fn path(&self) -> Option<&str> {
+        self.path.as_deref()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.kind)
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.
+pub(crate) fn truncate_at_char(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_errors_map_declared_statuses() {
+        assert_eq!(Error::http(404, String::new()).kind(), ErrorKind::NotFound);
+        assert_eq!(Error::http(409, String::new()).kind(), ErrorKind::Conflict);
+        assert_eq!(Error::http(500, String::new()).kind(), ErrorKind::ServerError);
+        assert_eq!(Error::http(501, String::new()).kind(), ErrorKind::NotImplemented);
+        assert_eq!(Error::http(511, String::new()).kind(), ErrorKind::AuthenticationRequired);
+        assert_eq!(Error::http(418, String::new()).kind(), ErrorKind::HttpStatus);
+    }
+
+    #[test]
+    fn long_bodies_are_cut_in_the_message_but_kept_whole() {
+        let body = "é".repeat(10_000);
+        let e = Error::http(500, body.clone());
+        assert!(e.message().len() < MESSAGE_BODY_LIMIT + 20);
+        assert!(e.message().ends_with('…'));
+        assert_eq!(e.body(), Some(body.as_str()));
+        assert_eq!(e.status(), Some(500));
+    }
+}

@@ -1,0 +1,15 @@
+//! pieces_user: a blocking client for the Pieces OS User API, with a C ABI.
+//!
+//! The Rust API ([`Client`], [`Config`], [`models`], [`Error`]) knows nothing of C; `ffi` translates.
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod models;
+pub mod schema;
+
+mod ffi;
+
+pub use client::Client;
+pub use config::Config;
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,1 @@
+//! Typed models of the User API documents. PLACEHOLDER: the generated models replace this file.
