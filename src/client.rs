@@ -1,2 +1,456 @@
-//! The blocking client. PLACEHOLDER until the routes land.
-pub struct Client;
+//! The blocking client: one ureq agent (keep-alive pool) shared by every call and every thread.
+//!
+//! Each route exists in two forms. The JSON form (`*_json`) validates the request text, sends it
+//! byte for byte, validates the response and returns its text unchanged — nothing is lost and
+//! nothing is rebuilt. The typed form encodes and decodes [`crate::models`].
+
+use std::io;
+use std::time::Duration;
+
+use ureq::http::Response;
+use ureq::Body;
+
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::schema::{self, DocumentKind, Violation};
+
+/// A client for one Pieces OS. `Send + Sync`: share one across threads (e.g. in an `Arc`).
+pub struct Client {
+    config: Config,
+    agent: ureq::Agent,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
+}
+
+/// Which credential a route carries (spec §2): /user/select is guarded by the OAuth token only.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Auth {
+    Application,
+    Bearer,
+}
+
+/// Everything that differs between routes.
+struct Route {
+    method: Method,
+    path: &'static str,
+    request: Option<DocumentKind>,
+    response: Option<DocumentKind>,
+    auth: Auth,
+}
+
+const SNAPSHOT: Route = Route {
+    method: Method::Get,
+    path: "/user",
+    request: None,
+    response: Some(DocumentKind::ReturnedUserProfile),
+    auth: Auth::Application,
+};
+const REFRESH: Route = Route {
+    method: Method::Get,
+    path: "/user/refresh",
+    request: None,
+    response: Some(DocumentKind::UserProfile),
+    auth: Auth::Application,
+};
+const SELECT: Route = Route {
+    method: Method::Post,
+    path: "/user/select",
+    request: Some(DocumentKind::Auth0User),
+    response: Some(DocumentKind::UserProfile),
+    auth: Auth::Bearer,
+};
+const UPDATE: Route = Route {
+    method: Method::Post,
+    path: "/user/update",
+    request: Some(DocumentKind::UserProfile),
+    response: Some(DocumentKind::UserProfile),
+    auth: Auth::Application,
+};
+const UPDATE_VANITY: Route = Route {
+    method: Method::Post,
+    path: "/user/update/vanity",
+    request: Some(DocumentKind::UserProfile),
+    response: Some(DocumentKind::UserProfile),
+    auth: Auth::Application,
+};
+const BETA_STATUS: Route = Route {
+    method: Method::Post,
+    path: "/user/beta/status",
+    request: Some(DocumentKind::UserBetaStatus),
+    response: Some(DocumentKind::UserBetaStatus),
+    auth: Auth::Application,
+};
+const PROVIDERS: Route = Route {
+    method: Method::Get,
+    path: "/user/providers",
+    request: None,
+    response: Some(DocumentKind::ReturnedUserProfile),
+    auth: Auth::Application,
+};
+const CLEAR: Route = Route {
+    method: Method::Post,
+    path: "/user/clear",
+    request: None,
+    response: None,
+    auth: Auth::Application,
+};
+
+impl Client {
+    /// Checks the config and builds the agent. No connection is made until the first call.
+    pub fn new(config: Config) -> Result<Client> {
+        config.validate()?;
+        let agent = build_agent(&config)?;
+        Ok(Client { config, agent })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// `ws://…/user/stream` (or `wss://`) for this client's base URL.
+    pub fn stream_url(&self) -> String {
+        let base = self.config.base();
+        let ws = match base.strip_prefix("https://") {
+            Some(rest) => format!("wss://{rest}"),
+            None => format!("ws://{}", base.strip_prefix("http://").unwrap_or(base)),
+        };
+        ws + "/user/stream"
+    }
+
+    /// GET /user → ReturnedUserProfile text (`{"user": null}` or `{}` when nobody is signed in).
+    pub fn snapshot_json(&self) -> Result<String> {
+        self.call_json(&SNAPSHOT, None)
+    }
+
+    /// GET /user/refresh → UserProfile text.
+    pub fn refresh_json(&self) -> Result<String> {
+        self.call_json(&REFRESH, None)
+    }
+
+    /// POST /user/select with an Auth0User → UserProfile text.
+    pub fn select_json(&self, auth0_user: &str) -> Result<String> {
+        self.call_json(&SELECT, Some(auth0_user))
+    }
+
+    /// POST /user/update with a UserProfile → UserProfile text.
+    pub fn update_json(&self, profile: &str) -> Result<String> {
+        self.call_json(&UPDATE, Some(profile))
+    }
+
+    /// POST /user/update/vanity with a UserProfile carrying the new `vanityname` → UserProfile text.
+    pub fn update_vanity_json(&self, profile: &str) -> Result<String> {
+        self.call_json(&UPDATE_VANITY, Some(profile))
+    }
+
+    /// POST /user/beta/status with a UserBetaStatus → UserBetaStatus text.
+    pub fn beta_status_json(&self, status: &str) -> Result<String> {
+        self.call_json(&BETA_STATUS, Some(status))
+    }
+
+    /// GET /user/providers → ReturnedUserProfile text (a local Pieces OS answers 501).
+    pub fn providers_json(&self) -> Result<String> {
+        self.call_json(&PROVIDERS, None)
+    }
+
+    /// POST /user/clear: signs the current user out.
+    pub fn clear(&self) -> Result<()> {
+        self.call(&CLEAR, None).map(|_| ())
+    }
+
+    fn call_json(&self, route: &Route, body: Option<&str>) -> Result<String> {
+        let bytes = self.call(route, body)?;
+        // The validator accepted it, so it is JSON and therefore UTF-8; this check is a cheap backstop.
+        String::from_utf8(bytes)
+            .map_err(|_| Error::new(ErrorKind::InvalidResponse, "response is not UTF-8"))
+    }
+
+    /// Validate, send, check the status, read and validate the body.
+    fn call(&self, route: &Route, body: Option<&str>) -> Result<Vec<u8>> {
+        if let Some(kind) = route.request {
+            let body = body.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    "this route needs a request body",
+                )
+            })?;
+            schema::validate(kind, body.as_bytes()).map_err(request_error)?;
+        }
+        let mut response = self.send_with_retry(route, body)?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let text = self.read_error_body(&mut response);
+            return Err(Error::http(status, text));
+        }
+        let Some(kind) = route.response else {
+            return Ok(Vec::new());
+        };
+        check_content_type(&response)?;
+        let bytes = self.read_body(&mut response)?;
+        schema::validate(kind, &bytes).map_err(|v| response_error(v, status, &bytes))?;
+        Ok(bytes)
+    }
+
+    /// A GET that failed on the connection (not a refusal) is sent once more: the likely cause is a
+    /// pooled keep-alive connection that the server closed. A POST is never resent — it may have landed.
+    fn send_with_retry(&self, route: &Route, body: Option<&str>) -> Result<Response<Body>> {
+        match self.send(route, body) {
+            Err(e) if route.method == Method::Get && e.retry_once => {
+                self.send(route, body).map_err(|e| e.error)
+            }
+            other => other.map_err(|e| e.error),
+        }
+    }
+
+    fn send(&self, route: &Route, body: Option<&str>) -> Result<Response<Body>, SendError> {
+        let url = format!("{}{}", self.config.base(), route.path);
+        let result = match route.method {
+            Method::Get => {
+                let request = self.agent.get(&url).header("Accept", "application/json");
+                self.with_auth(request, route.auth).call()
+            }
+            Method::Post => {
+                let request = self.agent.post(&url);
+                let request = self.with_auth(request, route.auth);
+                match body {
+                    Some(body) => request
+                        .header("Accept", "application/json")
+                        .header("Content-Type", "application/json")
+                        .send(body.as_bytes()),
+                    None => request.send_empty(),
+                }
+            }
+        };
+        result.map_err(SendError::from)
+    }
+
+    fn with_auth<B>(
+        &self,
+        request: ureq::RequestBuilder<B>,
+        auth: Auth,
+    ) -> ureq::RequestBuilder<B> {
+        match auth {
+            Auth::Application => match &self.config.application_id {
+                Some(id) => request.header("X-Application-ID", id),
+                None => request,
+            },
+            Auth::Bearer => match &self.config.access_token {
+                Some(token) => request.header("Authorization", format!("Bearer {token}")),
+                None => request,
+            },
+        }
+    }
+
+    fn read_body(&self, response: &mut Response<Body>) -> Result<Vec<u8>> {
+        response
+            .body_mut()
+            .with_config()
+            .limit(self.config.max_response_bytes)
+            .read_to_vec()
+            .map_err(|e| transport_error(e, &self.config))
+    }
+
+    /// The server's text for an error status. Reading it is best effort: the status is what matters.
+    fn read_error_body(&self, response: &mut Response<Body>) -> String {
+        match self.read_body(response) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) => format!("<body unavailable: {}>", e.message()),
+        }
+    }
+}
+
+/// A failed send, and whether it is the kind of failure worth one more try on an idempotent route.
+struct SendError {
+    error: Error,
+    retry_once: bool,
+}
+
+impl From<ureq::Error> for SendError {
+    fn from(e: ureq::Error) -> SendError {
+        let retry_once = matches!(&e, ureq::Error::Io(io) if is_stale_connection(io));
+        SendError {
+            error: map_ureq_error(e, None),
+            retry_once,
+        }
+    }
+}
+
+/// What a server closing an idle pooled connection looks like from our side.
+fn is_stale_connection(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    )
+}
+
+fn transport_error(e: ureq::Error, config: &Config) -> Error {
+    map_ureq_error(e, Some(config))
+}
+
+fn map_ureq_error(e: ureq::Error, config: Option<&Config>) -> Error {
+    use ureq::Error as U;
+    match e {
+        U::Timeout(which) => Error::new(ErrorKind::Timeout, format!("timed out ({which})")),
+        U::ConnectionFailed => Error::new(
+            ErrorKind::Connection,
+            "could not connect (refused or unreachable)",
+        ),
+        U::HostNotFound => Error::new(ErrorKind::Connection, "host not found"),
+        U::Io(io) => io_error(&io),
+        U::BodyExceedsLimit(limit) => {
+            let limit = config.map_or(limit, |c| c.max_response_bytes);
+            Error::new(
+                ErrorKind::ResponseTooLarge,
+                format!("response body exceeds max_response_bytes ({limit})"),
+            )
+        }
+        U::Tls(msg) => Error::new(ErrorKind::Tls, format!("TLS: {msg}")),
+        U::Rustls(err) => Error::new(ErrorKind::Tls, format!("TLS: {err}")),
+        U::Pem(err) => Error::new(ErrorKind::Tls, format!("TLS certificates: {err}")),
+        U::Protocol(err) => Error::new(
+            ErrorKind::InvalidResponse,
+            format!("not a valid HTTP response: {err}"),
+        ),
+        U::BadUri(_) | U::Http(_) => {
+            Error::new(ErrorKind::InvalidArgument, format!("bad request URL: {e}"))
+        }
+        other => Error::new(ErrorKind::Connection, other.to_string()),
+    }
+}
+
+fn io_error(e: &io::Error) -> Error {
+    match e.kind() {
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+            Error::new(ErrorKind::Timeout, format!("timed out: {e}"))
+        }
+        io::ErrorKind::UnexpectedEof => Error::new(
+            ErrorKind::Connection,
+            "connection closed before the response was complete",
+        ),
+        _ => Error::new(ErrorKind::Connection, format!("connection failed: {e}")),
+    }
+}
+
+/// A JSON route must not answer HTML (a captive portal, a different server on the port).
+/// text/plain is allowed because the spec's Accept headers list it and some servers mislabel JSON.
+fn check_content_type(response: &Response<Body>) -> Result<()> {
+    let Some(value) = response.headers().get("content-type") else {
+        return Ok(());
+    };
+    let mime = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let ok = mime.is_empty()
+        || mime == "application/json"
+        || mime.ends_with("+json")
+        || mime == "text/json"
+        || mime == "text/plain";
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidResponse,
+            format!("unexpected content type {mime:?}"),
+        )
+        .with_status(response.status().as_u16()))
+    }
+}
+
+pub(crate) fn request_error(v: Violation) -> Error {
+    let kind = if v.syntax {
+        ErrorKind::MalformedJson
+    } else {
+        ErrorKind::InvalidDocument
+    };
+    Error::invalid_document(kind, v.path, v.message)
+}
+
+fn response_error(v: Violation, status: u16, body: &[u8]) -> Error {
+    Error::invalid_document(ErrorKind::InvalidResponse, v.path, v.message)
+        .with_status(status)
+        .with_body(String::from_utf8_lossy(body).into_owned())
+}
+
+fn build_agent(config: &Config) -> Result<ureq::Agent> {
+    let mut builder = ureq::Agent::config_builder()
+        // Error statuses carry the server's explanation; we read it ourselves.
+        .http_status_as_error(false)
+        .timeout_global(Some(config.timeout))
+        .timeout_connect(Some(config.connect_timeout))
+        .user_agent(config.user_agent.as_str())
+        // Pieces OS never redirects; following one could send the token somewhere else.
+        .max_redirects(0)
+        // A host's HTTP_PROXY must not capture loopback traffic to Pieces OS.
+        .proxy(None)
+        .max_idle_age(Duration::from_secs(50));
+    if let Some(path) = &config.tls_ca_file {
+        builder = builder.tls_config(tls_config(path)?);
+    }
+    Ok(builder.build().into())
+}
+
+fn tls_config(path: &std::path::Path) -> Result<ureq::tls::TlsConfig> {
+    use ureq::tls::{parse_pem, PemItem, RootCerts, TlsConfig};
+    let pem = std::fs::read(path).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("tls_ca_file {}: {e}", path.display()),
+        )
+    })?;
+    let certs: Vec<_> = parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(cert)) => Some(cert),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("tls_ca_file {} holds no certificate", path.display()),
+        ));
+    }
+    Ok(TlsConfig::builder()
+        .root_certs(RootCerts::new_with_certs(&certs))
+        .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn client_is_send_and_sync() {
+        assert_send_sync::<Client>();
+    }
+
+    #[test]
+    fn stream_url_follows_the_scheme() {
+        let c = Client::new(Config::new("http://127.0.0.1:39300/")).unwrap();
+        assert_eq!(c.stream_url(), "ws://127.0.0.1:39300/user/stream");
+        let c = Client::new(Config::new("https://pieces.local")).unwrap();
+        assert_eq!(c.stream_url(), "wss://pieces.local/user/stream");
+    }
+
+    #[test]
+    fn a_missing_ca_file_is_an_argument_error() {
+        let mut config = Config::new("https://127.0.0.1:1");
+        config.tls_ca_file = Some("/nonexistent/ca.pem".into());
+        assert_eq!(
+            Client::new(config).err().unwrap().kind(),
+            ErrorKind::InvalidArgument
+        );
+    }
+}

@@ -92,9 +92,13 @@ impl Config {
             connect_timeout: raw
                 .connect_timeout_ms
                 .map_or(defaults.connect_timeout, Duration::from_millis),
-            timeout: raw.timeout_ms.map_or(defaults.timeout, Duration::from_millis),
+            timeout: raw
+                .timeout_ms
+                .map_or(defaults.timeout, Duration::from_millis),
             user_agent: raw.user_agent.unwrap_or(defaults.user_agent),
-            max_response_bytes: raw.max_response_bytes.unwrap_or(defaults.max_response_bytes),
+            max_response_bytes: raw
+                .max_response_bytes
+                .unwrap_or(defaults.max_response_bytes),
             tls_ca_file: raw.tls_ca_file,
         };
         config.validate()?;
@@ -127,8 +131,14 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("base_url", &self.base_url)
-            .field("application_id", &self.application_id.as_ref().map(|_| "<redacted>"))
-            .field("access_token", &self.access_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "application_id",
+                &self.application_id.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
             .field("user_agent", &self.user_agent)
@@ -163,7 +173,9 @@ fn check_base_url(url: &str) -> Result<()> {
         return Err(invalid("base_url has no host"));
     }
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid("base_url contains white space or control characters"));
+        return Err(invalid(
+            "base_url contains white space or control characters",
+        ));
     }
     if rest.contains(['?', '#']) {
         return Err(invalid("base_url must not have a query or fragment"));
@@ -177,7 +189,9 @@ fn check_timeout(name: &str, value: Duration) -> Result<()> {
         return Err(invalid(format!("{name} must be at least 1 ms")));
     }
     if ms > u128::from(MAX_TIMEOUT_MS) {
-        return Err(invalid(format!("{name} must be at most {MAX_TIMEOUT_MS} ms")));
+        return Err(invalid(format!(
+            "{name} must be at most {MAX_TIMEOUT_MS} ms"
+        )));
     }
     Ok(())
 }
@@ -227,8 +241,14 @@ mod tests {
 
     #[test]
     fn malformed_and_mistyped_json() {
-        assert_eq!(Config::from_json("{").unwrap_err().kind(), ErrorKind::MalformedJson);
-        assert_eq!(Config::from_json("[]").unwrap_err().kind(), ErrorKind::InvalidArgument);
+        assert_eq!(
+            Config::from_json("{").unwrap_err().kind(),
+            ErrorKind::MalformedJson
+        );
+        assert_eq!(
+            Config::from_json("[]").unwrap_err().kind(),
+            ErrorKind::InvalidArgument
+        );
         let e = Config::from_json(r#"{"timeout_ms":"5"}"#).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
         let e = Config::from_json(r#"{"timeout_ms":-1}"#).unwrap_err();
@@ -258,6 +278,9 @@ mod tests {
         c.access_token = Some("s3cr3t-token".into());
         c.application_id = Some("app-id-123".into());
         let s = format!("{c:?}");
-        assert!(!s.contains("s3cr3t-token") && !s.contains("app-id-123"), "{s}");
+        assert!(
+            !s.contains("s3cr3t-token") && !s.contains("app-id-123"),
+            "{s}"
+        );
     }
 }

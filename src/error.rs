@@ -129,7 +129,11 @@ impl Error {
     }
 
     /// A document that does not fit its model; `path` is a JSON path such as `$.aesthetics.font.size`.
-    pub fn invalid_document(kind: ErrorKind, path: impl Into<String>, message: impl Into<String>) -> Error {
+    pub fn invalid_document(
+        kind: ErrorKind,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Error {
         let path = path.into();
         Error {
             kind,
@@ -204,10 +208,22 @@ mod tests {
     fn http_errors_map_declared_statuses() {
         assert_eq!(Error::http(404, String::new()).kind(), ErrorKind::NotFound);
         assert_eq!(Error::http(409, String::new()).kind(), ErrorKind::Conflict);
-        assert_eq!(Error::http(500, String::new()).kind(), ErrorKind::ServerError);
-        assert_eq!(Error::http(501, String::new()).kind(), ErrorKind::NotImplemented);
-        assert_eq!(Error::http(511, String::new()).kind(), ErrorKind::AuthenticationRequired);
-        assert_eq!(Error::http(418, String::new()).kind(), ErrorKind::HttpStatus);
+        assert_eq!(
+            Error::http(500, String::new()).kind(),
+            ErrorKind::ServerError
+        );
+        assert_eq!(
+            Error::http(501, String::new()).kind(),
+            ErrorKind::NotImplemented
+        );
+        assert_eq!(
+            Error::http(511, String::new()).kind(),
+            ErrorKind::AuthenticationRequired
+        );
+        assert_eq!(
+            Error::http(418, String::new()).kind(),
+            ErrorKind::HttpStatus
+        );
     }
 
     #[test]

@@ -25,5 +25,9 @@ pub struct Violation {
 pub fn validate(_kind: DocumentKind, json: &[u8]) -> Result<(), Violation> {
     serde_json::from_slice::<serde::de::IgnoredAny>(json)
         .map(|_| ())
-        .map_err(|e| Violation { syntax: true, path: "$".into(), message: e.to_string() })
+        .map_err(|e| Violation {
+            syntax: true,
+            path: "$".into(),
+            message: e.to_string(),
+        })
 }
