@@ -247,6 +247,9 @@ impl Conn {
         loop {
             if let Some(i) = find(&self.buf[scanned..], b"\r\n\r\n") {
                 let end = scanned + i;
+                if end > MAX_HEAD {
+                    return Err(ReadError::HeadTooLarge);
+                }
                 let head = self.buf[..end].to_vec();
                 self.buf.drain(..end + 4);
                 return Ok(head);
