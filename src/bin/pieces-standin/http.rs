@@ -222,16 +222,19 @@ impl Conn {
 
     /// Reads more bytes into the buffer; returns how many (0 = end of stream).
     fn fill(&mut self) -> io::Result<usize> {
-        let start = self.buf.len();
-        self.buf.resize(start + 16 * 1024, 0);
-        let got = loop {
-            match self.stream.read(&mut self.buf[start..]) {
+        // Read into a fixed scratch block: growing `buf` by a zeroed 16 KB per read was a
+        // measurable share of a small request's latency.
+        let mut scratch = [0u8; 16 * 1024];
+        loop {
+            match self.stream.read(&mut scratch) {
+                Ok(n) => {
+                    self.buf.extend_from_slice(&scratch[..n]);
+                    return Ok(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other,
+                Err(e) => return Err(e),
             }
-        };
-        self.buf.truncate(start + *got.as_ref().unwrap_or(&0));
-        got
+        }
     }
 
     /// Reads one whole request: head, then the body as its framing says.
