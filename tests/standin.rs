@@ -598,3 +598,43 @@ fn admin_hook_errors() {
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("POST"));
 }
+
+#[test]
+fn ureq_agent_round_trip() {
+    // The library's own HTTP client, pooled, against the hand-written server.
+    let s = Standin::start(&[]);
+    let agent = ureq::Agent::new_with_config(
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let url = |path: &str| format!("{}{path}", s.url);
+    let mut r = agent.get(url("/user")).call().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let snapshot: Value = json_of(&r.body_mut().read_to_string().unwrap());
+    assert_eq!(snapshot["user"]["username"], "gracehopper");
+
+    let body = profile("via-ureq", "ureq");
+    let mut r = agent
+        .post(url("/user/update"))
+        .header("Content-Type", "application/json")
+        .send(&body[..])
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.body_mut().read_to_vec().unwrap(), body);
+
+    let mut r = agent.get(url("/user/providers")).call().unwrap();
+    assert_eq!(r.status().as_u16(), 501);
+    assert_eq!(
+        r.body_mut().read_to_string().unwrap(),
+        "not implemented locally"
+    );
+
+    let r = agent.post(url("/user/clear")).send_empty().unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let mut r = agent.get(url("/user")).call().unwrap();
+    assert_eq!(
+        json_of(&r.body_mut().read_to_string().unwrap()),
+        json!({"user": null})
+    );
+}
