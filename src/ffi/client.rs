@@ -141,7 +141,7 @@ pub unsafe extern "C" fn pieces_client_free(client: *mut PiecesClient) {
 /// Thread safety: any number of threads may call route functions on one client at once.
 ///
 /// Returns `PIECES_OK`, `PIECES_ERR_NULL_POINTER` (`client`, `out_json`), an HTTP code
-/// (`PIECES_ERR_NOT_FOUND` … `PIECES_ERR_HTTP_STATUS`), a transport code (`PIECES_ERR_CONNECTION`,
+/// (`PIECES_ERR_NOT_FOUND` ... `PIECES_ERR_HTTP_STATUS`), a transport code (`PIECES_ERR_CONNECTION`,
 /// `PIECES_ERR_TIMEOUT`, `PIECES_ERR_TLS`, `PIECES_ERR_INVALID_RESPONSE`,
 /// `PIECES_ERR_RESPONSE_TOO_LARGE`), or `PIECES_ERR_PANIC`.
 ///
@@ -302,7 +302,7 @@ pub unsafe extern "C" fn pieces_user_clear(client: *const PiecesClient) -> i32 {
     ffi_call(|| Ok(unsafe { client_arg(client) }?.clear()?))
 }
 
-/// The WebSocket URL of `/user/stream` for this client (`ws://…/user/stream`, or `wss://` for an
+/// The WebSocket URL of `/user/stream` for this client (`ws://.../user/stream`, or `wss://` for an
 /// https base URL). Makes no connection.
 ///
 /// Ownership: on success `*out_url` receives a new string owned by the caller; free it with
@@ -328,7 +328,8 @@ mod tests {
         PIECES_ERR_CONNECTION, PIECES_ERR_INVALID_ARGUMENT, PIECES_ERR_MALFORMED_JSON,
         PIECES_ERR_NULL_POINTER, PIECES_OK,
     };
-    use super::super::{pieces_string_free, with_last_error};
+    use super::super::string::pieces_string_free;
+    use super::super::with_last_error;
     use super::*;
     use std::ffi::CStr;
     use std::ptr;

@@ -13,10 +13,11 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 
+// Declared in the order the header presents them.
 mod version;
 
 mod status;
@@ -25,9 +26,12 @@ mod client;
 
 mod error;
 
+mod string;
+
+pub(crate) use string::give_string;
+
 use status::{
-    code_for_kind, PIECES_ERR_INVALID_RESPONSE, PIECES_ERR_INVALID_UTF8, PIECES_ERR_NULL_POINTER,
-    PIECES_ERR_PANIC, PIECES_OK,
+    code_for_kind, PIECES_ERR_INVALID_UTF8, PIECES_ERR_NULL_POINTER, PIECES_ERR_PANIC, PIECES_OK,
 };
 
 /// A failure on its way to C: the code the export returns and the detail `pieces_last_error` reports.
@@ -181,44 +185,6 @@ pub(crate) unsafe fn out_arg<T>(ptr: *mut T, name: &str) -> Result<Out<T>, FfiEr
         .ok_or_else(|| FfiError::null_pointer(name))
 }
 
-/// Hands a string to C. The caller owns it and frees it with `pieces_string_free`.
-///
-/// Everything returned is JSON text or a URL, neither of which can hold a raw NUL; a NUL would mean
-/// the server sent something invalid, so it is reported rather than silently cut short.
-pub(crate) fn give_string(s: String) -> Result<*mut c_char, FfiError> {
-    CString::new(s).map(CString::into_raw).map_err(|e| {
-        FfiError::new(
-            PIECES_ERR_INVALID_RESPONSE,
-            format!(
-                "the result holds a NUL byte at offset {} and cannot be returned as a C string",
-                e.nul_position()
-            ),
-        )
-    })
-}
-
-/// Frees a string this library returned through a `char **` output (`out_json`, `out_url`).
-///
-/// NULL is accepted and ignored. Passing anything else — a string from another allocator, a static
-/// string from `pieces_version` or `pieces_status_str`, or a string already freed — is undefined
-/// behaviour. Strings are independent of the client: free them before or after `pieces_client_free`.
-///
-/// Thread safety: may be called from any thread, but each string only once.
-///
-/// # Safety
-/// `s` must be NULL or a string returned by this library and not yet freed. Its bytes must not have
-/// been changed (the library needs its original length to free it).
-#[no_mangle]
-pub unsafe extern "C" fn pieces_string_free(s: *mut c_char) {
-    ffi_value((), || {
-        if !s.is_null() {
-            // SAFETY: the caller promises `s` came from `give_string` (CString::into_raw) and is
-            // freed only once.
-            drop(unsafe { CString::from_raw(s) });
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,18 +230,6 @@ mod tests {
         let other = std::thread::spawn(last_error).join().unwrap();
         assert_eq!(other, None);
         assert_eq!(last_error().unwrap().message, "here");
-    }
-
-    #[test]
-    fn give_string_with_an_interior_nul_is_an_error() {
-        let e = give_string("ab\0cd".to_owned()).unwrap_err();
-        assert_eq!(e.code, PIECES_ERR_INVALID_RESPONSE);
-        assert!(e.message.contains("offset 2"), "{}", e.message);
-
-        let s = give_string("fine".to_owned()).unwrap();
-        assert_eq!(unsafe { CStr::from_ptr(s) }.to_str().unwrap(), "fine");
-        unsafe { pieces_string_free(s) };
-        unsafe { pieces_string_free(ptr::null_mut()) };
     }
 
     #[test]
