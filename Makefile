@@ -33,7 +33,7 @@ c-test:
 # The rpath is absolute so the demo binary finds the library wherever it is run from.
 demo: build
 	mkdir -p $(BUILD_DIR)
-	$(CC) -std=c11 -Wall -Wextra -Werror -Iinclude examples/c/user.c -o $(BUILD_DIR)/user \
+	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude examples/c/user.c -o $(BUILD_DIR)/user \
 		-L$(LIB_DIR) -Wl,-rpath,$(abspath $(LIB_DIR)) -lpieces_user
 	tests/c/with-standin.sh $(BUILD_DIR)/user
 

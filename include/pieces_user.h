@@ -47,8 +47,8 @@
  *   next failure on the same thread and not cleared by successes.
  * - NULL for a required pointer gives PIECES_ERR_NULL_POINTER, a string that is not UTF-8 gives
  *   PIECES_ERR_INVALID_UTF8, text that is not JSON gives PIECES_ERR_MALFORMED_JSON: never a crash.
- * - PIECES_ERR_PANIC means an internal bug was caught before it could unwind into your code; the process
- *   is in a consistent state, but please report the message.
+ * - PIECES_ERR_PANIC means an internal bug was caught before it could unwind into your code; the call
+ *   was abandoned and its outputs left untouched. Please report the message.
  *
  * Shutdown order
  * --------------
@@ -175,8 +175,8 @@
 /**
  * A client for one Pieces OS, created by `pieces_client_new` and freed by `pieces_client_free`.
  *
- * Opaque to C. It shares the Rust client through an `Arc` so that objects created from it (streams)
- * can outlive the handle.
+ * Opaque: use it only through pointers. Objects created from a client (streams) hold their own
+ * reference to what they need (an `Arc` on the Rust side), so they may outlive the handle.
  */
 typedef struct PiecesClient PiecesClient;
 

@@ -11,8 +11,8 @@ use crate::{Client, Config};
 
 /// A client for one Pieces OS, created by `pieces_client_new` and freed by `pieces_client_free`.
 ///
-/// Opaque to C. It shares the Rust client through an `Arc` so that objects created from it (streams)
-/// can outlive the handle.
+/// Opaque: use it only through pointers. Objects created from a client (streams) hold their own
+/// reference to what they need (an `Arc` on the Rust side), so they may outlive the handle.
 pub struct PiecesClient {
     pub(crate) inner: Arc<Client>,
 }

@@ -14,7 +14,7 @@ lib_dir=$(cd "$CARGO_TARGET_DIR/debug" && pwd)
 build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT
 
-warnings=(-Wall -Wextra -Werror -g -Iinclude)
+warnings=(-Wall -Wextra -Wpedantic -Werror -g -Iinclude)
 link=(-L"$lib_dir" -Wl,-rpath,"$lib_dir" -lpieces_user -pthread)
 ${CC:-cc} -std=c11 "${warnings[@]}" tests/c/test_abi.c -o "$build/test_abi_c" "${link[@]}"
 ${CXX:-c++} -std=c++17 -x c++ "${warnings[@]}" tests/c/test_abi.c -x none -o "$build/test_abi_cpp" "${link[@]}"
