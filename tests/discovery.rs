@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use pieces_user::{discover, Client, Config, DiscoveryOptions, ErrorKind};
 
+mod common;
+use common::Standin;
+
 /// What a test listener does with a connection.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
@@ -414,4 +417,27 @@ fn a_named_base_url_is_never_replaced() {
     let e = client.snapshot_json().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Connection);
     assert_eq!(client.base_url(), url(p));
+}
+
+#[test]
+fn the_standin_is_found_and_followed_when_it_restarts_elsewhere() {
+    let ls = free_range(3);
+    let ports: Vec<u16> = ls.iter().map(port).collect();
+    drop(ls);
+    let standin = Standin::start(&["--port", &ports[1].to_string()]);
+    assert_eq!(standin.url, url(ports[1]));
+
+    let config = Config {
+        discovery: Some(options(ports[0], ports[2])),
+        ..Config::default()
+    };
+    let client = Client::new(config).unwrap();
+    assert_eq!(client.base_url(), url(ports[1]));
+    let before = client.snapshot_json().unwrap();
+    assert!(before.contains("\"user\""), "{before}");
+
+    drop(standin); // killed and reaped: its port refuses from now on
+    let standin = Standin::start(&["--port", &ports[2].to_string()]);
+    assert_eq!(client.snapshot_json().unwrap(), before);
+    assert_eq!(client.base_url(), standin.url);
 }
