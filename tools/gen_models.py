@@ -122,6 +122,8 @@ def build(defs: dict[str, dict]):
         for key in sorted(d.get("properties", {})):
             ty, nullable = parse_type(d["properties"][key], enums)
             fields.append(Field(key, ty, key in required, nullable))
+        if not all(f.key.isascii() and '"' not in f.key and "\\" not in f.key for f in fields):
+            sys.exit(f"gen_models: {name} has a key that is not plain ASCII")
         if len(fields) > MAX_FIELDS:
             sys.exit(f"gen_models: {name} has more than {MAX_FIELDS} keys")
         models[name] = fields
@@ -351,6 +353,7 @@ def emit_tables(models) -> str:
         out.append("    Model {")
         out.append(f"        name: {rust_str(name)},")
         out.append(f"        required: {mask:#x},")
+        out.append(f"        lookup: {lookup_name(name)},")
         out.append("        fields: &[")
         for f in fields:
             out.append(
@@ -360,7 +363,21 @@ def emit_tables(models) -> str:
         out.append("        ],")
         out.append("    },")
     out.append("];")
+    for name, fields in models.items():
+        out.append("")
+        out.append(f"fn {lookup_name(name)}(key: &[u8]) -> Option<usize> {{")
+        out.append("    match key {")
+        for i, f in enumerate(fields):
+            out.append(f"        b{rust_str(f.key)} => Some({i}),")
+        out.append("        _ => None,")
+        out.append("    }")
+        out.append("}")
     return "\n".join(out) + "\n"
+
+
+def lookup_name(model: str) -> str:
+    """The key lookup of a model: a `match` on the raw key bytes (keys are ASCII)."""
+    return "keys_" + const_name(model).lower()
 
 
 def rustfmt(code: str) -> str:

@@ -78,6 +78,8 @@ pub(crate) struct Model {
     pub name: &'static str,
     /// Bit `i` set when `fields[i]` must be present.
     pub required: u64,
+    /// The index in `fields` of a key, given as its unescaped bytes.
+    pub lookup: fn(&[u8]) -> Option<usize>,
     /// Sorted by key.
     pub fields: &'static [Field],
 }
@@ -428,21 +430,37 @@ enum Key<'de> {
     Other(Cow<'de, str>),
 }
 
-struct KeySeed(Option<&'static Model>);
+/// Reads a key of `model` (of no model for the `indices` maps). `next` is the field that follows
+/// the previous key: writers that emit keys in schema order (sorted, as serde and the fixtures do)
+/// then cost one comparison per key instead of a lookup.
+///
+/// Keys are read as raw bytes: a known key is ASCII, so matching it proves it is valid UTF-8, and
+/// only the other keys pay for the UTF-8 check.
+struct KeySeed {
+    model: Option<&'static Model>,
+    next: usize,
+}
 
 impl<'de> DeserializeSeed<'de> for KeySeed {
     type Value = Key<'de>;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Key<'de>, D::Error> {
-        d.deserialize_str(self)
+        d.deserialize_bytes(self)
     }
 }
 
 impl KeySeed {
-    fn lookup(&self, key: &str) -> Option<usize> {
-        let fields = self.0?.fields;
-        fields.binary_search_by(|f| f.key.cmp(key)).ok()
+    fn lookup(&self, key: &[u8]) -> Option<usize> {
+        let model = self.model?;
+        match model.fields.get(self.next) {
+            Some(field) if field.key.as_bytes() == key => Some(self.next),
+            _ => (model.lookup)(key),
+        }
     }
+}
+
+fn utf8<E: de::Error>(key: &[u8]) -> Result<&str, E> {
+    std::str::from_utf8(key).map_err(|_| E::custom("invalid UTF-8 in an object key"))
 }
 
 impl<'de> Visitor<'de> for KeySeed {
@@ -452,18 +470,18 @@ impl<'de> Visitor<'de> for KeySeed {
         f.write_str("an object key")
     }
 
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-        Ok(match self.lookup(v) {
-            Some(i) => Key::Known(i),
-            None => Key::Other(Cow::Borrowed(v)),
-        })
+    fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<Key<'de>, E> {
+        match self.lookup(v) {
+            Some(i) => Ok(Key::Known(i)),
+            None => Ok(Key::Other(Cow::Borrowed(utf8(v)?))),
+        }
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-        Ok(match self.lookup(v) {
-            Some(i) => Key::Known(i),
-            None => Key::Other(Cow::Owned(v.to_owned())),
-        })
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Key<'de>, E> {
+        match self.lookup(v) {
+            Some(i) => Ok(Key::Known(i)),
+            None => Ok(Key::Other(Cow::Owned(utf8(v)?.to_owned()))),
+        }
     }
 }
 
@@ -473,8 +491,13 @@ fn walk_object<'de, A: MapAccess<'de>>(
     mut map: A,
 ) -> Result<(), A::Error> {
     let mut seen: u64 = 0;
+    let mut next = 0;
     loop {
-        let key = match map.next_key_seed(KeySeed(Some(model))) {
+        let seed = KeySeed {
+            model: Some(model),
+            next,
+        };
+        let key = match map.next_key_seed(seed) {
             Ok(Some(key)) => key,
             Ok(None) => break,
             Err(e) => {
@@ -491,6 +514,7 @@ fn walk_object<'de, A: MapAccess<'de>>(
                 continue;
             }
         };
+        next = index + 1;
         let field = &model.fields[index];
         let bit = 1u64 << index;
         if seen & bit != 0 {
@@ -529,7 +553,11 @@ fn duplicate<'de, A: MapAccess<'de>>(state: &mut State, map: &mut A, key: &str) 
 
 fn walk_int_map<'de, A: MapAccess<'de>>(state: &mut State, mut map: A) -> Result<(), A::Error> {
     loop {
-        let name = match map.next_key_seed(KeySeed(None)) {
+        let seed = KeySeed {
+            model: None,
+            next: 0,
+        };
+        let name = match map.next_key_seed(seed) {
             Ok(Some(Key::Other(name))) => name,
             Ok(Some(Key::Known(_))) | Ok(None) => return Ok(()),
             Err(e) => {
@@ -669,6 +697,16 @@ mod tests {
     fn table_keys_are_sorted_and_fit_the_seen_mask() {
         for m in tables::MODELS.iter() {
             assert!(m.fields.len() <= 64, "{}", m.name);
+            for (i, f) in m.fields.iter().enumerate() {
+                assert_eq!(
+                    (m.lookup)(f.key.as_bytes()),
+                    Some(i),
+                    "{}.{}",
+                    m.name,
+                    f.key
+                );
+            }
+            assert_eq!((m.lookup)(b"no such key"), None);
             assert!(
                 m.fields.windows(2).all(|w| w[0].key < w[1].key),
                 "{}",

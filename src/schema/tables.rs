@@ -12,6 +12,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Aesthetics",
         required: 0x5,
+        lookup: keys_aesthetics,
         fields: &[
             Field {
                 key: "font",
@@ -33,6 +34,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "AllocationCloud",
         required: 0xd3,
+        lookup: keys_allocation_cloud,
         fields: &[
             Field {
                 key: "id",
@@ -84,6 +86,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "AllocationCloudStatus",
         required: 0x1,
+        lookup: keys_allocation_cloud_status,
         fields: &[
             Field {
                 key: "cloud",
@@ -100,6 +103,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "AllocationCloudUrl",
         required: 0x6,
+        lookup: keys_allocation_cloud_url,
         fields: &[
             Field {
                 key: "schema",
@@ -121,6 +125,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "AllocationCloudUrls",
         required: 0x3,
+        lookup: keys_allocation_cloud_urls,
         fields: &[
             Field {
                 key: "base",
@@ -147,6 +152,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "AllowedCloudModelsInstanceConfiguration",
         required: 0x4,
+        lookup: keys_allowed_cloud_models_instance_configuration,
         fields: &[
             Field {
                 key: "allowedModels",
@@ -173,6 +179,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "AnonymousTemporalRange",
         required: 0x0,
+        lookup: keys_anonymous_temporal_range,
         fields: &[
             Field {
                 key: "between",
@@ -204,6 +211,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Auth0Identity",
         required: 0x0,
+        lookup: keys_auth0_identity,
         fields: &[
             Field {
                 key: "access_token",
@@ -240,6 +248,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Auth0OpenAIUserMetadata",
         required: 0x0,
+        lookup: keys_auth0_open_aiuser_metadata,
         fields: &[
             Field {
                 key: "api_key",
@@ -266,6 +275,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Auth0User",
         required: 0x0,
+        lookup: keys_auth0_user,
         fields: &[
             Field {
                 key: "blocked_for",
@@ -367,6 +377,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Auth0UserAllocationMetadata",
         required: 0x3,
+        lookup: keys_auth0_user_allocation_metadata,
         fields: &[
             Field {
                 key: "project",
@@ -383,6 +394,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Auth0UserBetaStatus",
         required: 0x0,
+        lookup: keys_auth0_user_beta_status,
         fields: &[
             Field {
                 key: "schema",
@@ -399,6 +411,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Auth0UserMetadata",
         required: 0x8,
+        lookup: keys_auth0_user_metadata,
         fields: &[
             Field {
                 key: "allocation",
@@ -445,6 +458,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "BigQueryInstanceConfiguration",
         required: 0x1,
+        lookup: keys_big_query_instance_configuration,
         fields: &[
             Field {
                 key: "enabled",
@@ -461,6 +475,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "CloudBackupCreationInstanceConfiguration",
         required: 0x1,
+        lookup: keys_cloud_backup_creation_instance_configuration,
         fields: &[
             Field {
                 key: "enabled",
@@ -477,6 +492,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ConnectToCloudInstanceConfiguration",
         required: 0x1,
+        lookup: keys_connect_to_cloud_instance_configuration,
         fields: &[
             Field {
                 key: "enabled",
@@ -493,6 +509,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "DeleteCloudBackupInstanceConfiguration",
         required: 0x1,
+        lookup: keys_delete_cloud_backup_instance_configuration,
         fields: &[
             Field {
                 key: "enabled",
@@ -509,6 +526,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "DeniedWorkstreamPatternEngineSourcesInstanceConfiguration",
         required: 0x2,
+        lookup: keys_denied_workstream_pattern_engine_sources_instance_configuration,
         fields: &[
             Field {
                 key: "deniedSources",
@@ -530,6 +548,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration",
         required: 0x2,
+        lookup: keys_denied_workstream_pattern_engine_websites_instance_configuration,
         fields: &[
             Field {
                 key: "deniedWebsites",
@@ -551,6 +570,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "DescopeUserMetadata",
         required: 0xc,
+        lookup: keys_descope_user_metadata,
         fields: &[
             Field {
                 key: "allocation",
@@ -592,6 +612,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "EmbeddedModelSchema",
         required: 0x3,
+        lookup: keys_embedded_model_schema,
         fields: &[
             Field {
                 key: "migration",
@@ -608,6 +629,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ExternalProvider",
         required: 0x384,
+        lookup: keys_external_provider,
         fields: &[
             Field {
                 key: "access_token",
@@ -664,6 +686,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ExternalProviderProfileData",
         required: 0x0,
+        lookup: keys_external_provider_profile_data,
         fields: &[
             Field {
                 key: "anchor",
@@ -860,6 +883,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ExternalProviders",
         required: 0x1,
+        lookup: keys_external_providers,
         fields: &[
             Field {
                 key: "iterable",
@@ -876,6 +900,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "FlattenedEntities",
         required: 0x2,
+        lookup: keys_flattened_entities,
         fields: &[
             Field {
                 key: "indices",
@@ -902,6 +927,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "FlattenedEntity",
         required: 0x61b,
+        lookup: keys_flattened_entity,
         fields: &[
             Field {
                 key: "configuration",
@@ -968,6 +994,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "FlattenedSubscription",
         required: 0x1e735,
+        lookup: keys_flattened_subscription,
         fields: &[
             Field {
                 key: "active",
@@ -1059,6 +1086,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "FlattenedSubscriptions",
         required: 0x2,
+        lookup: keys_flattened_subscriptions,
         fields: &[
             Field {
                 key: "indices",
@@ -1085,6 +1113,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "FlattenedUserProfile",
         required: 0x4,
+        lookup: keys_flattened_user_profile,
         fields: &[
             Field {
                 key: "email",
@@ -1136,6 +1165,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "FlattenedUsers",
         required: 0x2,
+        lookup: keys_flattened_users,
         fields: &[
             Field {
                 key: "indices",
@@ -1162,6 +1192,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Font",
         required: 0x2,
+        lookup: keys_font,
         fields: &[
             Field {
                 key: "schema",
@@ -1178,6 +1209,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "GroupedTimestamp",
         required: 0x4,
+        lookup: keys_grouped_timestamp,
         fields: &[
             Field {
                 key: "readable",
@@ -1199,6 +1231,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfiguration",
         required: 0x0,
+        lookup: keys_instance_configuration,
         fields: &[
             Field {
                 key: "analytics",
@@ -1225,6 +1258,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationAllowedCloudModelsDefaultModels",
         required: 0x0,
+        lookup: keys_instance_configuration_allowed_cloud_models_default_models,
         fields: &[
             Field {
                 key: "accurate",
@@ -1256,6 +1290,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationAllowedModel",
         required: 0x80,
+        lookup: keys_instance_configuration_allowed_model,
         fields: &[
             Field {
                 key: "custom",
@@ -1307,6 +1342,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationAllowedModels",
         required: 0x1,
+        lookup: keys_instance_configuration_allowed_models,
         fields: &[
             Field {
                 key: "iterable",
@@ -1323,6 +1359,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationAnalytics",
         required: 0x0,
+        lookup: keys_instance_configuration_analytics,
         fields: &[
             Field {
                 key: "bigQuery",
@@ -1349,6 +1386,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationDeniedWorkstreamPatternEngineSource",
         required: 0x0,
+        lookup: keys_instance_configuration_denied_workstream_pattern_engine_source,
         fields: &[
             Field {
                 key: "application",
@@ -1370,6 +1408,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationDeniedWorkstreamPatternEngineSources",
         required: 0x1,
+        lookup: keys_instance_configuration_denied_workstream_pattern_engine_sources,
         fields: &[
             Field {
                 key: "iterable",
@@ -1386,6 +1425,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationDeniedWorkstreamPatternEngineWebsite",
         required: 0x2,
+        lookup: keys_instance_configuration_denied_workstream_pattern_engine_website,
         fields: &[
             Field {
                 key: "schema",
@@ -1402,6 +1442,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationDeniedWorkstreamPatternEngineWebsites",
         required: 0x1,
+        lookup: keys_instance_configuration_denied_workstream_pattern_engine_websites,
         fields: &[
             Field {
                 key: "iterable",
@@ -1418,6 +1459,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationExternalCloud",
         required: 0x0,
+        lookup: keys_instance_configuration_external_cloud,
         fields: &[
             Field {
                 key: "cloudBackupCreation",
@@ -1474,6 +1516,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationExternalProvider",
         required: 0x0,
+        lookup: keys_instance_configuration_external_provider,
         fields: &[
             Field {
                 key: "allowedCloudModels",
@@ -1505,6 +1548,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ListCloudBackupsInstanceConfiguration",
         required: 0x1,
+        lookup: keys_list_cloud_backups_instance_configuration,
         fields: &[
             Field {
                 key: "enabled",
@@ -1521,6 +1565,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ListSpecificCloudBackupInstanceConfiguration",
         required: 0x1,
+        lookup: keys_list_specific_cloud_backup_instance_configuration,
         fields: &[
             Field {
                 key: "enabled",
@@ -1537,6 +1582,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ModelMaxTokens",
         required: 0x8,
+        lookup: keys_model_max_tokens,
         fields: &[
             Field {
                 key: "input",
@@ -1563,6 +1609,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ProcessingInstanceConfiguration",
         required: 0x1,
+        lookup: keys_processing_instance_configuration,
         fields: &[
             Field {
                 key: "enabled",
@@ -1584,6 +1631,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ReconnectToCloudInstanceConfiguration",
         required: 0x1,
+        lookup: keys_reconnect_to_cloud_instance_configuration,
         fields: &[
             Field {
                 key: "enabled",
@@ -1600,6 +1648,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ReferencedEntity",
         required: 0x1,
+        lookup: keys_referenced_entity,
         fields: &[
             Field {
                 key: "id",
@@ -1621,6 +1670,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ReferencedSubscription",
         required: 0x1,
+        lookup: keys_referenced_subscription,
         fields: &[
             Field {
                 key: "id",
@@ -1642,6 +1692,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ReferencedUser",
         required: 0x1,
+        lookup: keys_referenced_user,
         fields: &[
             Field {
                 key: "id",
@@ -1663,6 +1714,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "RestoreCloudBackupInstanceConfiguration",
         required: 0x1,
+        lookup: keys_restore_cloud_backup_instance_configuration,
         fields: &[
             Field {
                 key: "enabled",
@@ -1679,6 +1731,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ReturnedUserProfile",
         required: 0x0,
+        lookup: keys_returned_user_profile,
         fields: &[
             Field {
                 key: "schema",
@@ -1695,6 +1748,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Score",
         required: 0x3,
+        lookup: keys_score,
         fields: &[
             Field {
                 key: "automatic",
@@ -1741,6 +1795,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "SegmentInstanceConfiguration",
         required: 0x1,
+        lookup: keys_segment_instance_configuration,
         fields: &[
             Field {
                 key: "enabled",
@@ -1757,6 +1812,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration",
         required: 0x1,
+        lookup: keys_send_internal_summary_reports_to_user_team_service_instance_configuration,
         fields: &[
             Field {
                 key: "enabled",
@@ -1773,6 +1829,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ShareSnippetInstanceConfiguration",
         required: 0x1,
+        lookup: keys_share_snippet_instance_configuration,
         fields: &[
             Field {
                 key: "enabled",
@@ -1789,6 +1846,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Theme",
         required: 0x1,
+        lookup: keys_theme,
         fields: &[
             Field {
                 key: "dark",
@@ -1805,6 +1863,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "UpdateAllocationCloudInstanceConfiguration",
         required: 0x1,
+        lookup: keys_update_allocation_cloud_instance_configuration,
         fields: &[
             Field {
                 key: "enabled",
@@ -1821,6 +1880,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "UserBetaStatus",
         required: 0x8,
+        lookup: keys_user_beta_status,
         fields: &[
             Field {
                 key: "auth0",
@@ -1847,6 +1907,7 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "UserProfile",
         required: 0x101,
+        lookup: keys_user_profile,
         fields: &[
             Field {
                 key: "aesthetics",
@@ -1936,3 +1997,695 @@ pub(crate) static MODELS: [Model; 61] = [
         ],
     },
 ];
+
+fn keys_aesthetics(key: &[u8]) -> Option<usize> {
+    match key {
+        b"font" => Some(0),
+        b"schema" => Some(1),
+        b"theme" => Some(2),
+        _ => None,
+    }
+}
+
+fn keys_allocation_cloud(key: &[u8]) -> Option<usize> {
+    match key {
+        b"id" => Some(0),
+        b"project" => Some(1),
+        b"region" => Some(2),
+        b"schema" => Some(3),
+        b"status" => Some(4),
+        b"updated" => Some(5),
+        b"urls" => Some(6),
+        b"user" => Some(7),
+        b"version" => Some(8),
+        _ => None,
+    }
+}
+
+fn keys_allocation_cloud_status(key: &[u8]) -> Option<usize> {
+    match key {
+        b"cloud" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_allocation_cloud_url(key: &[u8]) -> Option<usize> {
+    match key {
+        b"schema" => Some(0),
+        b"status" => Some(1),
+        b"url" => Some(2),
+        _ => None,
+    }
+}
+
+fn keys_allocation_cloud_urls(key: &[u8]) -> Option<usize> {
+    match key {
+        b"base" => Some(0),
+        b"id" => Some(1),
+        b"schema" => Some(2),
+        b"vanity" => Some(3),
+        _ => None,
+    }
+}
+
+fn keys_allowed_cloud_models_instance_configuration(key: &[u8]) -> Option<usize> {
+    match key {
+        b"allowedModels" => Some(0),
+        b"defaultModels" => Some(1),
+        b"enabled" => Some(2),
+        b"schema" => Some(3),
+        _ => None,
+    }
+}
+
+fn keys_anonymous_temporal_range(key: &[u8]) -> Option<usize> {
+    match key {
+        b"between" => Some(0),
+        b"continuous" => Some(1),
+        b"from" => Some(2),
+        b"schema" => Some(3),
+        b"to" => Some(4),
+        _ => None,
+    }
+}
+
+fn keys_auth0_identity(key: &[u8]) -> Option<usize> {
+    match key {
+        b"access_token" => Some(0),
+        b"connection" => Some(1),
+        b"expires_in" => Some(2),
+        b"isSocial" => Some(3),
+        b"provider" => Some(4),
+        b"user_id" => Some(5),
+        _ => None,
+    }
+}
+
+fn keys_auth0_open_aiuser_metadata(key: &[u8]) -> Option<usize> {
+    match key {
+        b"api_key" => Some(0),
+        b"api_key_name" => Some(1),
+        b"organization_key" => Some(2),
+        b"schema" => Some(3),
+        _ => None,
+    }
+}
+
+fn keys_auth0_user(key: &[u8]) -> Option<usize> {
+    match key {
+        b"blocked_for" => Some(0),
+        b"created_at" => Some(1),
+        b"email" => Some(2),
+        b"email_verified" => Some(3),
+        b"family_name" => Some(4),
+        b"given_name" => Some(5),
+        b"guardian_authenticators" => Some(6),
+        b"identities" => Some(7),
+        b"last_ip" => Some(8),
+        b"last_login" => Some(9),
+        b"locale" => Some(10),
+        b"logins_count" => Some(11),
+        b"name" => Some(12),
+        b"nickname" => Some(13),
+        b"picture" => Some(14),
+        b"updated_at" => Some(15),
+        b"user_id" => Some(16),
+        b"user_metadata" => Some(17),
+        b"username" => Some(18),
+        _ => None,
+    }
+}
+
+fn keys_auth0_user_allocation_metadata(key: &[u8]) -> Option<usize> {
+    match key {
+        b"project" => Some(0),
+        b"region" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_auth0_user_beta_status(key: &[u8]) -> Option<usize> {
+    match key {
+        b"schema" => Some(0),
+        b"vision" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_auth0_user_metadata(key: &[u8]) -> Option<usize> {
+    match key {
+        b"allocation" => Some(0),
+        b"beta" => Some(1),
+        b"cloud_key" => Some(2),
+        b"global_id" => Some(3),
+        b"open_AI" => Some(4),
+        b"schema" => Some(5),
+        b"stripe_customer_id" => Some(6),
+        b"vanityname" => Some(7),
+        _ => None,
+    }
+}
+
+fn keys_big_query_instance_configuration(key: &[u8]) -> Option<usize> {
+    match key {
+        b"enabled" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_cloud_backup_creation_instance_configuration(key: &[u8]) -> Option<usize> {
+    match key {
+        b"enabled" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_connect_to_cloud_instance_configuration(key: &[u8]) -> Option<usize> {
+    match key {
+        b"enabled" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_delete_cloud_backup_instance_configuration(key: &[u8]) -> Option<usize> {
+    match key {
+        b"enabled" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_denied_workstream_pattern_engine_sources_instance_configuration(
+    key: &[u8],
+) -> Option<usize> {
+    match key {
+        b"deniedSources" => Some(0),
+        b"enabled" => Some(1),
+        b"schema" => Some(2),
+        _ => None,
+    }
+}
+
+fn keys_denied_workstream_pattern_engine_websites_instance_configuration(
+    key: &[u8],
+) -> Option<usize> {
+    match key {
+        b"deniedWebsites" => Some(0),
+        b"enabled" => Some(1),
+        b"schema" => Some(2),
+        _ => None,
+    }
+}
+
+fn keys_descope_user_metadata(key: &[u8]) -> Option<usize> {
+    match key {
+        b"allocation" => Some(0),
+        b"beta" => Some(1),
+        b"descope_id" => Some(2),
+        b"global_id" => Some(3),
+        b"open_AI" => Some(4),
+        b"schema" => Some(5),
+        b"vanityname" => Some(6),
+        _ => None,
+    }
+}
+
+fn keys_embedded_model_schema(key: &[u8]) -> Option<usize> {
+    match key {
+        b"migration" => Some(0),
+        b"semantic" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_external_provider(key: &[u8]) -> Option<usize> {
+    match key {
+        b"access_token" => Some(0),
+        b"connection" => Some(1),
+        b"created" => Some(2),
+        b"expires_in" => Some(3),
+        b"isSocial" => Some(4),
+        b"profileData" => Some(5),
+        b"schema" => Some(6),
+        b"type" => Some(7),
+        b"updated" => Some(8),
+        b"user_id" => Some(9),
+        _ => None,
+    }
+}
+
+fn keys_external_provider_profile_data(key: &[u8]) -> Option<usize> {
+    match key {
+        b"anchor" => Some(0),
+        b"bio" => Some(1),
+        b"blog" => Some(2),
+        b"collaborators" => Some(3),
+        b"company" => Some(4),
+        b"created_at" => Some(5),
+        b"disk_usage" => Some(6),
+        b"email" => Some(7),
+        b"email_verified" => Some(8),
+        b"events_url" => Some(9),
+        b"followers" => Some(10),
+        b"followers_url" => Some(11),
+        b"following" => Some(12),
+        b"following_url" => Some(13),
+        b"gists_url" => Some(14),
+        b"gravatar_id" => Some(15),
+        b"hireable" => Some(16),
+        b"html_url" => Some(17),
+        b"name" => Some(18),
+        b"nickname" => Some(19),
+        b"node_id" => Some(20),
+        b"organizations_url" => Some(21),
+        b"owned_private_repos" => Some(22),
+        b"picture" => Some(23),
+        b"private_gists" => Some(24),
+        b"public_gists" => Some(25),
+        b"public_repos" => Some(26),
+        b"received_events_url" => Some(27),
+        b"repos_url" => Some(28),
+        b"site_admin" => Some(29),
+        b"starred_url" => Some(30),
+        b"subscriptions_url" => Some(31),
+        b"total_private_repos" => Some(32),
+        b"twitter_username" => Some(33),
+        b"two_factor_authentication" => Some(34),
+        b"type" => Some(35),
+        b"updated_at" => Some(36),
+        b"url" => Some(37),
+        _ => None,
+    }
+}
+
+fn keys_external_providers(key: &[u8]) -> Option<usize> {
+    match key {
+        b"iterable" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_flattened_entities(key: &[u8]) -> Option<usize> {
+    match key {
+        b"indices" => Some(0),
+        b"iterable" => Some(1),
+        b"schema" => Some(2),
+        b"score" => Some(3),
+        _ => None,
+    }
+}
+
+fn keys_flattened_entity(key: &[u8]) -> Option<usize> {
+    match key {
+        b"configuration" => Some(0),
+        b"created" => Some(1),
+        b"deleted" => Some(2),
+        b"id" => Some(3),
+        b"name" => Some(4),
+        b"org_identifier" => Some(5),
+        b"schema" => Some(6),
+        b"subscriptions" => Some(7),
+        b"team_identifier" => Some(8),
+        b"type" => Some(9),
+        b"updated" => Some(10),
+        b"users" => Some(11),
+        _ => None,
+    }
+}
+
+fn keys_flattened_subscription(key: &[u8]) -> Option<usize> {
+    match key {
+        b"active" => Some(0),
+        b"cancelled" => Some(1),
+        b"created" => Some(2),
+        b"entities" => Some(3),
+        b"id" => Some(4),
+        b"name" => Some(5),
+        b"next_billing_date" => Some(6),
+        b"paused" => Some(7),
+        b"price_id" => Some(8),
+        b"product_id" => Some(9),
+        b"quantity" => Some(10),
+        b"schema" => Some(11),
+        b"score" => Some(12),
+        b"subscription_id" => Some(13),
+        b"term" => Some(14),
+        b"updated" => Some(15),
+        b"user" => Some(16),
+        _ => None,
+    }
+}
+
+fn keys_flattened_subscriptions(key: &[u8]) -> Option<usize> {
+    match key {
+        b"indices" => Some(0),
+        b"iterable" => Some(1),
+        b"schema" => Some(2),
+        b"score" => Some(3),
+        _ => None,
+    }
+}
+
+fn keys_flattened_user_profile(key: &[u8]) -> Option<usize> {
+    match key {
+        b"email" => Some(0),
+        b"entities" => Some(1),
+        b"id" => Some(2),
+        b"name" => Some(3),
+        b"picture" => Some(4),
+        b"schema" => Some(5),
+        b"subscriptions" => Some(6),
+        b"username" => Some(7),
+        b"vanityname" => Some(8),
+        _ => None,
+    }
+}
+
+fn keys_flattened_users(key: &[u8]) -> Option<usize> {
+    match key {
+        b"indices" => Some(0),
+        b"iterable" => Some(1),
+        b"schema" => Some(2),
+        b"score" => Some(3),
+        _ => None,
+    }
+}
+
+fn keys_font(key: &[u8]) -> Option<usize> {
+    match key {
+        b"schema" => Some(0),
+        b"size" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_grouped_timestamp(key: &[u8]) -> Option<usize> {
+    match key {
+        b"readable" => Some(0),
+        b"schema" => Some(1),
+        b"value" => Some(2),
+        _ => None,
+    }
+}
+
+fn keys_instance_configuration(key: &[u8]) -> Option<usize> {
+    match key {
+        b"analytics" => Some(0),
+        b"externalCloud" => Some(1),
+        b"externalProvider" => Some(2),
+        b"schema" => Some(3),
+        _ => None,
+    }
+}
+
+fn keys_instance_configuration_allowed_cloud_models_default_models(key: &[u8]) -> Option<usize> {
+    match key {
+        b"accurate" => Some(0),
+        b"fallbackAccurate" => Some(1),
+        b"fallbackFast" => Some(2),
+        b"fast" => Some(3),
+        b"schema" => Some(4),
+        _ => None,
+    }
+}
+
+fn keys_instance_configuration_allowed_model(key: &[u8]) -> Option<usize> {
+    match key {
+        b"custom" => Some(0),
+        b"foundation" => Some(1),
+        b"maxTokens" => Some(2),
+        b"name" => Some(3),
+        b"provider" => Some(4),
+        b"schema" => Some(5),
+        b"type" => Some(6),
+        b"unique" => Some(7),
+        b"version" => Some(8),
+        _ => None,
+    }
+}
+
+fn keys_instance_configuration_allowed_models(key: &[u8]) -> Option<usize> {
+    match key {
+        b"iterable" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_instance_configuration_analytics(key: &[u8]) -> Option<usize> {
+    match key {
+        b"bigQuery" => Some(0),
+        b"schema" => Some(1),
+        b"segment" => Some(2),
+        b"sendInternalSummaryReportsToUserTeamService" => Some(3),
+        _ => None,
+    }
+}
+
+fn keys_instance_configuration_denied_workstream_pattern_engine_source(
+    key: &[u8],
+) -> Option<usize> {
+    match key {
+        b"application" => Some(0),
+        b"bundle_identifiers" => Some(1),
+        b"schema" => Some(2),
+        _ => None,
+    }
+}
+
+fn keys_instance_configuration_denied_workstream_pattern_engine_sources(
+    key: &[u8],
+) -> Option<usize> {
+    match key {
+        b"iterable" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_instance_configuration_denied_workstream_pattern_engine_website(
+    key: &[u8],
+) -> Option<usize> {
+    match key {
+        b"schema" => Some(0),
+        b"url" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_instance_configuration_denied_workstream_pattern_engine_websites(
+    key: &[u8],
+) -> Option<usize> {
+    match key {
+        b"iterable" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_instance_configuration_external_cloud(key: &[u8]) -> Option<usize> {
+    match key {
+        b"cloudBackupCreation" => Some(0),
+        b"connectToCloud" => Some(1),
+        b"deleteCloudBackup" => Some(2),
+        b"listCloudBackups" => Some(3),
+        b"listSpecificCloudBackup" => Some(4),
+        b"reconnectToCloud" => Some(5),
+        b"restoreCloudBackup" => Some(6),
+        b"schema" => Some(7),
+        b"shareSnippet" => Some(8),
+        b"updateAllocationCloud" => Some(9),
+        _ => None,
+    }
+}
+
+fn keys_instance_configuration_external_provider(key: &[u8]) -> Option<usize> {
+    match key {
+        b"allowedCloudModels" => Some(0),
+        b"deniedWorkstreamPatternEngineSources" => Some(1),
+        b"deniedWorkstreamPatternEngineWebsites" => Some(2),
+        b"processing" => Some(3),
+        b"schema" => Some(4),
+        _ => None,
+    }
+}
+
+fn keys_list_cloud_backups_instance_configuration(key: &[u8]) -> Option<usize> {
+    match key {
+        b"enabled" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_list_specific_cloud_backup_instance_configuration(key: &[u8]) -> Option<usize> {
+    match key {
+        b"enabled" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_model_max_tokens(key: &[u8]) -> Option<usize> {
+    match key {
+        b"input" => Some(0),
+        b"output" => Some(1),
+        b"schema" => Some(2),
+        b"total" => Some(3),
+        _ => None,
+    }
+}
+
+fn keys_processing_instance_configuration(key: &[u8]) -> Option<usize> {
+    match key {
+        b"enabled" => Some(0),
+        b"processing" => Some(1),
+        b"schema" => Some(2),
+        _ => None,
+    }
+}
+
+fn keys_reconnect_to_cloud_instance_configuration(key: &[u8]) -> Option<usize> {
+    match key {
+        b"enabled" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_referenced_entity(key: &[u8]) -> Option<usize> {
+    match key {
+        b"id" => Some(0),
+        b"reference" => Some(1),
+        b"schema" => Some(2),
+        _ => None,
+    }
+}
+
+fn keys_referenced_subscription(key: &[u8]) -> Option<usize> {
+    match key {
+        b"id" => Some(0),
+        b"reference" => Some(1),
+        b"schema" => Some(2),
+        _ => None,
+    }
+}
+
+fn keys_referenced_user(key: &[u8]) -> Option<usize> {
+    match key {
+        b"id" => Some(0),
+        b"reference" => Some(1),
+        b"schema" => Some(2),
+        _ => None,
+    }
+}
+
+fn keys_restore_cloud_backup_instance_configuration(key: &[u8]) -> Option<usize> {
+    match key {
+        b"enabled" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_returned_user_profile(key: &[u8]) -> Option<usize> {
+    match key {
+        b"schema" => Some(0),
+        b"user" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_score(key: &[u8]) -> Option<usize> {
+    match key {
+        b"automatic" => Some(0),
+        b"manual" => Some(1),
+        b"priority" => Some(2),
+        b"reference" => Some(3),
+        b"reuse" => Some(4),
+        b"schema" => Some(5),
+        b"searched" => Some(6),
+        b"update" => Some(7),
+        _ => None,
+    }
+}
+
+fn keys_segment_instance_configuration(key: &[u8]) -> Option<usize> {
+    match key {
+        b"enabled" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_send_internal_summary_reports_to_user_team_service_instance_configuration(
+    key: &[u8],
+) -> Option<usize> {
+    match key {
+        b"enabled" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_share_snippet_instance_configuration(key: &[u8]) -> Option<usize> {
+    match key {
+        b"enabled" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_theme(key: &[u8]) -> Option<usize> {
+    match key {
+        b"dark" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_update_allocation_cloud_instance_configuration(key: &[u8]) -> Option<usize> {
+    match key {
+        b"enabled" => Some(0),
+        b"schema" => Some(1),
+        _ => None,
+    }
+}
+
+fn keys_user_beta_status(key: &[u8]) -> Option<usize> {
+    match key {
+        b"auth0" => Some(0),
+        b"descope" => Some(1),
+        b"schema" => Some(2),
+        b"user" => Some(3),
+        _ => None,
+    }
+}
+
+fn keys_user_profile(key: &[u8]) -> Option<usize> {
+    match key {
+        b"aesthetics" => Some(0),
+        b"allocation" => Some(1),
+        b"apiKeys" => Some(2),
+        b"auth0" => Some(3),
+        b"created" => Some(4),
+        b"descope" => Some(5),
+        b"email" => Some(6),
+        b"entities" => Some(7),
+        b"id" => Some(8),
+        b"name" => Some(9),
+        b"picture" => Some(10),
+        b"providers" => Some(11),
+        b"schema" => Some(12),
+        b"subscriptions" => Some(13),
+        b"updated" => Some(14),
+        b"username" => Some(15),
+        b"vanityname" => Some(16),
+        _ => None,
+    }
+}
