@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import keyword
 import re
 import subprocess
 import sys
@@ -198,7 +197,7 @@ def snake(key: str) -> str:
         s = "f_" + s
     if s in NOT_RAW:
         return s + "_"
-    if s in RUST_KEYWORDS or keyword.iskeyword(s) and s in RUST_KEYWORDS:
+    if s in RUST_KEYWORDS:
         return "r#" + s
     return s
 
