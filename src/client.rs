@@ -14,6 +14,7 @@ use ureq::Body;
 use crate::config::Config;
 use crate::discovery;
 use crate::error::{Error, ErrorKind, Result};
+use crate::resolve::LoopbackFirstResolver;
 use crate::schema::{self, DocumentKind, Violation};
 
 /// A client for one Pieces OS. `Send + Sync`: share one across threads (e.g. in an `Arc`).
@@ -500,7 +501,12 @@ fn build_agent(config: &Config) -> Result<ureq::Agent> {
     if let Some(path) = &config.tls_ca_file {
         builder = builder.tls_config(tls_config(path)?);
     }
-    Ok(builder.build().into())
+    let connector = ureq::unversioned::transport::DefaultConnector::default();
+    Ok(ureq::Agent::with_parts(
+        builder.build(),
+        connector,
+        LoopbackFirstResolver::default(),
+    ))
 }
 
 fn tls_config(path: &std::path::Path) -> Result<ureq::tls::TlsConfig> {
