@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the library and the stand-in, compiles tests/c/test_abi.c as C11 and as C++17 against the
-# cdylib, and runs both under valgrind, each against a fresh stand-in on a free port.
+# cdylib, and runs both under valgrind, each against a fresh stand-in on a free port. Then the
+# hardening tests: test_sigpipe (with a mutation check that proves it can fail).
 #
 # VALGRIND overrides the valgrind command (VALGRIND= runs without it).
 set -euo pipefail
@@ -26,3 +27,18 @@ for test in test_abi_c test_abi_cpp; do
     # shellcheck disable=SC2086 # $valgrind is a command line
     tests/c/with-standin.sh $valgrind "$build/$test"
 done
+
+# SIGPIPE: no valgrind (the property is about signals; leaks are checked by the tests above).
+${CC:-cc} -std=c11 "${warnings[@]}" tests/c/test_sigpipe.c -o "$build/test_sigpipe" "${link[@]}"
+${CC:-cc} -std=c11 "${warnings[@]}" -shared -fPIC tests/c/strip_nosignal.c -o "$build/strip_nosignal.so" -ldl
+echo "== test_sigpipe"
+"$build/test_sigpipe"
+# Mutation check: with MSG_NOSIGNAL stripped from send(), as if the library wrote with writev(2), the
+# same program must be killed by SIGPIPE (exit status 128 + 13). Otherwise it proves nothing.
+echo "== test_sigpipe with MSG_NOSIGNAL stripped (must die of SIGPIPE)"
+status=0
+LD_PRELOAD="$build/strip_nosignal.so" "$build/test_sigpipe" 2>/dev/null || status=$?
+if [ "$status" -ne 141 ]; then
+    echo "test_sigpipe survived without MSG_NOSIGNAL (exit $status): it does not exercise SIGPIPE" >&2
+    exit 1
+fi
