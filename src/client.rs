@@ -567,10 +567,12 @@ fn build_agent(config: &Config) -> Result<ureq::Agent> {
 
 fn tls_config(path: &std::path::Path) -> Result<ureq::tls::TlsConfig> {
     use ureq::tls::{parse_pem, PemItem, RootCerts, TlsConfig};
+    // The path comes from the caller and may be anything, even megabytes: quote it shortened.
+    let shown = crate::error::elide_middle(&path.display().to_string(), 200);
     let pem = std::fs::read(path).map_err(|e| {
         Error::new(
             ErrorKind::InvalidArgument,
-            format!("tls_ca_file {}: {e}", path.display()),
+            format!("tls_ca_file {shown}: {e}"),
         )
     })?;
     let certs: Vec<_> = parse_pem(&pem)
@@ -582,7 +584,7 @@ fn tls_config(path: &std::path::Path) -> Result<ureq::tls::TlsConfig> {
     if certs.is_empty() {
         return Err(Error::new(
             ErrorKind::InvalidArgument,
-            format!("tls_ca_file {} holds no certificate", path.display()),
+            format!("tls_ca_file {shown} holds no certificate"),
         ));
     }
     Ok(TlsConfig::builder()

@@ -200,15 +200,25 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidArgument, message)
 }
 
+/// Longest message built from a serde_json error on an options document.
+const JSON_ERROR_MESSAGE_LIMIT: usize = 200;
+
 /// Maps a serde_json error on an options document to our kinds: syntax → MalformedJson, shape → InvalidArgument.
-/// serde's message names the offending key (`unknown field \`x\``) or the expected type; values are never echoed.
+/// serde's message names the offending key (`unknown field \`x\``) or the expected type.
 pub(crate) fn json_error(what: &str, e: &serde_json::Error) -> Error {
     use serde_json::error::Category;
+    let text = e.to_string();
     let kind = match e.classify() {
+        // serde_json reports a number beyond f64's range (`1e400`, a thousand digits) as a syntax
+        // error, but the text is JSON: for an option it is an out-of-range value, like -1 for a u64.
+        Category::Syntax if text.starts_with("number out of range") => ErrorKind::InvalidArgument,
         Category::Syntax | Category::Eof | Category::Io => ErrorKind::MalformedJson,
         Category::Data => ErrorKind::InvalidArgument,
     };
-    Error::new(kind, format!("{what}: {e}"))
+    // serde quotes a wrong-typed string value and an unknown key whole: a 10 MB value must not
+    // become a 10 MB message (nor a config's secret a log line).
+    let text = crate::error::elide_middle(&text, JSON_ERROR_MESSAGE_LIMIT);
+    Error::new(kind, format!("{what}: {text}"))
 }
 
 pub(crate) fn check_base_url(url: &str) -> Result<()> {
@@ -317,6 +327,33 @@ mod tests {
         ] {
             let e = Config::from_json(json).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{json}");
+        }
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_argument_errors() {
+        for json in [
+            r#"{"timeout_ms":1e400}"#,
+            r#"{"timeout_ms":-1}"#,
+            r#"{"timeout_ms":18446744073709551616}"#,
+            r#"{"max_response_bytes":-1e400}"#,
+            r#"{"discovery":{"probe_timeout_ms":1e400}}"#,
+        ] {
+            let e = Config::from_json(json).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{json}: {e}");
+        }
+    }
+
+    #[test]
+    fn messages_do_not_quote_huge_values_whole() {
+        let huge = "7".repeat(1 << 20);
+        for json in [
+            format!(r#"{{"timeout_ms":"{huge}"}}"#),
+            format!(r#"{{"{huge}":1}}"#),
+            format!(r#"{{"timeout_ms":{huge}}}"#),
+        ] {
+            let e = Config::from_json(&json).unwrap_err();
+            assert!(e.message().len() < 300, "{} bytes", e.message().len());
         }
     }
 

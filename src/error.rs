@@ -200,6 +200,22 @@ pub(crate) fn truncate_at_char(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// `s` itself when it is at most `max` bytes, else its start and its end around an ellipsis, cut on
+/// char boundaries. For messages that quote caller input: the end of a parser message holds the
+/// position ("at line 1 column 9"), which is worth keeping.
+pub(crate) fn elide_middle(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let tail_len = max / 4;
+    let head = truncate_at_char(s, max - tail_len);
+    let mut start = s.len() - tail_len;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("{head}…{}", &s[start..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +250,15 @@ mod tests {
         assert!(e.message().ends_with('…'));
         assert_eq!(e.body(), Some(body.as_str()));
         assert_eq!(e.status(), Some(500));
+    }
+
+    #[test]
+    fn elide_middle_keeps_both_ends_on_char_boundaries() {
+        assert_eq!(elide_middle("short", 10), "short");
+        let long = format!("{} at line 1 column 9", "é".repeat(1000));
+        let cut = elide_middle(&long, 200);
+        assert!(cut.len() <= 200 + '…'.len_utf8(), "{}", cut.len());
+        assert!(cut.starts_with('é') && cut.contains('…'));
+        assert!(cut.ends_with("at line 1 column 9"), "{cut}");
     }
 }

@@ -28,6 +28,22 @@ for test in test_abi_c test_abi_cpp; do
     tests/c/with-standin.sh $valgrind "$build/$test"
 done
 
+# Bad input at the boundary, twice: under valgrind with its sizes scaled down (a 100,000-level
+# document takes minutes there; 1,000 levels is still far past the parsers' limit of 128), and at full
+# size (10 MB strings, 100,000 levels) built with ASan + LeakSanitizer, which runs it in seconds.
+${CC:-cc} -std=c11 "${warnings[@]}" tests/c/test_bad_input.c -o "$build/test_bad_input" "${link[@]}"
+echo "== test_bad_input (valgrind, 1 MB strings, 1,000 levels)"
+# shellcheck disable=SC2086 # $valgrind is a command line
+BAD_INPUT_BIG_BYTES=1048576 BAD_INPUT_DEPTH=1000 $valgrind "$build/test_bad_input"
+if command -v clang >/dev/null 2>&1; then
+    clang -std=c11 "${warnings[@]}" -fsanitize=address -fno-omit-frame-pointer tests/c/test_bad_input.c \
+        -o "$build/test_bad_input_asan" "${link[@]}"
+    echo "== test_bad_input (ASan + LeakSanitizer, full size)"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 "$build/test_bad_input_asan"
+else
+    echo "== test_bad_input under ASan: SKIPPED (no clang; .ci/run installs it)" >&2
+fi
+
 # SIGPIPE: no valgrind (the property is about signals; leaks are checked by the tests above).
 ${CC:-cc} -std=c11 "${warnings[@]}" tests/c/test_sigpipe.c -o "$build/test_sigpipe" "${link[@]}"
 ${CC:-cc} -std=c11 "${warnings[@]}" -shared -fPIC tests/c/strip_nosignal.c -o "$build/strip_nosignal.so" -ldl
