@@ -313,8 +313,14 @@ impl Client {
         let mut response = self.send_with_retry(route, body)?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
-            let text = self.read_error_body(&mut response);
-            return Err(Error::http(status, text));
+            let (text, cut) = self.read_error_body(&mut response);
+            let error = Error::http(status, text);
+            return Err(if cut {
+                let limit = self.config.max_response_bytes;
+                error.with_message_suffix(&format!(" (body cut at max_response_bytes = {limit})"))
+            } else {
+                error
+            });
         }
         let Some(kind) = route.response else {
             return Ok(Vec::new());
@@ -405,12 +411,24 @@ impl Client {
             .map_err(|e| transport_error(e, &self.config))
     }
 
-    /// The server's text for an error status. Reading it is best effort: the status is what matters.
-    fn read_error_body(&self, response: &mut Response<Body>) -> String {
-        match self.read_body(response) {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(e) => format!("<body unavailable: {}>", e.message()),
+    /// The server's text for an error status, and whether it was cut. Reading it is best effort: the
+    /// status is what matters. A body longer than `max_response_bytes` is kept up to that many bytes
+    /// rather than lost (the start of a long error page is what explains it) while memory stays
+    /// bounded; the rest is left unread and the connection is not reused.
+    fn read_error_body(&self, response: &mut Response<Body>) -> (String, bool) {
+        use std::io::Read;
+        let limit = self.config.max_response_bytes;
+        let mut reader = response.body_mut().as_reader();
+        let mut bytes = Vec::new();
+        if let Err(e) = (&mut reader).take(limit).read_to_end(&mut bytes) {
+            return (
+                format!("<body unavailable: {}>", io_error(&e).message()),
+                false,
+            );
         }
+        // One byte more tells a body of exactly `limit` bytes from a longer one.
+        let cut = bytes.len() as u64 == limit && matches!(reader.read(&mut [0u8]), Ok(1..));
+        (String::from_utf8_lossy(&bytes).into_owned(), cut)
     }
 }
 

@@ -149,6 +149,12 @@ impl Error {
         self
     }
 
+    /// Adds a remark to the message (e.g. that the body was cut).
+    pub(crate) fn with_message_suffix(mut self, suffix: &str) -> Error {
+        self.message.push_str(suffix);
+        self
+    }
+
     pub fn with_body(mut self, body: String) -> Error {
         self.body = Some(body);
         self

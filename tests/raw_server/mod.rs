@@ -79,6 +79,37 @@ impl Conn {
         let _ = self.reader.get_mut().flush();
     }
 
+    /// Writes `bytes`, reporting whether the client still takes them (for drip-feeding).
+    pub fn try_write(&mut self, bytes: &[u8]) -> bool {
+        let stream = self.reader.get_mut();
+        stream
+            .write_all(bytes)
+            .and_then(|()| stream.flush())
+            .is_ok()
+    }
+
+    /// Makes the close a TCP reset (SO_LINGER 0) instead of an orderly FIN. The connection is closed
+    /// when the script returns, so return right after calling this.
+    pub fn reset_on_close(&mut self) {
+        use std::os::fd::AsRawFd;
+        let stream = self.reader.get_ref();
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: setsockopt on a socket we own, with a correctly sized linger struct.
+        let rc = unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0, "SO_LINGER");
+    }
+
     /// A complete keep-alive response.
     pub fn respond(&mut self, status: u16, content_type: &str, body: &[u8]) {
         let head = format!(

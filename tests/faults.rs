@@ -1,0 +1,267 @@
+//! Server faults that `tests/client.rs` does not cover, each against a loopback server that misbehaves
+//! in one precise way. Timing checks are bounds, never exact: a call must not end early (the timeout is
+//! honoured) and must end within a generous multiple of it (it is bounded at all).
+
+mod raw_server;
+
+use std::collections::HashSet;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use pieces_user::{Client, Config, ErrorKind};
+
+use raw_server::RawServer;
+
+const MIN_PROFILE: &str = r#"{"id":"u-1","aesthetics":{"font":{"size":14},"theme":{"dark":true}}}"#;
+
+fn client_with(url: &str, change: impl FnOnce(&mut Config)) -> Client {
+    let mut config = Config::new(url);
+    change(&mut config);
+    Client::new(config).unwrap()
+}
+
+/// Feeds `bytes` one every `every` until the client hangs up or `limit` passes.
+fn drip(conn: &mut raw_server::Conn, bytes: &[u8], every: Duration, limit: Duration) {
+    let started = Instant::now();
+    for b in bytes.iter().cycle() {
+        if started.elapsed() > limit || !conn.try_write(std::slice::from_ref(b)) {
+            return;
+        }
+        thread::sleep(every);
+    }
+}
+
+#[test]
+fn a_refused_connection_fails_fast_not_after_the_connect_timeout() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let c = client_with(&format!("http://127.0.0.1:{port}"), |c| {
+        c.connect_timeout = Duration::from_secs(20);
+    });
+    let started = Instant::now();
+    let e = c.snapshot_json().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_server_that_never_answers_is_given_the_whole_timeout_and_no_more() {
+    let server = RawServer::start(|_, conn| {
+        conn.read_request();
+        thread::sleep(Duration::from_secs(20));
+    });
+    let timeout = Duration::from_millis(1000);
+    let c = client_with(&server.url, |c| c.timeout = timeout);
+    let started = Instant::now();
+    let e = c.snapshot_json().unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    // Not early (timers do not fire early, so -20 % is safe), and bounded.
+    assert!(took >= timeout * 8 / 10, "{took:?}");
+    assert!(took < timeout * 3, "{took:?}");
+}
+
+#[test]
+fn headers_then_a_slow_drip_of_body_hit_the_whole_request_timeout() {
+    let server = RawServer::start(|_, conn| {
+        conn.read_request();
+        conn.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{",
+        );
+        // Every byte arrives well inside any per-read timeout; only a whole-call timeout stops this.
+        drip(
+            conn,
+            b" ",
+            Duration::from_millis(50),
+            Duration::from_secs(20),
+        );
+    });
+    let timeout = Duration::from_millis(1000);
+    let c = client_with(&server.url, |c| c.timeout = timeout);
+    let started = Instant::now();
+    let e = c.snapshot_json().unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(took >= timeout * 8 / 10, "{took:?}");
+    assert!(took < timeout * 3, "{took:?}");
+}
+
+#[test]
+fn a_slow_drip_of_headers_hits_the_whole_request_timeout() {
+    let server = RawServer::start(|_, conn| {
+        conn.read_request();
+        conn.write(b"HTTP/1.1 200 OK\r\n");
+        drip(
+            conn,
+            b"X-Slow: y\r\n",
+            Duration::from_millis(20),
+            Duration::from_secs(20),
+        );
+    });
+    let timeout = Duration::from_millis(1000);
+    let c = client_with(&server.url, |c| c.timeout = timeout);
+    let started = Instant::now();
+    let e = c.snapshot_json().unwrap_err();
+    let took = started.elapsed();
+    // A header section that grows without end may also be refused as too large before the timeout.
+    assert!(
+        matches!(e.kind(), ErrorKind::Timeout | ErrorKind::InvalidResponse),
+        "{e}"
+    );
+    assert!(took < timeout * 3, "{took:?}");
+}
+
+#[test]
+fn a_body_shorter_than_its_content_length_is_a_connection_error() {
+    let server = RawServer::start(|_, conn| {
+        conn.read_request();
+        conn.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+        );
+        conn.write(&br#"{"user":null,"pad":""#[..]);
+        // The script returns: the connection closes 980 bytes short.
+    });
+    let e = client_with(&server.url, |_| {})
+        .snapshot_json()
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
+    assert!(e.message().contains("closed"), "{e}");
+}
+
+#[test]
+fn a_reset_mid_response_is_a_connection_error_and_a_post_is_not_resent() {
+    let script = |_: usize, conn: &mut raw_server::Conn| {
+        conn.read_request();
+        conn.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"id\":");
+        thread::sleep(Duration::from_millis(50));
+        conn.reset_on_close();
+    };
+    let server = RawServer::start(script);
+    let e = client_with(&server.url, |_| {}).refresh_json().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
+
+    let server = RawServer::start(script);
+    let e = client_with(&server.url, |_| {})
+        .update_json(MIN_PROFILE)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.connection_count(), 1);
+}
+
+#[test]
+fn a_reset_before_any_answer_is_retried_once_for_a_get_only() {
+    let script = |index: usize, conn: &mut raw_server::Conn| {
+        if index == 0 {
+            conn.read_request();
+            conn.reset_on_close();
+            return;
+        }
+        while conn.read_request().is_some() {
+            conn.respond(200, "application/json", MIN_PROFILE.as_bytes());
+        }
+    };
+    let server = RawServer::start(script);
+    client_with(&server.url, |_| {}).refresh_json().unwrap();
+    assert_eq!(server.connection_count(), 2);
+
+    let server = RawServer::start(script);
+    let e = client_with(&server.url, |_| {})
+        .update_json(MIN_PROFILE)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.connection_count(), 1);
+}
+
+/// A 5xx with a 10 MB body: the message quotes only its start, the body is kept up to
+/// `max_response_bytes` (whole when it fits, cut at the limit when not), so memory stays bounded.
+#[test]
+fn a_5xx_with_a_10_mb_body_keeps_the_body_up_to_the_limit() {
+    const TEN_MB: usize = 10 << 20;
+    let server = RawServer::start(|_, conn| {
+        let body = vec![b'e'; TEN_MB];
+        while conn.read_request().is_some() {
+            conn.respond(500, "text/plain", &body);
+        }
+    });
+    let e = client_with(&server.url, |_| {}).refresh_json().unwrap_err();
+    assert_eq!((e.kind(), e.status()), (ErrorKind::ServerError, Some(500)));
+    assert_eq!(e.body().map(str::len), Some(TEN_MB));
+    assert!(e.message().len() < 300, "{} bytes", e.message().len());
+
+    let limit = 1 << 20;
+    let e = client_with(&server.url, |c| c.max_response_bytes = limit)
+        .refresh_json()
+        .unwrap_err();
+    assert_eq!((e.kind(), e.status()), (ErrorKind::ServerError, Some(500)));
+    assert_eq!(e.body().map(str::len), Some(limit as usize));
+    assert!(e.message().len() < 400, "{} bytes", e.message().len());
+    assert!(
+        e.message().contains("body cut at max_response_bytes"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_error_body_of_exactly_the_limit_is_not_marked_cut() {
+    let server = RawServer::start(|_, conn| {
+        while conn.read_request().is_some() {
+            conn.respond(503, "text/plain", &[b'x'; 1000]);
+        }
+    });
+    let e = client_with(&server.url, |c| c.max_response_bytes = 1000)
+        .snapshot_json()
+        .unwrap_err();
+    assert_eq!(e.body().map(str::len), Some(1000));
+    assert!(!e.message().contains("cut"), "{e}");
+}
+
+/// The server answers one request per connection with keep-alive headers, then closes the connection
+/// shortly after. The next call finds the pooled connection closed: a GET still succeeds (a fresh
+/// connection, or one transparent retry), and no POST ever reaches the server twice.
+#[test]
+fn a_keep_alive_connection_closed_between_calls() {
+    let posts: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let seen = posts.clone();
+    let server = RawServer::start(move |_, conn| {
+        if let Some(request) = conn.read_request() {
+            if request.method == "POST" {
+                seen.lock().unwrap().push(request.body.clone());
+            }
+            conn.respond(200, "application/json", MIN_PROFILE.as_bytes());
+            thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let c = client_with(&server.url, |_| {});
+    let mut posted_ok = 0;
+    for round in 0..6 {
+        c.refresh_json().unwrap();
+        thread::sleep(Duration::from_millis(60));
+        c.refresh_json().unwrap();
+        thread::sleep(Duration::from_millis(60));
+        let doc = MIN_PROFILE.replace("u-1", &format!("u-{round}"));
+        match c.update_json(&doc) {
+            Ok(_) => posted_ok += 1,
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Connection, "{e}"),
+        }
+        thread::sleep(Duration::from_millis(60));
+    }
+    thread::sleep(Duration::from_millis(100));
+    let posts = posts.lock().unwrap();
+    let distinct: HashSet<_> = posts.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        posts.len(),
+        "a POST reached the server twice"
+    );
+    assert!(posts.len() >= posted_ok);
+}
