@@ -3,7 +3,9 @@
 #   make build     build the library (rlib, cdylib, staticlib) and the stand-in Pieces OS
 #   make header    regenerate include/pieces_user.h from src/ffi/ with the pinned cbindgen
 #   make test      Rust tests, then the C ABI tests
-#   make c-test    the C ABI tests only (C11 and C++17, under valgrind, against the stand-in)
+#   make c-test    the C ABI tests only (C11 and C++17, under valgrind, against the stand-in), the bad
+#                  input, load and SIGPIPE tests
+#   make stress    the long load variants (8 threads x 10,000 calls on one client, 1,000 client cycles)
 #   make demo      run examples/c/user.c against the stand-in
 #   make bench     latency benchmarks (release builds; not tests)
 #   make clean
@@ -16,7 +18,7 @@ export CARGO_TARGET_DIR
 LIB_DIR = $(CARGO_TARGET_DIR)/debug
 BUILD_DIR = build/c
 
-.PHONY: build header test c-test demo bench clean
+.PHONY: build header test c-test stress demo bench clean
 
 build:
 	$(CARGO) build
@@ -30,6 +32,9 @@ test:
 
 c-test:
 	tests/c/run.sh
+
+stress:
+	tests/c/stress.sh
 
 # The rpath is absolute so the demo binary finds the library wherever it is run from.
 demo: build

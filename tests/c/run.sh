@@ -44,6 +44,19 @@ else
     echo "== test_bad_input under ASan: SKIPPED (no clang; .ci/run installs it)" >&2
 fi
 
+# Load and lifetime: 8 threads x LOAD_CALLS calls on one client, LOAD_CYCLES create/free cycles
+# (defaults 500 and 1,000; `make stress` runs 10,000 calls per thread). Under ASan + LeakSanitizer
+# when clang is there (valgrind would take minutes), else plain; `timeout` turns a deadlock into a
+# failure.
+if command -v clang >/dev/null 2>&1; then
+    clang -std=c11 "${warnings[@]}" -fsanitize=address -fno-omit-frame-pointer tests/c/test_load.c \
+        -o "$build/test_load" "${link[@]}"
+else
+    ${CC:-cc} -std=c11 "${warnings[@]}" tests/c/test_load.c -o "$build/test_load" "${link[@]}"
+fi
+echo "== test_load (LOAD_CALLS=${LOAD_CALLS:-500}, LOAD_CYCLES=${LOAD_CYCLES:-1000})"
+timeout "${LOAD_TIMEOUT:-300}" tests/c/with-standin.sh "$build/test_load"
+
 # SIGPIPE: no valgrind (the property is about signals; leaks are checked by the tests above).
 ${CC:-cc} -std=c11 "${warnings[@]}" tests/c/test_sigpipe.c -o "$build/test_sigpipe" "${link[@]}"
 ${CC:-cc} -std=c11 "${warnings[@]}" -shared -fPIC tests/c/strip_nosignal.c -o "$build/strip_nosignal.so" -ldl
