@@ -489,7 +489,7 @@ fn map_ureq_error(e: ureq::Error, config: Option<&Config>) -> Error {
             )
         }
         U::Tls(msg) => Error::new(ErrorKind::Tls, format!("TLS: {msg}")),
-        U::Rustls(err) => Error::new(ErrorKind::Tls, format!("TLS: {err}")),
+        U::Rustls(err) => tls_error(&err),
         U::Pem(err) => Error::new(ErrorKind::Tls, format!("TLS certificates: {err}")),
         U::Protocol(err) => Error::new(
             ErrorKind::InvalidResponse,
@@ -503,6 +503,14 @@ fn map_ureq_error(e: ureq::Error, config: Option<&Config>) -> Error {
 }
 
 fn io_error(e: &io::Error) -> Error {
+    // rustls reports a failed handshake or certificate check as an io::Error wrapping its own error.
+    // It is a TLS failure, not a connection failure: a host must be able to tell them apart.
+    if let Some(tls) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        return tls_error(tls);
+    }
     match e.kind() {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
             Error::new(ErrorKind::Timeout, format!("timed out: {e}"))
@@ -513,6 +521,18 @@ fn io_error(e: &io::Error) -> Error {
         ),
         _ => Error::new(ErrorKind::Connection, format!("connection failed: {e}")),
     }
+}
+
+fn tls_error(e: &rustls::Error) -> Error {
+    // A message that is not TLS at all is most often a plain HTTP server behind an https:// URL
+    // (its "HTTP/1.1 400" is not a TLS record); say so, as rustls's words alone do not.
+    let hint = match e {
+        rustls::Error::InvalidMessage(_) => {
+            " (the server does not speak TLS: is it a plain http:// server?)"
+        }
+        _ => "",
+    };
+    Error::new(ErrorKind::Tls, format!("TLS: {e}{hint}"))
 }
 
 /// A JSON route must not answer HTML (a captive portal, a different server on the port).
