@@ -15,6 +15,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::schema::{self, DocumentKind, Violation};
 
 /// A client for one Pieces OS. `Send + Sync`: share one across threads (e.g. in an `Arc`).
+/// Cloning is cheap and clones share the connection pool (each user stream keeps a clone).
+#[derive(Clone)]
 pub struct Client {
     config: Config,
     agent: ureq::Agent,

@@ -7,9 +7,11 @@ pub mod config;
 pub mod error;
 pub mod models;
 pub mod schema;
+pub mod stream;
 
 mod ffi;
 
 pub use client::Client;
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
+pub use stream::{StreamEvent, StreamOptions, UserStream};
