@@ -116,7 +116,9 @@ impl Worker {
 
     /// Connects and reconnects until stopped or out of attempts; returns why it ended.
     fn run_connections(&mut self) -> String {
+        // Consecutive failed connects (what max_attempts bounds) and reconnects since the last success.
         let mut failures = 0u32;
+        let mut attempt = 0u32;
         loop {
             if self.shared.is_stopping() {
                 return STOP_REQUESTED.into();
@@ -124,6 +126,7 @@ impl Worker {
             match self.connect() {
                 Ok(mut socket) => {
                     failures = 0;
+                    attempt = 0;
                     let reason = self.session(&mut socket);
                     self.shared.unregister();
                     if self.shared.is_stopping() {
@@ -142,7 +145,7 @@ impl Worker {
                     }
                 }
             }
-            let attempt = failures + 1;
+            attempt = attempt.saturating_add(1);
             let delay = self.backoff(attempt);
             self.deliver(StreamEvent::Reconnecting { attempt, delay });
             if self.shared.sleep(delay) {
