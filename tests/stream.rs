@@ -1,81 +1,19 @@
 //! The user stream against a loopback Pieces OS that can misbehave on demand.
 //! Every wait is a receive with a timeout; nothing sleeps to synchronise.
 
+mod stream_common;
 mod ws_server;
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{channel, Receiver};
+use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pieces_user::stream::Next;
-use pieces_user::{Client, Config, ErrorKind, StreamEvent, StreamOptions, UserStream};
+use pieces_user::{ErrorKind, StreamEvent, StreamOptions, UserStream};
+use stream_common::{client, fast, start, Events, WAIT};
 use ws_server::{big_profile, profile, WsServer};
-
-/// Generous: these bound a failing test, they do not pace a passing one.
-const WAIT: Duration = Duration::from_secs(10);
-
-fn client(url: &str) -> Client {
-    Client::new(Config::new(url)).unwrap()
-}
-
-/// Fast reconnects and pings so the fault tests run in milliseconds.
-fn fast() -> StreamOptions {
-    StreamOptions {
-        reconnect_min: Duration::from_millis(10),
-        reconnect_max: Duration::from_millis(50),
-        ping_interval: Duration::from_millis(100),
-        ping_timeout: Duration::from_millis(200),
-        ..StreamOptions::default()
-    }
-}
-
-struct Events {
-    rx: Receiver<StreamEvent>,
-    seen: Vec<StreamEvent>,
-}
-
-impl Events {
-    /// The next event that satisfies `want`; fails the test after `WAIT`, listing what came instead.
-    fn until(&mut self, what: &str, want: impl Fn(&StreamEvent) -> bool) -> StreamEvent {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
-                Ok(e) if want(&e) => return e,
-                Ok(e) => self.seen.push(e),
-                Err(_) => panic!("no {what} within {WAIT:?}; saw {:#?}", self.seen),
-            }
-        }
-    }
-
-    fn user(&mut self, tag: &str) {
-        let needle = format!(r#""vanityname":"{tag}""#);
-        self.until(
-            &format!("user {tag}"),
-            |e| matches!(e, StreamEvent::User(p) if p.contains(&needle)),
-        );
-    }
-
-    fn next(&mut self) -> StreamEvent {
-        self.rx.recv_timeout(WAIT).expect("an event")
-    }
-}
-
-fn start(url: &str, options: StreamOptions) -> (UserStream, Events) {
-    let (tx, rx) = channel();
-    let stream = client(url)
-        .user_stream(options, move |e| {
-            let _ = tx.send(e);
-        })
-        .unwrap();
-    let events = Events {
-        rx,
-        seen: Vec::new(),
-    };
-    (stream, events)
-}
 
 /// A port nothing listens on.
 fn closed_port_url() -> String {
