@@ -24,6 +24,8 @@ mod status;
 
 mod client;
 
+mod stream;
+
 mod error;
 
 mod string;

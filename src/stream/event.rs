@@ -26,33 +26,7 @@ pub enum StreamEvent {
     Stopped { reason: String },
 }
 
-/// Event kinds as the stable integers of the C ABI.
-pub mod kind {
-    pub const CONNECTED: i32 = 1;
-    pub const USER: i32 = 2;
-    pub const SIGNED_OUT: i32 = 3;
-    pub const ERROR: i32 = 4;
-    pub const DISCONNECTED: i32 = 5;
-    pub const RECONNECTING: i32 = 6;
-    pub const OVERFLOW: i32 = 7;
-    pub const STOPPED: i32 = 8;
-}
-
 impl StreamEvent {
-    /// The stable integer for this kind of event (see [`kind`]).
-    pub fn kind(&self) -> i32 {
-        match self {
-            StreamEvent::Connected { .. } => kind::CONNECTED,
-            StreamEvent::User(_) => kind::USER,
-            StreamEvent::SignedOut => kind::SIGNED_OUT,
-            StreamEvent::Error(_) => kind::ERROR,
-            StreamEvent::Disconnected { .. } => kind::DISCONNECTED,
-            StreamEvent::Reconnecting { .. } => kind::RECONNECTING,
-            StreamEvent::Overflow { .. } => kind::OVERFLOW,
-            StreamEvent::Stopped { .. } => kind::STOPPED,
-        }
-    }
-
     /// True for the events that carry the user's state; overflow drops old ones of these first.
     pub fn is_state(&self) -> bool {
         matches!(self, StreamEvent::User(_) | StreamEvent::SignedOut)
@@ -124,28 +98,5 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&StreamEvent::Error(e).to_json()).unwrap();
         assert_eq!(v["kind"], "invalid_document");
         assert_eq!(v["path"], "$.id");
-    }
-
-    #[test]
-    fn kinds_are_stable() {
-        let events = [
-            StreamEvent::Connected { url: String::new() },
-            StreamEvent::User(String::new()),
-            StreamEvent::SignedOut,
-            StreamEvent::Error(Error::new(ErrorKind::Connection, "x")),
-            StreamEvent::Disconnected {
-                reason: String::new(),
-            },
-            StreamEvent::Reconnecting {
-                attempt: 1,
-                delay: Duration::ZERO,
-            },
-            StreamEvent::Overflow { dropped: 1 },
-            StreamEvent::Stopped {
-                reason: String::new(),
-            },
-        ];
-        let kinds: Vec<i32> = events.iter().map(StreamEvent::kind).collect();
-        assert_eq!(kinds, [1, 2, 3, 4, 5, 6, 7, 8]);
     }
 }

@@ -21,7 +21,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::Duration;
 
-pub use event::{kind, StreamEvent};
+pub use event::StreamEvent;
 pub use options::StreamOptions;
 pub use queue::Next;
 
