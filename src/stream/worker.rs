@@ -212,8 +212,12 @@ impl Worker {
     /// Delivers a data frame; returns a reason when the message ends the connection.
     fn on_message(&mut self, message: Message) -> Option<String> {
         match message {
-            Message::Text(text) => self.deliver(frame_event(text.as_bytes())),
-            Message::Binary(bytes) => self.deliver(frame_event(&bytes)),
+            // tungstenite has checked a text frame's UTF-8 already; only binary frames need it.
+            Message::Text(text) => self.deliver(frame_event(text.as_str())),
+            Message::Binary(bytes) => self.deliver(match std::str::from_utf8(&bytes) {
+                Ok(text) => frame_event(text),
+                Err(_) => StreamEvent::SignedOut,
+            }),
             Message::Close(frame) => {
                 return Some(match frame {
                     Some(f) => format!("server closed the connection ({} {})", f.code, f.reason),
@@ -348,15 +352,12 @@ fn handshake_error<S: tungstenite::handshake::HandshakeRole>(e: HandshakeError<S
 
 /// A pushed frame, read as spec §6 says: empty, non-JSON or `null` means signed out; JSON that is
 /// not a valid profile is an error (with its path) and the stream goes on.
-pub(crate) fn frame_event(bytes: &[u8]) -> StreamEvent {
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        return StreamEvent::SignedOut;
-    };
+pub(crate) fn frame_event(text: &str) -> StreamEvent {
     let trimmed = text.trim();
     if trimmed.is_empty() || trimmed == "null" {
         return StreamEvent::SignedOut;
     }
-    match schema::validate(DocumentKind::UserProfile, bytes) {
+    match schema::validate(DocumentKind::UserProfile, text.as_bytes()) {
         Ok(()) => StreamEvent::User(text.to_owned()),
         Err(v) if v.syntax => StreamEvent::SignedOut,
         Err(v) => StreamEvent::Error(Error::invalid_document(
@@ -411,10 +412,13 @@ mod tests {
 
     #[test]
     fn frames_follow_the_spec() {
-        assert_eq!(frame_event(b""), StreamEvent::SignedOut);
-        assert_eq!(frame_event(b"  null "), StreamEvent::SignedOut);
-        assert_eq!(frame_event(b"logged out"), StreamEvent::SignedOut);
-        assert_eq!(frame_event(&[0xff, 0xfe]), StreamEvent::SignedOut);
+        assert_eq!(frame_event(""), StreamEvent::SignedOut);
+        assert_eq!(frame_event("  null "), StreamEvent::SignedOut);
+        assert_eq!(frame_event("logged out"), StreamEvent::SignedOut);
+        assert_eq!(
+            frame_event(r#"{"id":"u"}"#),
+            StreamEvent::User(r#"{"id":"u"}"#.into())
+        );
     }
 
     #[test]
