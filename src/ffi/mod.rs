@@ -24,6 +24,8 @@ mod status;
 
 mod client;
 
+mod discovery;
+
 mod stream;
 
 mod error;

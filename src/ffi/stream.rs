@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::client::{client_arg, PiecesClient};
+use super::client::PiecesClient;
 use super::status::{
     PIECES_ERR_INVALID_ARGUMENT, PIECES_ERR_NULL_POINTER, PIECES_ERR_STREAM_ENDED,
     PIECES_ERR_STREAM_TIMEOUT,
@@ -168,7 +168,8 @@ pub unsafe extern "C" fn pieces_user_stream_start(
     out: *mut *mut PiecesStream,
 ) -> i32 {
     ffi_call(|| {
-        let client = unsafe { client_arg(client) }?;
+        // The stream shares the handle's client (discovery findings included) and keeps it alive.
+        let client = Arc::clone(&unsafe { handle_arg(client) }?.inner);
         let out = unsafe { out_arg(out, "out") }?;
         let options = if options_json.is_null() {
             StreamOptions::default()
@@ -184,7 +185,7 @@ pub unsafe extern "C" fn pieces_user_stream_start(
                     "a pull stream (cb NULL) takes no release",
                 ));
             }
-            None => client.user_stream_pull(options)?,
+            None => stream::start_pull(client, options)?,
         };
         out.write(Box::into_raw(Box::new(PiecesStream { inner })));
         Ok(())
@@ -192,7 +193,7 @@ pub unsafe extern "C" fn pieces_user_stream_start(
 }
 
 fn start_callback(
-    client: &crate::Client,
+    client: Arc<crate::Client>,
     options: StreamOptions,
     callback: unsafe extern "C" fn(*mut c_void, i32, *const c_char),
     user_data: *mut c_void,
@@ -304,6 +305,13 @@ pub unsafe extern "C" fn pieces_stream_next(
             )),
         }
     })
+}
+
+/// # Safety
+/// `ptr` must be NULL or a live client handle, not freed during `'a`.
+unsafe fn handle_arg<'a>(ptr: *const PiecesClient) -> Result<&'a PiecesClient, FfiError> {
+    // SAFETY: the caller promises a live handle or NULL.
+    unsafe { ptr.as_ref() }.ok_or_else(|| FfiError::new(PIECES_ERR_NULL_POINTER, "client is NULL"))
 }
 
 /// # Safety

@@ -47,16 +47,22 @@ impl Client {
         options: StreamOptions,
         handler: impl FnMut(StreamEvent) + Send + 'static,
     ) -> Result<UserStream> {
-        start(self, options, Box::new(handler), None).map_err(|(e, _)| e)
+        let client = Arc::new(self.clone_shared());
+        start(client, options, Box::new(handler), None).map_err(|(e, _)| e)
     }
 
     /// Starts a stream whose events wait in a queue of `options.queue_size` for [`UserStream::next`].
     pub fn user_stream_pull(&self, options: StreamOptions) -> Result<UserStream> {
-        let queue = Arc::new(EventQueue::new(options.queue_size));
-        let sink = QueueSink(Arc::clone(&queue));
-        let sink: Sink = Box::new(move |event| sink.0.push(event));
-        start(self, options, sink, Some(queue)).map_err(|(e, _)| e)
+        start_pull(Arc::new(self.clone_shared()), options)
     }
+}
+
+/// [`Client::user_stream_pull`] on a shared client (the C ABI's handle).
+pub(crate) fn start_pull(client: Arc<Client>, options: StreamOptions) -> Result<UserStream> {
+    let queue = Arc::new(EventQueue::new(options.queue_size));
+    let sink = QueueSink(Arc::clone(&queue));
+    let sink: Sink = Box::new(move |event| sink.0.push(event));
+    start(client, options, sink, Some(queue)).map_err(|(e, _)| e)
 }
 
 /// Pushes into the queue; when the stream thread drops it, the queue learns that nothing more comes.
@@ -71,18 +77,17 @@ impl Drop for QueueSink {
 /// Starts the thread. On failure the handler comes back unused (the C ABI must not run `release`
 /// for a stream that never started).
 pub(crate) fn start(
-    client: &Client,
+    client: Arc<Client>,
     options: StreamOptions,
     sink: Sink,
     queue: Option<Arc<EventQueue>>,
 ) -> std::result::Result<UserStream, (Error, Sink)> {
-    if let Err(e) = check_start(client, &options) {
+    if let Err(e) = check_start(&client, &options) {
         return Err((e, sink));
     }
     let shared = Arc::new(Shared::new());
     let (handoff, receive) = mpsc::sync_channel::<Sink>(1);
     let worker_shared = Arc::clone(&shared);
-    let client = client.clone();
     let spawned = thread::Builder::new()
         .name("pieces-user-stream".into())
         .spawn(move || {
@@ -90,7 +95,6 @@ pub(crate) fn start(
             let Ok(sink) = receive.recv() else { return };
             let salt = Arc::as_ptr(&worker_shared) as u64;
             Worker {
-                url: client.stream_url(),
                 client,
                 options,
                 shared: worker_shared,

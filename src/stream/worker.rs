@@ -96,11 +96,10 @@ pub(crate) type Sink = Box<dyn FnMut(StreamEvent) + Send>;
 type Socket = WebSocket<TcpStream>;
 
 pub(crate) struct Worker {
-    pub(crate) client: Client,
+    pub(crate) client: std::sync::Arc<Client>,
     pub(crate) options: StreamOptions,
     pub(crate) shared: std::sync::Arc<Shared>,
     pub(crate) sink: Sink,
-    pub(crate) url: String,
     /// Set when the handler panicked: nothing more is delivered to it.
     pub(crate) broken: bool,
     pub(crate) rng: XorShift,
@@ -123,11 +122,13 @@ impl Worker {
             if self.shared.is_stopping() {
                 return STOP_REQUESTED.into();
             }
-            match self.connect() {
+            // Recomputed per attempt: with discovery the client may have found Pieces OS elsewhere.
+            let url = self.client.stream_url();
+            match self.connect(&url) {
                 Ok(mut socket) => {
                     failures = 0;
                     attempt = 0;
-                    let reason = self.session(&mut socket);
+                    let reason = self.session(&mut socket, url);
                     self.shared.unregister();
                     if self.shared.is_stopping() {
                         return STOP_REQUESTED.into();
@@ -151,6 +152,9 @@ impl Worker {
             if self.shared.sleep(delay) {
                 return STOP_REQUESTED.into();
             }
+            // Pieces OS may have restarted on another port. Without discovery this probes nothing;
+            // when nothing is found the connect below fails and reports it.
+            let _ = self.client.rediscover();
         }
     }
 
@@ -166,10 +170,8 @@ impl Worker {
 
     /// One open connection: `connected`, the current user from `GET /user`, then frames until the
     /// connection ends. Returns why it ended.
-    fn session(&mut self, socket: &mut Socket) -> String {
-        self.deliver(StreamEvent::Connected {
-            url: self.url.clone(),
-        });
+    fn session(&mut self, socket: &mut Socket, url: String) -> String {
+        self.deliver(StreamEvent::Connected { url });
         self.deliver_snapshot();
         let mut last_frame = Instant::now();
         let mut ping_sent: Option<Instant> = None;
@@ -270,9 +272,9 @@ impl Worker {
     }
 
     /// TCP connect (bounded by the client's connect timeout), then the WebSocket handshake.
-    fn connect(&mut self) -> Result<Socket, Error> {
+    fn connect(&mut self, url: &str) -> Result<Socket, Error> {
         let timeout = self.client.config().connect_timeout;
-        let tcp = connect_tcp(&self.url, timeout)?;
+        let tcp = connect_tcp(url, timeout)?;
         // Both timeouts keep the handshake and later pings from blocking forever on a stuck peer.
         let _ = tcp.set_read_timeout(Some(timeout));
         let _ = tcp.set_write_timeout(Some(timeout));
@@ -284,7 +286,7 @@ impl Worker {
         let config = WebSocketConfig::default()
             .max_message_size(Some(max))
             .max_frame_size(Some(max));
-        let result = tungstenite::client::client_with_config(self.url.as_str(), tcp, Some(config));
+        let result = tungstenite::client::client_with_config(url, tcp, Some(config));
         result.map(|(socket, _)| socket).map_err(|e| {
             self.shared.unregister();
             handshake_error(e)
