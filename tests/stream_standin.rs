@@ -151,3 +151,62 @@ fn a_restart_on_the_same_port_is_survived() {
     assert_eq!(json(&now), json(&profile));
     drop(s);
 }
+
+/// `n` consecutive free loopback ports (bound while looking, released on return).
+fn free_ports(n: u16) -> Vec<u16> {
+    for _ in 0..200 {
+        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = first.local_addr().unwrap().port();
+        if base.checked_add(n).is_none() {
+            continue;
+        }
+        let rest: Vec<_> = (base + 1..base + n)
+            .map_while(|p| std::net::TcpListener::bind(("127.0.0.1", p)).ok())
+            .collect();
+        if rest.len() + 1 == usize::from(n) {
+            return (base..base + n).collect();
+        }
+    }
+    panic!("no {n} consecutive free ports");
+}
+
+#[test]
+fn with_discovery_the_stream_follows_a_restart_on_another_port() {
+    use pieces_user::discovery::DiscoveryOptions;
+    use pieces_user::{Client, Config};
+    use std::time::Duration;
+
+    let ports = free_ports(3);
+    let s = Standin::start(&["--port", &ports[1].to_string()]);
+    let config = Config {
+        discovery: Some(DiscoveryOptions {
+            ports: (ports[0], ports[2]),
+            port_file: None,
+            legacy_ports: Vec::new(),
+            probe_timeout: Duration::from_millis(100),
+            env_base_url: None,
+            ..DiscoveryOptions::default()
+        }),
+        ..Config::default()
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let _stream = Client::new(config)
+        .unwrap()
+        .user_stream(fast(), move |e| {
+            let _ = tx.send(e);
+        })
+        .unwrap();
+    let mut events = Events {
+        rx,
+        seen: Vec::new(),
+    };
+    connected(&mut events);
+    drop(s);
+    let moved = Standin::start(&["--port", &ports[2].to_string()]);
+    let e = events.until("connected", is_connected);
+    let StreamEvent::Connected { url } = e else {
+        unreachable!()
+    };
+    assert_eq!(url, format!("ws://127.0.0.1:{}/user/stream", ports[2]));
+    drop(moved);
+}
