@@ -80,7 +80,7 @@ impl HostCallback {
     /// The trampoline: builds the C string, calls the host. Nothing here may unwind into C.
     fn deliver(&mut self, event: StreamEvent) {
         let kind = event_code(&event);
-        let json = catch_unwind(AssertUnwindSafe(|| event_cstring(&event)));
+        let json = catch_unwind(AssertUnwindSafe(|| event_cstring(event)));
         let Ok(json) = json else { return };
         // SAFETY: the host gave a valid function pointer; `json` outlives the call.
         unsafe { (self.callback)(self.user_data, kind, json.as_ptr()) };
@@ -113,8 +113,8 @@ fn event_code(event: &StreamEvent) -> i32 {
 
 /// JSON text never holds a raw NUL (the validator and serde_json escape it); should one appear,
 /// the host gets an error event rather than a silently truncated document.
-fn event_cstring(event: &StreamEvent) -> CString {
-    CString::new(event.to_json()).unwrap_or_else(|_| {
+fn event_cstring(event: StreamEvent) -> CString {
+    CString::new(event.into_json()).unwrap_or_else(|_| {
         CString::from(c"{\"kind\":\"invalid_response\",\"message\":\"event text holds a NUL byte\",\"path\":null}")
     })
 }
@@ -290,8 +290,9 @@ pub unsafe extern "C" fn pieces_stream_next(
         })?;
         match stream.next(Duration::from_millis(timeout))? {
             Next::Event(event) => {
-                let text = give_string(event.to_json())?;
-                kind_out.write(event_code(&event));
+                let kind = event_code(&event);
+                let text = give_string(event.into_json())?;
+                kind_out.write(kind);
                 json_out.write(text);
                 Ok(())
             }

@@ -43,12 +43,17 @@ impl StreamEvent {
     /// - overflow: `{"dropped":5}`
     /// - stopped: `{"reason":"…"}`
     pub fn to_json(&self) -> String {
+        self.clone().into_json()
+    }
+
+    /// [`StreamEvent::to_json`] without copying a profile: its text is moved out.
+    pub fn into_json(self) -> String {
         use serde_json::json;
         let value = match self {
-            StreamEvent::User(profile) => return profile.clone(),
+            StreamEvent::User(profile) => return profile,
             StreamEvent::SignedOut => return "null".to_string(),
             StreamEvent::Connected { url } => json!({ "url": url }),
-            StreamEvent::Error(e) => error_json(e),
+            StreamEvent::Error(e) => error_json(&e),
             StreamEvent::Disconnected { reason } | StreamEvent::Stopped { reason } => {
                 json!({ "reason": reason })
             }

@@ -136,6 +136,8 @@ impl UserStream {
     /// Ends the stream and waits until its thread has ended, so no handler call can run afterwards.
     /// The handler receives `stopped` before this returns. Idempotent. Called from the stream's own
     /// handler it only signals: the handler returns, `stopped` follows, and the thread ends.
+    /// Stopping *another* stream from a handler waits for that stream's thread like any caller
+    /// (two handlers stopping each other's streams would wait on each other).
     pub fn stop(&self) {
         self.shared.request_stop();
         if thread::current().id() == self.thread_id {

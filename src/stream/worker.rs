@@ -360,7 +360,12 @@ pub(crate) fn frame_event(text: &str) -> StreamEvent {
         return StreamEvent::SignedOut;
     }
     match schema::validate(DocumentKind::UserProfile, text.as_bytes()) {
-        Ok(()) => StreamEvent::User(text.to_owned()),
+        // One spare byte: the C ABI appends a NUL without reallocating.
+        Ok(()) => {
+            let mut owned = String::with_capacity(text.len() + 1);
+            owned.push_str(text);
+            StreamEvent::User(owned)
+        }
         Err(v) if v.syntax => StreamEvent::SignedOut,
         Err(v) => StreamEvent::Error(Error::invalid_document(
             ErrorKind::InvalidResponse,
