@@ -228,7 +228,6 @@ fn gives_up_after_max_attempts() {
 }
 
 #[test]
-#[ignore = "needs the generated validator; the placeholder schema accepts any JSON"]
 fn an_invalid_profile_frame_is_an_error_and_the_stream_goes_on() {
     let server = WsServer::start(Some(profile("p0")));
     let (_stream, mut events) = start(&server.url, fast());

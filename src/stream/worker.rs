@@ -422,10 +422,15 @@ mod tests {
         assert_eq!(frame_event(""), StreamEvent::SignedOut);
         assert_eq!(frame_event("  null "), StreamEvent::SignedOut);
         assert_eq!(frame_event("logged out"), StreamEvent::SignedOut);
-        assert_eq!(
-            frame_event(r#"{"id":"u"}"#),
-            StreamEvent::User(r#"{"id":"u"}"#.into())
-        );
+        let profile = r#"{"id":"u","aesthetics":{"font":{"size":14},"theme":{"dark":true}}}"#;
+        assert_eq!(frame_event(profile), StreamEvent::User(profile.into()));
+        match frame_event(r#"{"id":5}"#) {
+            StreamEvent::Error(e) => {
+                assert_eq!(e.kind(), ErrorKind::InvalidResponse);
+                assert!(e.path().is_some_and(|p| p.starts_with('$')), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
