@@ -48,6 +48,12 @@ struct Run {
 
 fn main() {
     let sizes = [("3 KB", profile_of(0)), ("30 KB", profile_of(30 * 1024))];
+    for (label, profile) in &sizes {
+        println!(
+            "validating one {label} profile: {:.1} µs (part of every user event)",
+            validate_cost(profile)
+        );
+    }
     println!("frame   bytes  rate/s  api       frames   p50 µs   p99 µs   max µs");
     for (label, profile) in &sizes {
         for (rate, count) in [(1000, 3000), (100, 600)] {
@@ -79,6 +85,17 @@ fn main() {
             }
         }
     }
+}
+
+/// Mean time of the profile validation the stream runs on each frame.
+fn validate_cost(profile: &str) -> f64 {
+    use pieces_user::schema::{validate, DocumentKind};
+    let rounds = 2000;
+    let start = Instant::now();
+    for _ in 0..rounds {
+        validate(DocumentKind::UserProfile, profile.as_bytes()).expect("valid profile");
+    }
+    start.elapsed().as_secs_f64() * 1e6 / f64::from(rounds)
 }
 
 fn pct(sorted: &[f64], q: f64) -> f64 {
