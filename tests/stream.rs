@@ -167,6 +167,36 @@ fn stop_while_waiting_to_reconnect() {
 }
 
 #[test]
+fn stop_during_a_slow_get_user_is_bounded_by_the_client_timeout() {
+    let server = WsServer::start(Some(profile("p0")));
+    server.hold_snapshot(true);
+    let mut config = pieces_user::Config::new(server.url.as_str());
+    config.timeout = Duration::from_millis(300);
+    let (tx, rx) = channel();
+    let stream = pieces_user::Client::new(config)
+        .unwrap()
+        .user_stream(fast(), move |e| {
+            let _ = tx.send(e);
+        })
+        .unwrap();
+    let mut events = Events {
+        rx,
+        seen: Vec::new(),
+    };
+    events.until("connected", |e| matches!(e, StreamEvent::Connected { .. }));
+    // The stream thread is now waiting for GET /user, which only its timeout ends.
+    let t = Instant::now();
+    stream.stop();
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        t.elapsed()
+    );
+    events.until("stopped", is_stopped);
+    server.hold_snapshot(false);
+}
+
+#[test]
 fn drop_without_stop_ends_the_thread_and_drops_the_handler() {
     struct Guard(Arc<AtomicUsize>);
     impl Drop for Guard {

@@ -49,6 +49,8 @@ struct Inner {
     muted: AtomicBool,
     /// Counts accepted WebSocket connections.
     connections: Mutex<usize>,
+    /// While set, `GET /user` is read but not answered.
+    hold_snapshot: AtomicBool,
 }
 
 pub struct WsServer {
@@ -74,6 +76,7 @@ impl WsServer {
             }),
             muted: AtomicBool::new(false),
             connections: Mutex::new(0),
+            hold_snapshot: AtomicBool::new(false),
         });
         let acceptor = Some(spawn_acceptor(listener, Arc::clone(&inner)));
         WsServer {
@@ -120,6 +123,11 @@ impl WsServer {
 
     pub fn mute_pings(&self, muted: bool) {
         self.inner.muted.store(muted, Ordering::SeqCst);
+    }
+
+    /// Holds every `GET /user` answer while `held` (the client's request timeout then decides).
+    pub fn hold_snapshot(&self, held: bool) {
+        self.inner.hold_snapshot.store(held, Ordering::SeqCst);
     }
 
     pub fn connections(&self) -> usize {
@@ -203,6 +211,10 @@ fn serve_http(mut socket: TcpStream, inner: &Inner) {
             Ok(0) | Err(_) => return,
             Ok(n) => request.extend_from_slice(&buf[..n]),
         }
+    }
+    // A test double: polling is fine here, nothing waits on this loop but the client under test.
+    while inner.hold_snapshot.load(Ordering::SeqCst) {
+        thread::sleep(Duration::from_millis(5));
     }
     let body = match &inner.state.lock().unwrap().profile {
         Some(p) => format!(r#"{{"user":{p}}}"#),
