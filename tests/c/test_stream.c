@@ -76,6 +76,8 @@ typedef struct {
     /* Set by a test that wants the callback to stop its own stream at the first user event. */
     PiecesStream *self;
     int stop_on_user;
+    /* Set by a test that wants the callback to free its own stream at the first user event. */
+    int free_on_user;
 } Events;
 
 static void events_init(Events *e) {
@@ -105,11 +107,20 @@ static void on_event(void *user_data, int32_t kind, const char *json) {
         e->kinds[e->count++] = kind;
     }
     int stop = e->stop_on_user && kind == PIECES_EVENT_USER && e->self != NULL;
+    PiecesStream *to_free = NULL;
+    if (e->free_on_user && kind == PIECES_EVENT_USER && e->self != NULL) {
+        to_free = e->self;
+        e->self = NULL;
+    }
     pthread_cond_broadcast(&e->cv);
     pthread_mutex_unlock(&e->mu);
     if (stop) {
         /* From inside our own callback: only signals, must not deadlock. */
         CHECK_CODE(pieces_stream_stop(e->self), PIECES_OK);
+    }
+    if (to_free != NULL) {
+        /* Frees the handle; the thread ends on its own after this callback returns. */
+        pieces_stream_free(to_free);
     }
 }
 
@@ -268,6 +279,23 @@ static void test_stop_from_inside_the_callback(const char *base_url) {
     CHECK(wait_released(&e) == 1);
     pieces_stream_free(stream);
     CHECK(e.released == 1 && e.events_after_release == 0);
+    events_destroy(&e);
+    pieces_client_free(client);
+}
+
+static void test_free_from_inside_the_callback(const char *base_url) {
+    PiecesClient *client = client_for(base_url);
+    Events e;
+    events_init(&e);
+    e.free_on_user = 1;
+    pthread_mutex_lock(&e.mu);
+    e.self = start_callback(client, FAST_OPTIONS, &e);
+    pthread_mutex_unlock(&e.mu);
+    CHECK(wait_for(&e, PIECES_EVENT_STOPPED, 1));
+    CHECK(wait_released(&e) == 1);
+    /* release ran after the last callback, on the stream thread; the thread has ended by now or
+     * will without touching `e` again. */
+    CHECK(e.events_after_release == 0);
     events_destroy(&e);
     pieces_client_free(client);
 }
@@ -437,6 +465,7 @@ int main(int argc, char **argv) {
     test_failed_starts_keep_user_data(base_url);
     test_callback_order_and_release(base_url);
     test_stop_from_inside_the_callback(base_url);
+    test_free_from_inside_the_callback(base_url);
     test_free_without_stop_and_client_freed_first(base_url);
     test_stop_while_backing_off();
     test_pull(base_url);
