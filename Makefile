@@ -5,6 +5,7 @@
 #   make test      Rust tests, then the C ABI tests
 #   make c-test    the C ABI tests only (C11 and C++17, under valgrind, against the stand-in)
 #   make demo      run examples/c/user.c and examples/c/stream.c against the stand-in
+#   make bench     latency benchmarks (release builds; not tests)
 #   make clean
 
 CARGO ?= cargo
@@ -15,7 +16,7 @@ export CARGO_TARGET_DIR
 LIB_DIR = $(CARGO_TARGET_DIR)/debug
 BUILD_DIR = build/c
 
-.PHONY: build header test c-test demo clean
+.PHONY: build header test c-test demo bench clean
 
 build:
 	$(CARGO) build
@@ -41,6 +42,11 @@ demo: build
 	# Four events (connected, the user from GET /user and from the push on connect, the demo's
 	# update), then stopped when the demo stops the stream.
 	tests/c/with-standin.sh $(BUILD_DIR)/stream --update 4
+
+bench:
+	benches/bench_rest.sh
+	cargo bench --bench discovery
+	cargo bench --bench stream_latency
 
 clean:
 	$(CARGO) clean

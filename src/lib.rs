@@ -10,6 +10,8 @@ pub mod models;
 pub mod schema;
 pub mod stream;
 
+mod resolve;
+
 mod ffi;
 
 pub use client::Client;

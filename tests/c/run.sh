@@ -22,10 +22,6 @@ for t in "${tests[@]}"; do
     ${CXX:-c++} -std=c++17 -x c++ "${warnings[@]}" "tests/c/$t.c" -x none -o "$build/${t}_cpp" "${link[@]}"
 done
 
-# The wrong-type cases need the real document validator; the placeholder only checks syntax.
-if grep -q PLACEHOLDER src/schema/mod.rs; then
-    export PIECES_TEST_PLACEHOLDER_VALIDATOR=${PIECES_TEST_PLACEHOLDER_VALIDATOR:-1}
-fi
 
 valgrind=${VALGRIND-valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=1}
 for test in test_abi_c test_abi_cpp test_stream_c test_stream_cpp; do
