@@ -508,7 +508,8 @@ int32_t pieces_discover(const char *options_json,
 
 /**
  * Starts a user stream on `client`: a thread that connects to `/user/stream` (the client's base URL
- * with `http` → `ws`; `https` base URLs are refused), reconnects with exponential backoff and
+ * with `http` → `ws`, `https` → `wss` trusting `tls_ca_file` or the webpki roots), reconnects with
+ * exponential backoff and
  * jitter, detects dead connections with pings, and after every (re)connect fetches `GET /user` so
  * the host always learns the current state.
  *
@@ -537,8 +538,8 @@ int32_t pieces_discover(const char *options_json,
  * called: `user_data` stays the caller's.
  *
  * Returns `PIECES_OK`, `PIECES_ERR_NULL_POINTER` (`client`, `out`), `PIECES_ERR_INVALID_UTF8`,
- * `PIECES_ERR_MALFORMED_JSON`, `PIECES_ERR_INVALID_ARGUMENT` (bad option, https base URL,
- * `release` without `cb`), `PIECES_ERR_CONNECTION` (no thread could be started), or
+ * `PIECES_ERR_MALFORMED_JSON`, `PIECES_ERR_INVALID_ARGUMENT` (bad option, `release` without
+ * `cb`), `PIECES_ERR_CONNECTION` (no thread could be started), or
  * `PIECES_ERR_PANIC`. A server that is down is not an error here: the stream reports it as events
  * and keeps trying.
  *

@@ -496,6 +496,9 @@ fn map_ureq_error(e: ureq::Error, config: Option<&Config>) -> Error {
 }
 
 fn io_error(e: &io::Error) -> Error {
+    if crate::tls::is_tls_failure(e) {
+        return Error::new(ErrorKind::Tls, format!("TLS: {e}"));
+    }
     match e.kind() {
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
             Error::new(ErrorKind::Timeout, format!("timed out: {e}"))
@@ -577,25 +580,11 @@ fn build_agent(config: &Config) -> Result<ureq::Agent> {
 }
 
 fn tls_config(path: &std::path::Path) -> Result<ureq::tls::TlsConfig> {
-    use ureq::tls::{parse_pem, PemItem, RootCerts, TlsConfig};
-    let pem = std::fs::read(path).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidArgument,
-            format!("tls_ca_file {}: {e}", path.display()),
-        )
-    })?;
-    let certs: Vec<_> = parse_pem(&pem)
-        .filter_map(|item| match item {
-            Ok(PemItem::Certificate(cert)) => Some(cert),
-            _ => None,
-        })
+    use ureq::tls::{Certificate, RootCerts, TlsConfig};
+    let certs: Vec<_> = crate::tls::read_ca_file(path)?
+        .iter()
+        .map(|der| Certificate::from_der(der).to_owned())
         .collect();
-    if certs.is_empty() {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!("tls_ca_file {} holds no certificate", path.display()),
-        ));
-    }
     Ok(TlsConfig::builder()
         .root_certs(RootCerts::new_with_certs(&certs))
         .build())

@@ -11,6 +11,7 @@ pub mod schema;
 pub mod stream;
 
 mod resolve;
+mod tls;
 
 mod ffi;
 

@@ -490,12 +490,3 @@ fn a_panicking_handler_ends_the_stream_quietly() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
-
-#[test]
-fn https_base_urls_are_refused_at_start() {
-    let e = client("https://127.0.0.1:1")
-        .user_stream(StreamOptions::default(), |_| {})
-        .err()
-        .unwrap();
-    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
-}

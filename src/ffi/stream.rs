@@ -120,7 +120,8 @@ fn event_cstring(event: StreamEvent) -> CString {
 }
 
 /// Starts a user stream on `client`: a thread that connects to `/user/stream` (the client's base URL
-/// with `http` → `ws`; `https` base URLs are refused), reconnects with exponential backoff and
+/// with `http` → `ws`, `https` → `wss` trusting `tls_ca_file` or the webpki roots), reconnects with
+/// exponential backoff and
 /// jitter, detects dead connections with pings, and after every (re)connect fetches `GET /user` so
 /// the host always learns the current state.
 ///
@@ -149,8 +150,8 @@ fn event_cstring(event: StreamEvent) -> CString {
 /// called: `user_data` stays the caller's.
 ///
 /// Returns `PIECES_OK`, `PIECES_ERR_NULL_POINTER` (`client`, `out`), `PIECES_ERR_INVALID_UTF8`,
-/// `PIECES_ERR_MALFORMED_JSON`, `PIECES_ERR_INVALID_ARGUMENT` (bad option, https base URL,
-/// `release` without `cb`), `PIECES_ERR_CONNECTION` (no thread could be started), or
+/// `PIECES_ERR_MALFORMED_JSON`, `PIECES_ERR_INVALID_ARGUMENT` (bad option, `release` without
+/// `cb`), `PIECES_ERR_CONNECTION` (no thread could be started), or
 /// `PIECES_ERR_PANIC`. A server that is down is not an error here: the stream reports it as events
 /// and keeps trying.
 ///

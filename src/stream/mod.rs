@@ -10,7 +10,8 @@
 //! flight (the client's timeout), never longer. Called on the stream's own thread (from the
 //! handler) it only signals.
 //!
-//! Only `ws://` base URLs are supported; an `https://` base URL is refused at start.
+//! An `http://` base URL streams over `ws://`, an `https://` one over `wss://` with the same trust
+//! roots as the client's HTTPS calls (`tls_ca_file`, or the webpki set).
 
 mod event;
 mod options;
@@ -82,7 +83,7 @@ pub(crate) fn start(
     sink: Sink,
     queue: Option<Arc<EventQueue>>,
 ) -> std::result::Result<UserStream, (Error, Sink)> {
-    if let Err(e) = check_start(&client, &options) {
+    if let Err(e) = check_start(&options) {
         return Err((e, sink));
     }
     let shared = Arc::new(Shared::new());
@@ -101,6 +102,7 @@ pub(crate) fn start(
                 sink,
                 broken: false,
                 rng: XorShift::from_clock(salt),
+                tls: None,
             }
             .run();
         });
@@ -121,15 +123,8 @@ pub(crate) fn start(
     })
 }
 
-fn check_start(client: &Client, options: &StreamOptions) -> Result<()> {
-    options.validate()?;
-    if client.stream_url().starts_with("wss://") {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            "the user stream supports ws:// only; this base URL is https://",
-        ));
-    }
-    Ok(())
+fn check_start(options: &StreamOptions) -> Result<()> {
+    options.validate()
 }
 
 impl UserStream {

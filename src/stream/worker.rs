@@ -11,7 +11,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
-use tungstenite::{Message, WebSocket};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Connector, Message, WebSocket};
 
 use super::event::StreamEvent;
 use super::options::StreamOptions;
@@ -93,7 +94,36 @@ impl Shared {
 
 pub(crate) type Sink = Box<dyn FnMut(StreamEvent) + Send>;
 
-type Socket = WebSocket<TcpStream>;
+type Socket = WebSocket<MaybeTlsStream<NoSigpipe>>;
+
+/// An open WebSocket and a second handle on its TCP socket, for setting read timeouts whether or not
+/// TLS sits in between (a socket option set through one handle applies to both).
+struct Connection {
+    socket: Socket,
+    tcp: TcpStream,
+}
+
+/// A TcpStream whose writes all go through `write`, which std sends with MSG_NOSIGNAL. rustls
+/// writes TLS records with `write_vectored`, which on a plain TcpStream is `writev` and raises
+/// SIGPIPE when the peer has gone — fatal to a C host that never ignored it. The trait's default
+/// `write_vectored` writes the first buffer with `write`, so not overriding it is the fix.
+pub(crate) struct NoSigpipe(pub(crate) TcpStream);
+
+impl io::Read for NoSigpipe {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl io::Write for NoSigpipe {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
 
 pub(crate) struct Worker {
     pub(crate) client: std::sync::Arc<Client>,
@@ -103,6 +133,8 @@ pub(crate) struct Worker {
     /// Set when the handler panicked: nothing more is delivered to it.
     pub(crate) broken: bool,
     pub(crate) rng: XorShift,
+    /// The rustls configuration for wss://, once built.
+    pub(crate) tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 const STOP_REQUESTED: &str = "stop requested";
@@ -125,10 +157,10 @@ impl Worker {
             // Recomputed per attempt: with discovery the client may have found Pieces OS elsewhere.
             let url = self.client.stream_url();
             match self.connect(&url) {
-                Ok(mut socket) => {
+                Ok(mut connection) => {
                     failures = 0;
                     attempt = 0;
-                    let reason = self.session(&mut socket, url);
+                    let reason = self.session(&mut connection, url);
                     self.shared.unregister();
                     if self.shared.is_stopping() {
                         return STOP_REQUESTED.into();
@@ -170,7 +202,8 @@ impl Worker {
 
     /// One open connection: `connected`, the current user from `GET /user`, then frames until the
     /// connection ends. Returns why it ended.
-    fn session(&mut self, socket: &mut Socket, url: String) -> String {
+    fn session(&mut self, connection: &mut Connection, url: String) -> String {
+        let Connection { socket, tcp } = connection;
         self.deliver(StreamEvent::Connected { url });
         self.deliver_snapshot();
         let mut last_frame = Instant::now();
@@ -196,7 +229,7 @@ impl Worker {
                 continue;
             }
             // The read wakes by the next ping or timeout deadline at the latest; a stop wakes it at once.
-            let _ = socket.get_ref().set_read_timeout(Some(deadline - now));
+            let _ = tcp.set_read_timeout(Some(deadline - now));
             match socket.read() {
                 Ok(message) => {
                     last_frame = Instant::now();
@@ -271,8 +304,19 @@ impl Worker {
         }
     }
 
-    /// TCP connect (bounded by the client's connect timeout), then the WebSocket handshake.
-    fn connect(&mut self, url: &str) -> Result<Socket, Error> {
+    /// Built on the first wss:// connect and kept: reading the CA file once per stream is enough.
+    fn tls_config(&mut self) -> Result<std::sync::Arc<rustls::ClientConfig>, Error> {
+        if let Some(config) = &self.tls {
+            return Ok(config.clone());
+        }
+        let config = crate::tls::client_config(self.client.config().tls_ca_file.as_deref())?;
+        self.tls = Some(config.clone());
+        Ok(config)
+    }
+
+    /// TCP connect (bounded by the client's connect timeout), then TLS for wss://, then the
+    /// WebSocket handshake.
+    fn connect(&mut self, url: &str) -> Result<Connection, Error> {
         let timeout = self.client.config().connect_timeout;
         let tcp = connect_tcp(url, timeout)?;
         // Both timeouts keep the handshake and later pings from blocking forever on a stuck peer.
@@ -286,11 +330,24 @@ impl Worker {
         let config = WebSocketConfig::default()
             .max_message_size(Some(max))
             .max_frame_size(Some(max));
-        let result = tungstenite::client::client_with_config(url, tcp, Some(config));
-        result.map(|(socket, _)| socket).map_err(|e| {
-            self.shared.unregister();
-            handshake_error(e)
-        })
+        let connector = match url.starts_with("wss://") {
+            true => Connector::Rustls(self.tls_config()?),
+            false => Connector::Plain,
+        };
+        let handle = tcp
+            .try_clone()
+            .map_err(|e| Error::new(ErrorKind::Connection, format!("socket: {e}")))?;
+        let result =
+            tungstenite::client_tls_with_config(url, NoSigpipe(tcp), Some(config), Some(connector));
+        result
+            .map(|(socket, _)| Connection {
+                socket,
+                tcp: handle,
+            })
+            .map_err(|e| {
+                self.shared.unregister();
+                handshake_error(e)
+            })
     }
 }
 
@@ -303,7 +360,10 @@ fn is_timeout(e: &io::Error) -> bool {
 
 /// `ws://host:port/path` → a connected TcpStream, trying every address the host resolves to.
 fn connect_tcp(url: &str, timeout: Duration) -> Result<TcpStream, Error> {
-    let rest = url.strip_prefix("ws://").unwrap_or(url);
+    let (rest, default_port) = match url.strip_prefix("wss://") {
+        Some(rest) => (rest, 443),
+        None => (url.strip_prefix("ws://").unwrap_or(url), 80),
+    };
     let authority = rest.split('/').next().unwrap_or("");
     let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| {
         !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && !authority.ends_with(']')
@@ -311,7 +371,7 @@ fn connect_tcp(url: &str, timeout: Duration) -> Result<TcpStream, Error> {
     let target = if has_port {
         authority.to_string()
     } else {
-        format!("{authority}:80")
+        format!("{authority}:{default_port}")
     };
     let addrs = target
         .to_socket_addrs()
@@ -344,6 +404,12 @@ fn handshake_error<S: tungstenite::handshake::HandshakeRole>(e: HandshakeError<S
                 .map(|b| String::from_utf8_lossy(b).into_owned())
                 .unwrap_or_default();
             Error::http(status, body)
+        }
+        HandshakeError::Failure(tungstenite::Error::Tls(e)) => {
+            Error::new(ErrorKind::Tls, format!("TLS: {e}"))
+        }
+        HandshakeError::Failure(tungstenite::Error::Io(e)) if crate::tls::is_tls_failure(&e) => {
+            Error::new(ErrorKind::Tls, format!("TLS: {e}"))
         }
         HandshakeError::Failure(other) => Error::new(
             ErrorKind::Connection,
