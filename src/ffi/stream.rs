@@ -121,8 +121,7 @@ fn event_cstring(event: StreamEvent) -> CString {
 
 /// Starts a user stream on `client`: a thread that connects to `/user/stream` (the client's base URL
 /// with `http` → `ws`, `https` → `wss` trusting `tls_ca_file` or the webpki roots), reconnects with
-/// exponential backoff and
-/// jitter, detects dead connections with pings, and after every (re)connect fetches `GET /user` so
+/// exponential backoff and jitter, detects dead connections with pings, and after every (re)connect fetches `GET /user` so
 /// the host always learns the current state.
 ///
 /// `options_json` is NULL for the defaults, or an object with any of (all optional; `null` means the
