@@ -38,12 +38,20 @@ def _seconds_to_ms(name: str, seconds: Optional[float]) -> Optional[int]:
     return int(math.ceil(seconds * 1000))
 
 
+def _json_default(value: Any) -> Any:
+    # Mappings that are not dicts (MappingProxyType, custom classes) are JSON objects too.
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serializable")
+
+
 def encode_document(doc: Any, what: str = "document") -> bytes:
     """A request document as the UTF-8 bytes the C ABI takes.
 
-    dicts are serialized compactly; ``str``/``bytes`` are taken as JSON text and left to the library to
-    parse and validate. Text with a NUL byte is refused here: a C string would end at it and the
-    library would validate a different, shorter document than the caller gave.
+    ``str``/``bytes`` are taken as JSON text and left to the library to parse and validate; anything
+    else is serialized compactly (a list or a number too: the library then says, with the JSON path,
+    why it is not the expected document). Text with a NUL byte is refused here: a C string would end
+    at it and the library would validate a different, shorter document than the caller gave.
     """
     if isinstance(doc, str):
         try:
@@ -53,23 +61,21 @@ def encode_document(doc: Any, what: str = "document") -> bytes:
                           f"{what}: not encodable as UTF-8 ({e.reason})") from None
     elif isinstance(doc, (bytes, bytearray, memoryview)):
         data = bytes(doc)
-    elif isinstance(doc, Mapping):
+    else:
         try:
             text = json.dumps(
-                doc if isinstance(doc, dict) else dict(doc),
+                doc,
                 ensure_ascii=False,
                 separators=(",", ":"),
                 allow_nan=False,
+                default=_json_default,
             )
             data = text.encode("utf-8")
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, RecursionError) as e:
             # TypeError: a value JSON cannot hold (a set, a datetime…); ValueError: NaN/Infinity,
-            # circular references; UnicodeEncodeError (a ValueError): lone surrogates.
+            # circular references, lone surrogates (UnicodeEncodeError); RecursionError: absurd depth.
             raise E.local(E.InvalidArgument, _ffi.INVALID_ARGUMENT, "invalid_argument",
                           f"{what}: not representable as JSON ({e})") from None
-    else:
-        raise E.local(E.InvalidArgument, _ffi.INVALID_ARGUMENT, "invalid_argument",
-                      f"{what} must be a dict or JSON text, not {type(doc).__name__}")
     if b"\x00" in data:
         raise E.local(E.InvalidArgument, _ffi.INVALID_ARGUMENT, "invalid_argument",
                       f"{what} contains a NUL byte")
