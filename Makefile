@@ -1,0 +1,42 @@
+# Build, header and tests of pieces_user. Cargo does the real work; this file ties the C side in.
+#
+#   make build     build the library (rlib, cdylib, staticlib) and the stand-in Pieces OS
+#   make header    regenerate include/pieces_user.h from src/ffi/ with the pinned cbindgen
+#   make test      Rust tests, then the C ABI tests
+#   make c-test    the C ABI tests only (C11 and C++17, under valgrind, against the stand-in)
+#   make demo      run examples/c/user.c against the stand-in
+#   make clean
+
+CARGO ?= cargo
+CC ?= cc
+CARGO_TARGET_DIR ?= target
+export CARGO_TARGET_DIR
+
+LIB_DIR = $(CARGO_TARGET_DIR)/debug
+BUILD_DIR = build/c
+
+.PHONY: build header test c-test demo clean
+
+build:
+	$(CARGO) build
+
+header:
+	PIECES_BLESS=1 $(CARGO) test --test header
+
+test:
+	$(CARGO) test
+	$(MAKE) c-test
+
+c-test:
+	tests/c/run.sh
+
+# The rpath is absolute so the demo binary finds the library wherever it is run from.
+demo: build
+	mkdir -p $(BUILD_DIR)
+	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude examples/c/user.c -o $(BUILD_DIR)/user \
+		-L$(LIB_DIR) -Wl,-rpath,$(abspath $(LIB_DIR)) -lpieces_user
+	tests/c/with-standin.sh $(BUILD_DIR)/user
+
+clean:
+	$(CARGO) clean
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,63 @@
+//! Strings handed to C, and the one function that frees them.
+
+use std::ffi::{c_char, CString};
+
+use super::status::PIECES_ERR_INVALID_RESPONSE;
+use super::{ffi_value, FfiError};
+
+/// Hands a string to C. The caller owns it and frees it with `pieces_string_free`.
+///
+/// Everything returned is JSON text or a URL, neither of which can hold a raw NUL; a NUL would mean
+/// the server sent something invalid, so it is reported rather than silently cut short.
+pub(crate) fn give_string(s: String) -> Result<*mut c_char, FfiError> {
+    CString::new(s).map(CString::into_raw).map_err(|e| {
+        FfiError::new(
+            PIECES_ERR_INVALID_RESPONSE,
+            format!(
+                "the result holds a NUL byte at offset {} and cannot be returned as a C string",
+                e.nul_position()
+            ),
+        )
+    })
+}
+
+/// Frees a string this library returned through a `char **` output (`out_json`, `out_url`).
+///
+/// NULL is accepted and ignored. Passing anything else - a string from another allocator, a static
+/// string from `pieces_version` or `pieces_status_str`, or a string already freed - is undefined
+/// behaviour. Strings are independent of the client: free them before or after `pieces_client_free`.
+///
+/// Thread safety: may be called from any thread, but each string only once.
+///
+/// # Safety
+/// `s` must be NULL or a string returned by this library and not yet freed. Its bytes must not have
+/// been changed (the library needs its original length to free it).
+#[no_mangle]
+pub unsafe extern "C" fn pieces_string_free(s: *mut c_char) {
+    ffi_value((), || {
+        if !s.is_null() {
+            // SAFETY: the caller promises `s` came from `give_string` (CString::into_raw) and is
+            // freed only once.
+            drop(unsafe { CString::from_raw(s) });
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CStr;
+    use std::ptr;
+
+    #[test]
+    fn give_string_with_an_interior_nul_is_an_error() {
+        let e = give_string("ab\0cd".to_owned()).unwrap_err();
+        assert_eq!(e.code, PIECES_ERR_INVALID_RESPONSE);
+        assert!(e.message.contains("offset 2"), "{}", e.message);
+
+        let s = give_string("fine".to_owned()).unwrap();
+        assert_eq!(unsafe { CStr::from_ptr(s) }.to_str().unwrap(), "fine");
+        unsafe { pieces_string_free(s) };
+        unsafe { pieces_string_free(ptr::null_mut()) };
+    }
+}
