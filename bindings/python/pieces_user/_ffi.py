@@ -247,12 +247,14 @@ class Library:
                 detail = None
             if isinstance(detail, dict) and detail.get("code") == code:
                 return detail
+        # pieces_status_str reads "PIECES_ERR_X: description".
+        text = self.status_name(code)
         return {
             "code": code,
-            "name": self.status_name(code),
+            "name": text.split(":", 1)[0],
             "category": None,
             "status": None,
-            "message": self.status_name(code),
+            "message": text,
             "body": None,
             "path": None,
         }

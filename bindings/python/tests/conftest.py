@@ -44,11 +44,11 @@ def signed_out(standin_factory: Callable[..., Standin]) -> Standin:
 
 
 @pytest.fixture
-def raw_server() -> Iterator[Callable[[Optional[bytes]], RawServer]]:
+def raw_server() -> Iterator[Callable[..., RawServer]]:
     servers: List[RawServer] = []
 
-    def make(response: Optional[bytes]) -> RawServer:
-        s = RawServer(response)
+    def make(response: Optional[bytes], wait_for_head: bool = True) -> RawServer:
+        s = RawServer(response, wait_for_head)
         servers.append(s)
         return s
 

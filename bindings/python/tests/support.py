@@ -105,8 +105,10 @@ class Standin:
 class RawServer:
     """A loopback server that answers every request with fixed bytes (or never answers)."""
 
-    def __init__(self, response: Optional[bytes]) -> None:
+    def __init__(self, response: Optional[bytes], wait_for_head: bool = True) -> None:
         self.response = response
+        # False: answer as soon as any bytes arrive (e.g. a TLS ClientHello, which has no HTTP head).
+        self.wait_for_head = wait_for_head
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -129,7 +131,7 @@ class RawServer:
     def _handle(self, conn: socket.socket) -> None:
         try:
             data = b""
-            while b"\r\n\r\n" not in data:
+            while b"\r\n\r\n" not in data and (self.wait_for_head or not data):
                 chunk = conn.recv(65536)
                 if not chunk:
                     return
