@@ -87,10 +87,13 @@ StreamPtr = POINTER(PiecesStreamStruct)
 
 #: ``void (*)(void *user_data, int32_t kind, const char *json)``. Python never passes one (it uses the
 #: pull API so that user code never runs on the library's thread), but the type is declared so that
-#: ``pieces_user_stream_start``'s signature is exact and ``None`` becomes a NULL function pointer.
+#: ``pieces_user_stream_start``'s signature is exact.
 StreamCallback = CFUNCTYPE(None, c_void_p, c_int32, c_char_p)
 #: ``void (*)(void *user_data)``
 ReleaseCallback = CFUNCTYPE(None, c_void_p)
+# NULL function pointers of those types (ctypes refuses None for a CFUNCTYPE argument).
+NULL_CALLBACK = StreamCallback()
+NULL_RELEASE = ReleaseCallback()
 
 _OUT_STR = POINTER(c_void_p)
 

@@ -111,7 +111,9 @@ class UserStream:
         client_handle = client._enter()
         try:
             # NULL callback = pull mode; no user data, no release.
-            rc = self._lib.pieces_user_stream_start(client_handle, opts, None, None, None, byref(handle))
+            rc = self._lib.pieces_user_stream_start(
+                client_handle, opts, _ffi.NULL_CALLBACK, None, _ffi.NULL_RELEASE, byref(handle)
+            )
         finally:
             client._leave()
         if rc != _ffi.OK:
