@@ -209,14 +209,17 @@ uint32_t pieces_abi_version(void);
 const char *pieces_status_str(int32_t code);
 
 /**
- * Creates a client. No connection is made until the first call.
+ * Creates a client. No connection is made until the first call, unless `discovery` is set: then
+ * Pieces OS is found now, and `PIECES_ERR_NOT_RUNNING` reports that it is not running.
  *
  * `config_json` is NULL for the defaults, or a JSON object with any of these keys (all optional;
  * `null` means the default; unknown keys are rejected by name):
  * `base_url` (default `"http://localhost:1000"`), `application_id` (sent as `X-Application-ID`),
  * `access_token` (sent as `Authorization: Bearer` on /user/select), `connect_timeout_ms` (2000),
  * `timeout_ms` (30000, bounds a whole call), `user_agent`, `max_response_bytes` (16 MiB),
- * `tls_ca_file` (a PEM file with extra root certificates for https).
+ * `tls_ca_file` (a PEM file with extra root certificates for https), `discovery` (`true`, or an
+ * options object as for `pieces_discover`: find Pieces OS instead of using the default URL; a
+ * `base_url` given beside it wins).
  *
  * Ownership: `config_json` is only read during the call. On success `*out` receives a new handle
  * owned by the caller, to be freed with `pieces_client_free`; on failure `*out` is left untouched.
@@ -225,13 +228,14 @@ const char *pieces_status_str(int32_t code);
  *
  * Returns `PIECES_OK`, `PIECES_ERR_NULL_POINTER` (`out`), `PIECES_ERR_INVALID_UTF8`,
  * `PIECES_ERR_MALFORMED_JSON`, `PIECES_ERR_INVALID_ARGUMENT` (unknown key, wrong type, bad value,
- * unreadable `tls_ca_file`), or `PIECES_ERR_PANIC`.
+ * unreadable `tls_ca_file`), `PIECES_ERR_NOT_RUNNING` (discovery found nothing), or `PIECES_ERR_PANIC`.
  *
  * # Safety
  * `config_json` must be NULL or a NUL-terminated string; `out` must be NULL or valid for writing
  * one pointer.
  */
-int32_t pieces_client_new(const char *config_json, PiecesClient **out);
+int32_t pieces_client_new(const char *config_json,
+                          PiecesClient **out);
 
 /**
  * Frees a client. NULL is accepted and ignored.
@@ -389,6 +393,37 @@ int32_t pieces_user_clear(const PiecesClient *client);
  * `client` must be NULL or a live handle; `out_url` NULL or valid for writing one pointer.
  */
 int32_t pieces_user_stream_url(const PiecesClient *client, char **out_url);
+
+/**
+ * Finds a running Pieces OS on this machine and writes its base URL (e.g. `"http://127.0.0.1:39300"`)
+ * to `*out_base_url`.
+ *
+ * The search, in order: the `PIECES_BASE_URL` environment variable; the port file
+ * (`com.pieces.os/production/Config/.port.txt` under `~/Library` on macOS, `~/Documents` elsewhere);
+ * a parallel `/.well-known/health` probe of ports 39300–39333 on 127.0.0.1 where the lowest healthy
+ * port wins; the legacy ports 1000 and 5323. Only loopback addresses are ever probed.
+ *
+ * `options_json` is NULL for the defaults, or a JSON object with any of: `ports` (`[first, last]`),
+ * `port_file` (a path; `""` skips the file), `legacy_ports` (array), `probe_timeout_ms` (default 100),
+ * `host` (a loopback address). Unknown keys are rejected by name. The same object may be given as
+ * `discovery` in the `pieces_client_new` config, which then discovers instead of using a fixed URL.
+ *
+ * Ownership: `options_json` is only read during the call. On success `*out_base_url` receives a new
+ * string owned by the caller; free it with `pieces_string_free`. On failure it is left untouched.
+ *
+ * Thread safety: may be called from any thread. It blocks for at most a few probe timeouts.
+ *
+ * Returns `PIECES_OK`, `PIECES_ERR_NOT_RUNNING` (nothing found; the last error's message lists what
+ * was tried), `PIECES_ERR_NULL_POINTER` (`out_base_url`), `PIECES_ERR_INVALID_UTF8`,
+ * `PIECES_ERR_MALFORMED_JSON`, `PIECES_ERR_INVALID_ARGUMENT` (unknown key or bad value), or
+ * `PIECES_ERR_PANIC`.
+ *
+ * # Safety
+ * `options_json` must be NULL or a NUL-terminated string; `out_base_url` NULL or valid for writing
+ * one pointer.
+ */
+int32_t pieces_discover(const char *options_json,
+                        char **out_base_url);
 
 /**
  * Describes the last failure on the calling thread as a JSON object:

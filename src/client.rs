@@ -5,12 +5,14 @@
 //! nothing is rebuilt. The typed form encodes and decodes [`crate::models`].
 
 use std::io;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use ureq::http::Response;
 use ureq::Body;
 
 use crate::config::Config;
+use crate::discovery;
 use crate::error::{Error, ErrorKind, Result};
 use crate::schema::{self, DocumentKind, Violation};
 
@@ -18,6 +20,11 @@ use crate::schema::{self, DocumentKind, Violation};
 pub struct Client {
     config: Config,
     agent: ureq::Agent,
+    /// The base URL in use, without a trailing slash: the configured one, or the one discovery found.
+    /// A read lock and an `Arc` clone per call; written only when discovery finds a new one.
+    base: RwLock<Arc<str>>,
+    /// One re-discovery at a time: threads that fail together must not scan the ports together.
+    rediscovery: Mutex<()>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -100,20 +107,87 @@ const CLEAR: Route = Route {
 };
 
 impl Client {
-    /// Checks the config and builds the agent. No connection is made until the first call.
+    /// Checks the config and builds the agent. With a named `base_url` no connection is made until the
+    /// first call. With `discovery` set, Pieces OS is found now (a few milliseconds on loopback), so a
+    /// host learns at once that it is not running ([`ErrorKind::NotRunning`]).
     pub fn new(config: Config) -> Result<Client> {
         config.validate()?;
         let agent = build_agent(&config)?;
-        Ok(Client { config, agent })
+        let base: Arc<str> = match &config.discovery {
+            Some(options) => discovery::discover(options)?.into(),
+            None => config.base().into(),
+        };
+        Ok(Client {
+            config,
+            agent,
+            base: RwLock::new(base),
+            rediscovery: Mutex::new(()),
+        })
     }
 
     pub fn config(&self) -> &Config {
         &self.config
     }
 
-    /// `ws://…/user/stream` (or `wss://`) for this client's base URL.
+    /// The base URL calls go to now (no trailing slash): the configured one, or the one discovery last
+    /// found. It changes only when a call fails to connect and discovery finds Pieces OS elsewhere, or
+    /// after [`Client::rediscover`].
+    pub fn base_url(&self) -> String {
+        self.current_base().to_string()
+    }
+
+    /// Finds Pieces OS again and, when found, makes its URL the one calls use; returns that URL.
+    /// For the stream, before it reconnects (Pieces OS may have restarted on another port). Without
+    /// discovery this returns the configured URL and probes nothing. When nothing is found the cached
+    /// URL is kept and the [`ErrorKind::NotRunning`] error is returned.
+    pub fn rediscover(&self) -> Result<String> {
+        let Some(options) = &self.config.discovery else {
+            return Ok(self.base_url());
+        };
+        let _one_at_a_time = self
+            .rediscovery
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let found = discovery::discover(options)?;
+        self.set_base(&found);
+        Ok(found)
+    }
+
+    fn current_base(&self) -> Arc<str> {
+        Arc::clone(&self.base.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn set_base(&self, url: &str) {
+        let mut base = self.base.write().unwrap_or_else(PoisonError::into_inner);
+        if **base != *url {
+            *base = url.into();
+        }
+    }
+
+    /// After a failed connect to `failed`: the URL to try instead, if Pieces OS is now elsewhere.
+    /// When another thread already moved the client off `failed`, its finding is used without a scan.
+    fn moved_from(&self, failed: &str) -> Option<Arc<str>> {
+        let options = self.config.discovery.as_ref()?;
+        let _one_at_a_time = self
+            .rediscovery
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let current = self.current_base();
+        if *current != *failed {
+            return Some(current);
+        }
+        let found = discovery::discover(options).ok()?;
+        if found == failed {
+            return None;
+        }
+        self.set_base(&found);
+        Some(found.into())
+    }
+
+    /// `ws://…/user/stream` (or `wss://`) for this client's current base URL.
     pub fn stream_url(&self) -> String {
-        let base = self.config.base();
+        let base = self.current_base();
+        let base = &*base;
         let ws = match base.strip_prefix("https://") {
             Some(rest) => format!("wss://{rest}"),
             None => format!("ws://{}", base.strip_prefix("http://").unwrap_or(base)),
@@ -196,17 +270,38 @@ impl Client {
 
     /// A GET that failed on the connection (not a refusal) is sent once more: the likely cause is a
     /// pooled keep-alive connection that the server closed. A POST is never resent — it may have landed.
+    ///
+    /// With discovery, a connection failure that remains triggers one re-discovery (Pieces OS may have
+    /// restarted on another port). The call is repeated once at the new URL, and only if it is a GET
+    /// or the failure proves nothing was sent (the connect itself failed): a POST is never doubled.
     fn send_with_retry(&self, route: &Route, body: Option<&str>) -> Result<Response<Body>> {
-        match self.send(route, body) {
-            Err(e) if route.method == Method::Get && e.retry_once => {
-                self.send(route, body).map_err(|e| e.error)
+        let base = self.current_base();
+        let result = match self.send(&base, route, body) {
+            Err(e) if route.method == Method::Get && e.retry_once => self.send(&base, route, body),
+            other => other,
+        };
+        match result {
+            Err(e) if e.error.kind() == ErrorKind::Connection => {
+                // Re-discover even when the call cannot be repeated, so that the next call goes right.
+                let moved = self.moved_from(&base);
+                match moved {
+                    Some(new_base) if route.method == Method::Get || e.never_sent => {
+                        self.send(&new_base, route, body).map_err(|e| e.error)
+                    }
+                    _ => Err(e.error),
+                }
             }
             other => other.map_err(|e| e.error),
         }
     }
 
-    fn send(&self, route: &Route, body: Option<&str>) -> Result<Response<Body>, SendError> {
-        let url = format!("{}{}", self.config.base(), route.path);
+    fn send(
+        &self,
+        base: &str,
+        route: &Route,
+        body: Option<&str>,
+    ) -> Result<Response<Body>, SendError> {
+        let url = format!("{base}{}", route.path);
         let result = match route.method {
             Method::Get => {
                 let request = self.agent.get(&url).header("Accept", "application/json");
@@ -266,14 +361,22 @@ impl Client {
 struct SendError {
     error: Error,
     retry_once: bool,
+    /// The connect itself failed, so not a byte of the request left: safe to send elsewhere, even a POST.
+    never_sent: bool,
 }
 
 impl From<ureq::Error> for SendError {
     fn from(e: ureq::Error) -> SendError {
         let retry_once = matches!(&e, ureq::Error::Io(io) if is_stale_connection(io));
+        // ureq reports a refused connect as Io(ConnectionRefused); only a connect can be refused.
+        let never_sent = matches!(
+            &e,
+            ureq::Error::ConnectionFailed | ureq::Error::HostNotFound
+        ) || matches!(&e, ureq::Error::Io(io) if io.kind() == io::ErrorKind::ConnectionRefused);
         SendError {
             error: map_ureq_error(e, None),
             retry_once,
+            never_sent,
         }
     }
 }

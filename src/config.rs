@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::discovery::DiscoveryOptions;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The generated SDKs' default (Pieces OS ≤ 10 on macOS/Windows).
@@ -20,10 +21,19 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 const MAX_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// Everything a [`crate::Client`] needs. Build it in Rust or with [`Config::from_json`].
+///
+/// The server is either named (`base_url`, with `discovery` = `None`: the default, which keeps the SDKs'
+/// `http://localhost:1000`) or found (`discovery` = `Some`, e.g. [`Config::discover`]). When `discovery`
+/// is set, `base_url` is not used: the client finds the server itself, caches the URL and finds it
+/// again after a connection failure (see [`crate::Client::base_url`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
     /// `http://host:port` or `https://host:port`, optionally with a path prefix; no trailing slash needed.
+    /// Ignored when `discovery` is set.
     pub base_url: String,
+    /// Find Pieces OS on this machine instead of using `base_url` (`PIECES_BASE_URL`, port file, port
+    /// scan, legacy ports; [`crate::discovery`]).
+    pub discovery: Option<DiscoveryOptions>,
     /// Sent as `X-Application-ID` on every route but /user/select, when set.
     pub application_id: Option<String>,
     /// Sent as `Authorization: Bearer <token>` on /user/select, when set.
@@ -42,6 +52,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             base_url: DEFAULT_BASE_URL.to_string(),
+            discovery: None,
             application_id: None,
             access_token: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -69,6 +80,9 @@ struct ConfigJson {
     user_agent: Option<String>,
     max_response_bytes: Option<u64>,
     tls_ca_file: Option<PathBuf>,
+    /// `true` (default options), `false`/null (off), or an object of discovery options. Kept as a raw
+    /// value so that an unknown option key is reported by name, as for the config itself.
+    discovery: Option<serde_json::Value>,
 }
 
 impl Config {
@@ -79,13 +93,43 @@ impl Config {
         }
     }
 
-    /// Reads the JSON form: an object with any of `base_url`, `application_id`, `access_token`,
-    /// `connect_timeout_ms`, `timeout_ms`, `user_agent`, `max_response_bytes`, `tls_ca_file`.
-    /// Missing keys keep their defaults; `null` means "default" too.
+    /// A config that finds Pieces OS with the default [`DiscoveryOptions`] (which read
+    /// `PIECES_BASE_URL` from the environment).
+    pub fn discover() -> Config {
+        Config {
+            discovery: Some(DiscoveryOptions::default()),
+            ..Config::default()
+        }
+    }
+
+    /// Reads the JSON form: an object with any of `base_url`, `discovery`, `application_id`,
+    /// `access_token`, `connect_timeout_ms`, `timeout_ms`, `user_agent`, `max_response_bytes`,
+    /// `tls_ca_file`. Missing keys keep their defaults; `null` means "default" too.
+    ///
+    /// `discovery` is `true` or an object of [`DiscoveryOptions::from_json`] keys. An explicit
+    /// `base_url` wins over it (the first step of the discovery order), so a host may always send
+    /// `"discovery": true` and add `base_url` only when its user named one.
     pub fn from_json(json: &str) -> Result<Config> {
         let raw: ConfigJson = serde_json::from_str(json).map_err(|e| json_error("config", &e))?;
         let defaults = Config::default();
+        let discovery = match raw.discovery {
+            None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false)) => None,
+            Some(serde_json::Value::Bool(true)) => Some(DiscoveryOptions::default()),
+            Some(value @ serde_json::Value::Object(_)) => {
+                Some(DiscoveryOptions::from_value(value)?)
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "config.discovery must be true, false, null or an object",
+                ))
+            }
+        };
         let config = Config {
+            discovery: if raw.base_url.is_some() {
+                None
+            } else {
+                discovery
+            },
             base_url: raw.base_url.unwrap_or(defaults.base_url),
             application_id: raw.application_id,
             access_token: raw.access_token,
@@ -108,6 +152,9 @@ impl Config {
     /// Checks values that would otherwise fail later, or worse, on the wire.
     pub fn validate(&self) -> Result<()> {
         check_base_url(&self.base_url)?;
+        if let Some(discovery) = &self.discovery {
+            discovery.validate()?;
+        }
         check_timeout("connect_timeout_ms", self.connect_timeout)?;
         check_timeout("timeout_ms", self.timeout)?;
         if self.max_response_bytes == 0 {
@@ -131,6 +178,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("base_url", &self.base_url)
+            .field("discovery", &self.discovery)
             .field(
                 "application_id",
                 &self.application_id.as_ref().map(|_| "<redacted>"),
@@ -163,7 +211,7 @@ pub(crate) fn json_error(what: &str, e: &serde_json::Error) -> Error {
     Error::new(kind, format!("{what}: {e}"))
 }
 
-fn check_base_url(url: &str) -> Result<()> {
+pub(crate) fn check_base_url(url: &str) -> Result<()> {
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
@@ -270,6 +318,30 @@ mod tests {
             let e = Config::from_json(json).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{json}");
         }
+    }
+
+    #[test]
+    fn discovery_key() {
+        let c = Config::from_json(r#"{"discovery":true}"#).unwrap();
+        let d = c.discovery.unwrap();
+        assert_eq!(d.ports, crate::discovery::DEFAULT_PORTS);
+        let c = Config::from_json(r#"{"discovery":{"ports":[5000,5001],"port_file":""}}"#).unwrap();
+        let d = c.discovery.unwrap();
+        assert_eq!((d.ports, d.port_file), ((5000, 5001), None));
+        for json in [r#"{"discovery":false}"#, r#"{"discovery":null}"#, "{}"] {
+            assert_eq!(Config::from_json(json).unwrap().discovery, None, "{json}");
+        }
+        // An explicit base URL is the first step of the discovery order, so it wins.
+        let c = Config::from_json(r#"{"discovery":true,"base_url":"http://127.0.0.1:9"}"#).unwrap();
+        assert_eq!(c.discovery, None);
+        assert_eq!(c.base_url, "http://127.0.0.1:9");
+        let e = Config::from_json(r#"{"discovery":{"prots":[1,2]}}"#).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert!(e.message().contains("`prots`"), "{}", e.message());
+        let e = Config::from_json(r#"{"discovery":1}"#).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        let e = Config::from_json(r#"{"discovery":{"ports":[2,1]}}"#).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod config;
+pub mod discovery;
 pub mod error;
 pub mod models;
 pub mod schema;
@@ -12,4 +13,5 @@ mod ffi;
 
 pub use client::Client;
 pub use config::Config;
+pub use discovery::{discover, DiscoveryOptions};
 pub use error::{Error, ErrorKind, Result};

@@ -69,11 +69,19 @@ fn every_valid_fixture_is_sent_with_nothing_lost() {
     for name in ["UserProfile.max.json", "UserProfile.min.json"] {
         let doc = fixture(name);
         assert_eq!(json(&c.update_json(&doc).unwrap()), json(&doc), "{name}");
-        assert_eq!(json(&c.update_vanity_json(&doc).unwrap()), json(&doc), "{name}");
+        assert_eq!(
+            json(&c.update_vanity_json(&doc).unwrap()),
+            json(&doc),
+            "{name}"
+        );
     }
     for name in ["UserBetaStatus.max.json", "UserBetaStatus.min.json"] {
         let doc = fixture(name);
-        assert_eq!(json(&c.beta_status_json(&doc).unwrap()), json(&doc), "{name}");
+        assert_eq!(
+            json(&c.beta_status_json(&doc).unwrap()),
+            json(&doc),
+            "{name}"
+        );
     }
     for name in ["Auth0User.max.json", "Auth0User.min.json"] {
         let user = json(&c.select_json(&fixture(name)).unwrap());
@@ -133,32 +141,51 @@ fn providers_is_not_implemented_locally() {
     assert_eq!(e.kind(), ErrorKind::NotImplemented);
     assert_eq!(e.status(), Some(501));
     assert!(e.body().unwrap().contains("not implemented locally"));
-    assert!(e.message().contains("not implemented locally"), "{}", e.message());
+    assert!(
+        e.message().contains("not implemented locally"),
+        "{}",
+        e.message()
+    );
 }
 
 #[test]
 fn vanity_conflict_and_missing_user() {
     let s = Standin::start(&[]);
     let c = client(&s.url);
-    let e = c.update_vanity_json(&profile_with_vanity("taken")).unwrap_err();
+    let e = c
+        .update_vanity_json(&profile_with_vanity("taken"))
+        .unwrap_err();
     assert_eq!((e.kind(), e.status()), (ErrorKind::Conflict, Some(409)));
-    let ok = json(&c.update_vanity_json(&profile_with_vanity("ada-lovelace")).unwrap());
+    let ok = json(
+        &c.update_vanity_json(&profile_with_vanity("ada-lovelace"))
+            .unwrap(),
+    );
     assert_eq!(ok["vanityname"], "ada-lovelace");
     c.clear().unwrap();
-    let e = c.update_vanity_json(&profile_with_vanity("someone")).unwrap_err();
+    let e = c
+        .update_vanity_json(&profile_with_vanity("someone"))
+        .unwrap_err();
     assert_eq!((e.kind(), e.status()), (ErrorKind::NotFound, Some(404)));
 }
 
 #[test]
 fn beta_status_needs_a_signed_in_user() {
     let s = Standin::start(&["--signed-out"]);
-    let e = client(&s.url).beta_status_json(&fixture("UserBetaStatus.min.json")).unwrap_err();
-    assert_eq!((e.kind(), e.status()), (ErrorKind::AuthenticationRequired, Some(511)));
+    let e = client(&s.url)
+        .beta_status_json(&fixture("UserBetaStatus.min.json"))
+        .unwrap_err();
+    assert_eq!(
+        (e.kind(), e.status()),
+        (ErrorKind::AuthenticationRequired, Some(511))
+    );
 }
 
 #[test]
 fn a_user_file_sets_the_starting_user() {
-    let s = Standin::start(&["--user", fixtures().join("UserProfile.min.json").to_str().unwrap()]);
+    let s = Standin::start(&[
+        "--user",
+        fixtures().join("UserProfile.min.json").to_str().unwrap(),
+    ]);
     let snap = json(&client(&s.url).snapshot_json().unwrap());
     assert_eq!(snap["user"], json(&fixture("UserProfile.min.json")));
 }
@@ -202,10 +229,14 @@ fn specific_invalid_paths_are_named() {
         ("UserProfile.9.json", "$.apiKeys"),
     ];
     for (name, expected) in cases {
-        let e = c.update_json(&fixture(&format!("invalid/{name}"))).unwrap_err();
+        let e = c
+            .update_json(&fixture(&format!("invalid/{name}")))
+            .unwrap_err();
         assert_eq!(e.path(), Some(expected), "{name}: {e}");
     }
-    let e = c.beta_status_json(&fixture("invalid/UserBetaStatus.10.json")).unwrap_err();
+    let e = c
+        .beta_status_json(&fixture("invalid/UserBetaStatus.10.json"))
+        .unwrap_err();
     assert_eq!(e.path(), Some("$.descope.vision.to.value"), "{e}");
 }
 
@@ -213,16 +244,27 @@ fn specific_invalid_paths_are_named() {
 fn malformed_json_is_its_own_kind() {
     let c = client("http://127.0.0.1:9");
     for bad in ["", "{", "{\"id\":", "nul", "{}}"] {
-        assert_eq!(c.update_json(bad).unwrap_err().kind(), ErrorKind::MalformedJson, "{bad:?}");
+        assert_eq!(
+            c.update_json(bad).unwrap_err().kind(),
+            ErrorKind::MalformedJson,
+            "{bad:?}"
+        );
     }
-    assert_eq!(c.update_json("[]").unwrap_err().kind(), ErrorKind::InvalidDocument);
+    assert_eq!(
+        c.update_json("[]").unwrap_err().kind(),
+        ErrorKind::InvalidDocument
+    );
 }
 
 #[test]
 fn application_id_goes_on_every_route_but_select_and_the_token_only_on_select() {
     let server = RawServer::start(|_, conn| {
         while let Some(request) = conn.read_request() {
-            let body: &[u8] = if request.path == "/user" { br#"{"user":null}"# } else { MIN_PROFILE.as_bytes() };
+            let body: &[u8] = if request.path == "/user" {
+                br#"{"user":null}"#
+            } else {
+                MIN_PROFILE.as_bytes()
+            };
             conn.respond(200, "application/json", body);
         }
     });
@@ -231,14 +273,20 @@ fn application_id_goes_on_every_route_but_select_and_the_token_only_on_select() 
     config.access_token = Some("tok-456".into());
     let c = Client::new(config).unwrap();
     c.snapshot_json().unwrap();
-    let get = server.requests.recv_timeout(Duration::from_secs(5)).unwrap();
+    let get = server
+        .requests
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap();
     assert_eq!((get.method.as_str(), get.path.as_str()), ("GET", "/user"));
     assert_eq!(get.header("x-application-id"), Some("app-123"));
     assert_eq!(get.header("authorization"), None);
     assert_eq!(get.header("accept"), Some("application/json"));
 
     c.select_json("{}").unwrap();
-    let select = server.requests.recv_timeout(Duration::from_secs(5)).unwrap();
+    let select = server
+        .requests
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap();
     assert_eq!(select.path, "/user/select");
     assert_eq!(select.header("authorization"), Some("Bearer tok-456"));
     assert_eq!(select.header("x-application-id"), None);
@@ -251,7 +299,10 @@ fn no_credentials_are_sent_unless_configured() {
     let server = RawServer::start(constant_json(r#"{"user":null}"#));
     let c = client(&server.url);
     c.snapshot_json().unwrap();
-    let r = server.requests.recv_timeout(Duration::from_secs(5)).unwrap();
+    let r = server
+        .requests
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap();
     assert_eq!(r.header("x-application-id"), None);
     assert_eq!(r.header("authorization"), None);
     assert!(r.header("user-agent").unwrap().starts_with("pieces-user/"));
@@ -263,7 +314,10 @@ fn the_request_body_is_sent_byte_for_byte() {
     let c = client(&server.url);
     let text = "{ \"id\" : \"u-1\",\n \"aesthetics\":{\"font\":{\"size\":14},\"theme\":{\"dark\":true}}, \"x\":1.50 }";
     c.update_json(text).unwrap();
-    let r = server.requests.recv_timeout(Duration::from_secs(5)).unwrap();
+    let r = server
+        .requests
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap();
     assert_eq!(r.body, text.as_bytes());
 }
 
@@ -318,7 +372,9 @@ fn a_refused_connection_is_a_connection_error() {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let e = client(&format!("http://127.0.0.1:{port}")).snapshot_json().unwrap_err();
+    let e = client(&format!("http://127.0.0.1:{port}"))
+        .snapshot_json()
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
 }
 
@@ -387,7 +443,10 @@ fn other_statuses_keep_status_and_body() {
         }
     });
     let e = client(&server.url).snapshot_json().unwrap_err();
-    assert_eq!((e.kind(), e.status(), e.body()), (ErrorKind::HttpStatus, Some(418), Some("short and stout")));
+    assert_eq!(
+        (e.kind(), e.status(), e.body()),
+        (ErrorKind::HttpStatus, Some(418), Some("short and stout"))
+    );
 }
 
 #[test]
@@ -396,7 +455,11 @@ fn errors_never_show_credentials() {
     config.application_id = Some("app-secret-1".into());
     config.access_token = Some("token-secret-2".into());
     let c = Client::new(config).unwrap();
-    for e in [c.snapshot_json().unwrap_err(), c.select_json("{}").unwrap_err(), c.update_json("{").unwrap_err()] {
+    for e in [
+        c.snapshot_json().unwrap_err(),
+        c.select_json("{}").unwrap_err(),
+        c.update_json("{").unwrap_err(),
+    ] {
         let text = format!("{e} {e:?}");
         assert!(!text.contains("secret"), "{text}");
     }

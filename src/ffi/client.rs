@@ -69,14 +69,17 @@ unsafe fn route_with_body(
     }
 }
 
-/// Creates a client. No connection is made until the first call.
+/// Creates a client. No connection is made until the first call, unless `discovery` is set: then
+/// Pieces OS is found now, and `PIECES_ERR_NOT_RUNNING` reports that it is not running.
 ///
 /// `config_json` is NULL for the defaults, or a JSON object with any of these keys (all optional;
 /// `null` means the default; unknown keys are rejected by name):
 /// `base_url` (default `"http://localhost:1000"`), `application_id` (sent as `X-Application-ID`),
 /// `access_token` (sent as `Authorization: Bearer` on /user/select), `connect_timeout_ms` (2000),
 /// `timeout_ms` (30000, bounds a whole call), `user_agent`, `max_response_bytes` (16 MiB),
-/// `tls_ca_file` (a PEM file with extra root certificates for https).
+/// `tls_ca_file` (a PEM file with extra root certificates for https), `discovery` (`true`, or an
+/// options object as for `pieces_discover`: find Pieces OS instead of using the default URL; a
+/// `base_url` given beside it wins).
 ///
 /// Ownership: `config_json` is only read during the call. On success `*out` receives a new handle
 /// owned by the caller, to be freed with `pieces_client_free`; on failure `*out` is left untouched.
@@ -85,7 +88,7 @@ unsafe fn route_with_body(
 ///
 /// Returns `PIECES_OK`, `PIECES_ERR_NULL_POINTER` (`out`), `PIECES_ERR_INVALID_UTF8`,
 /// `PIECES_ERR_MALFORMED_JSON`, `PIECES_ERR_INVALID_ARGUMENT` (unknown key, wrong type, bad value,
-/// unreadable `tls_ca_file`), or `PIECES_ERR_PANIC`.
+/// unreadable `tls_ca_file`), `PIECES_ERR_NOT_RUNNING` (discovery found nothing), or `PIECES_ERR_PANIC`.
 ///
 /// # Safety
 /// `config_json` must be NULL or a NUL-terminated string; `out` must be NULL or valid for writing

@@ -24,6 +24,8 @@ mod status;
 
 mod client;
 
+mod discovery;
+
 mod error;
 
 mod string;

@@ -447,6 +447,52 @@ static void test_connection_refused(void) {
     pieces_client_free(client);
 }
 
+/* --- discovery ---------------------------------------------------------------------------------- */
+
+static void test_discover(const char *base_url) {
+    const char *port = strrchr(base_url, ':') + 1;
+    char options[192];
+    char *out = SENTINEL_STR;
+
+    /* A one-port range holding the stand-in, no port file, no legacy ports: exactly that URL. */
+    snprintf(options, sizeof options,
+             "{\"ports\":[%s,%s],\"port_file\":\"\",\"legacy_ports\":[]}", port, port);
+    CHECK_CODE(pieces_discover(options, &out), PIECES_OK);
+    CHECK(out != SENTINEL_STR && strcmp(out, base_url) == 0);
+    if (out != SENTINEL_STR) pieces_string_free(out);
+
+    /* The same options inside a client config: the client calls the stand-in it found. */
+    char config[256];
+    snprintf(config, sizeof config, "{\"discovery\":%s}", options);
+    PiecesClient *client = SENTINEL_CLIENT;
+    CHECK_CODE(pieces_client_new(config, &client), PIECES_OK);
+    out = SENTINEL_STR;
+    CHECK_CODE(pieces_user_stream_url(client, &out), PIECES_OK);
+    CHECK(out != SENTINEL_STR && strstr(out, port) != NULL);
+    if (out != SENTINEL_STR) pieces_string_free(out);
+    if (client != SENTINEL_CLIENT) pieces_client_free(client);
+
+    /* Nothing listens on a just-closed port: NOT_RUNNING, with what was tried in the message. */
+    int closed = closed_port();
+    snprintf(options, sizeof options,
+             "{\"ports\":[%d,%d],\"port_file\":\"\",\"legacy_ports\":[]}", closed, closed);
+    out = SENTINEL_STR;
+    CHECK_CODE(pieces_discover(options, &out), PIECES_ERR_NOT_RUNNING);
+    CHECK_UNTOUCHED(out);
+    CHECK(last_error_has("not running"));
+    client = SENTINEL_CLIENT;
+    snprintf(config, sizeof config, "{\"discovery\":%s}", options);
+    CHECK_CODE(pieces_client_new(config, &client), PIECES_ERR_NOT_RUNNING);
+    CHECK(client == SENTINEL_CLIENT);
+
+    CHECK_CODE(pieces_discover("{\"prots\":[1,2]}", &out), PIECES_ERR_INVALID_ARGUMENT);
+    CHECK(last_error_has("prots"));
+    CHECK_CODE(pieces_discover("{\"ports\":", &out), PIECES_ERR_MALFORMED_JSON);
+    CHECK_CODE(pieces_discover(NOT_UTF8, &out), PIECES_ERR_INVALID_UTF8);
+    CHECK_CODE(pieces_discover(NULL, NULL), PIECES_ERR_NULL_POINTER);
+    CHECK_UNTOUCHED(out);
+}
+
 /* --- threads ------------------------------------------------------------------------------------ */
 
 enum { THREADS = 4, CALLS_PER_THREAD = 5 };
@@ -523,6 +569,7 @@ int main(int argc, char **argv) {
     test_routes(base_url);
     test_response_too_large(base_url);
     test_connection_refused();
+    test_discover(base_url);
     test_threads(base_url);
 
     printf("%d passed, %d failed\n", passed, failed);

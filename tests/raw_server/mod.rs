@@ -22,7 +22,10 @@ pub struct SeenRequest {
 
 impl SeenRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -61,7 +64,12 @@ impl Conn {
             .map_or(0, |(_, v)| v.parse::<usize>().unwrap());
         let mut body = vec![0; len];
         self.reader.read_exact(&mut body).ok()?;
-        let request = SeenRequest { method, path, headers, body };
+        let request = SeenRequest {
+            method,
+            path,
+            headers,
+            body,
+        };
         let _ = self.seen.send(request.clone());
         Some(request)
     }
@@ -104,12 +112,19 @@ impl RawServer {
                 let script = script.clone();
                 let seen = tx.clone();
                 thread::spawn(move || {
-                    let mut conn = Conn { reader: BufReader::new(stream), seen };
+                    let mut conn = Conn {
+                        reader: BufReader::new(stream),
+                        seen,
+                    };
                     script(index, &mut conn);
                 });
             }
         });
-        RawServer { url, requests: rx, connections }
+        RawServer {
+            url,
+            requests: rx,
+            connections,
+        }
     }
 
     pub fn connection_count(&self) -> usize {
