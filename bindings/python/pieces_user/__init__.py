@@ -12,7 +12,7 @@ argument, at ``$PIECES_USER_LIB``, then inside this package.
 """
 
 from ._ffi import ABI_VERSION, LibraryLoadError
-from .client import Client, Document
+from .client import Client, Document, discover
 from .errors import (
     AuthenticationRequired,
     ClientClosed,
@@ -87,5 +87,6 @@ __all__ = [
     "UserStream",
     "UserWatcher",
     "__version__",
+    "discover",
     "library_version",
 ]

@@ -115,6 +115,7 @@ SIGNATURES: Dict[str, Tuple[List[Any], Any]] = {
     "pieces_user_beta_status": ([ClientPtr, c_char_p, _OUT_STR], c_int32),
     "pieces_user_clear": ([ClientPtr], c_int32),
     "pieces_user_stream_url": ([ClientPtr, _OUT_STR], c_int32),
+    "pieces_discover": ([c_char_p, _OUT_STR], c_int32),
     "pieces_user_stream_start": (
         [ClientPtr, c_char_p, StreamCallback, c_void_p, ReleaseCallback, POINTER(StreamPtr)],
         c_int32,
@@ -207,6 +208,7 @@ class Library:
         self.pieces_user_beta_status = d.pieces_user_beta_status
         self.pieces_user_clear = d.pieces_user_clear
         self.pieces_user_stream_url = d.pieces_user_stream_url
+        self.pieces_discover = d.pieces_discover
         self.pieces_user_stream_start = d.pieces_user_stream_start
         self.pieces_stream_next = d.pieces_stream_next
         self.pieces_stream_stop = d.pieces_stream_stop

@@ -17,7 +17,7 @@ from .types import Auth0User, ReturnedUserProfile, UserBetaStatus, UserProfile
 if TYPE_CHECKING:
     from .stream import StreamEvent, UserStream, UserWatcher
 
-__all__ = ["Client", "Document"]
+__all__ = ["Client", "Document", "discover"]
 
 #: A request document: a dict shaped like the model, or JSON text (``str``/``bytes``) passed as is.
 Document = Union[Mapping[str, Any], str, bytes]
@@ -82,6 +82,26 @@ def encode_document(doc: Any, what: str = "document") -> bytes:
     return data
 
 
+def discover(
+    options: Optional[Mapping[str, Any]] = None,
+    *,
+    library: Union[str, "os.PathLike[str]", None] = None,
+) -> str:
+    """Finds a running Pieces OS on this machine and returns its base URL.
+
+    Order: ``$PIECES_BASE_URL``, the port file, a probe of ports 39300–39333, the legacy ports 1000
+    and 5323. ``options``: ``ports`` (``[first, last]``), ``port_file`` (``""`` skips it),
+    ``legacy_ports``, ``probe_timeout_ms``, ``host``. Raises :class:`NotRunning` when nothing answers.
+    """
+    lib = _ffi.load(library)
+    data = None if options is None else encode_document(options, "discovery options")
+    out = c_void_p()
+    rc = lib.pieces_discover(data, byref(out))
+    if rc != _ffi.OK:
+        raise E.raise_for(lib, rc)
+    return lib.take_string(out)
+
+
 class Client:
     """A client for one Pieces OS.
 
@@ -91,7 +111,11 @@ class Client:
 
     Timeouts are in seconds: ``timeout`` bounds a whole call (connect, send, wait, read),
     ``connect_timeout`` the connect alone. ``None`` keeps the library's defaults (30 s and 2 s), so a
-    call can never block forever. ``base_url=None`` uses the library's default.
+    call can never block forever.
+
+    ``base_url=None`` uses the library's default (``http://localhost:1000``) unless ``discovery`` is
+    given: ``True`` (or a dict of options, see :func:`pieces_user.discover`) finds a running Pieces OS
+    when the client is created (:class:`NotRunning` if there is none). An explicit ``base_url`` wins.
     """
 
     def __init__(
@@ -105,7 +129,7 @@ class Client:
         user_agent: Optional[str] = None,
         max_response_bytes: Optional[int] = None,
         tls_ca_file: Union[str, "os.PathLike[str]", None] = None,
-        discovery: Optional[Mapping[str, Any]] = None,
+        discovery: Union[bool, Mapping[str, Any], None] = None,
         library: Union[str, "os.PathLike[str]", None] = None,
     ) -> None:
         # Set first so that __del__ and close() work even if the constructor fails below.
@@ -136,7 +160,7 @@ class Client:
         if tls_ca_file is not None:
             config["tls_ca_file"] = os.fspath(tls_ca_file)
         if discovery is not None:
-            config["discovery"] = dict(discovery)
+            config["discovery"] = discovery if isinstance(discovery, bool) else dict(discovery)
         handle = _ffi.ClientPtr()
         rc = self._lib.pieces_client_new(encode_document(config, "config"), byref(handle))
         if rc != _ffi.OK:

@@ -193,3 +193,35 @@ def test_status_names_come_from_the_library() -> None:
     lib = _ffi.load()
     assert lib.status_name(0).startswith("PIECES_OK")
     assert lib.status_name(11).startswith("PIECES_ERR_CONFLICT")
+
+
+# --- discovery ------------------------------------------------------------------------------------
+
+
+def _only(port: int) -> Any:
+    return {"ports": [port, port], "port_file": "", "legacy_ports": [], "probe_timeout_ms": 200}
+
+
+def test_discover_finds_the_standin(standin: Standin, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PIECES_BASE_URL", raising=False)
+    assert pieces_user.discover(_only(standin.port)).rstrip("/") == standin.url
+    with Client(discovery=_only(standin.port), timeout=5) as c:
+        assert c.snapshot().get("user")
+
+
+def test_nothing_running_raises_not_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PIECES_BASE_URL", raising=False)
+    port = free_port()
+    with pytest.raises(pieces_user.NotRunning) as e:
+        pieces_user.discover(_only(port))
+    assert e.value.code == 25 and e.value.category == "not_running"
+    with pytest.raises(pieces_user.NotRunning):
+        Client(discovery=_only(port))
+
+
+def test_every_export_of_the_header_is_declared() -> None:
+    import re
+
+    header = (Path(__file__).resolve().parents[3] / "include" / "pieces_user.h").read_text()
+    exports = set(re.findall(r"^\S[^\n(]*?\b(pieces_[a-z_]+)\(", header, re.M))
+    assert exports and exports == set(_ffi.SIGNATURES), exports ^ set(_ffi.SIGNATURES)
