@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Python bindings' tests, as `make test` runs them:
-#   1. a venv under build/venv (gitignored) with pytest, mypy and the official SDK for conformance;
+#   1. a venv under build/venv (gitignored) with pytest, mypy, the official SDK for conformance and
+#      orjson (the package's optional fast codec; the stdlib codec is tested in a subprocess);
 #   2. a wheel built from ./bindings/python (its build hook runs cargo) and installed into the venv;
 #   3. pytest from outside the source tree, so the installed package is what gets imported;
 #   4. mypy --strict on the package, and on the examples as a consumer of the installed package.
@@ -17,7 +18,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-    pytest mypy "pieces-os-client==5.0.1" setuptools wheel
+    pytest mypy "pieces-os-client==5.0.1" setuptools wheel orjson
 
 # The stand-in the tests start; built in cargo's debug profile like the Rust tests use.
 "$CARGO" build --bin pieces-standin

@@ -12,7 +12,6 @@ handler only runs when the foreign call returns to the interpreter.
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import threading
 import time
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, cast
 
 from . import _ffi
 from . import errors as E
+from .client import decode_document
 from .types import UserProfile
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class StreamEvent:
     def data(self) -> Any:
         # Parsed lazily: a host that only reacts to the kind (or hands the text on) pays nothing.
         if not self._parsed:
-            self._data = json.loads(self.raw) if self.raw else None
+            self._data = decode_document(self.raw) if self.raw else None
             self._parsed = True
         return self._data
 

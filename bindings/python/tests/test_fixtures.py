@@ -84,8 +84,8 @@ def test_malformed_json_text(raw_server: Callable[[Any], RawServer]) -> None:
 
 @pytest.mark.parametrize(
     "doc",
-    [{"id": {1, 2}}, {"id": float("nan")}, "{\x00}", {"id": "\ud800"}, object()],
-    ids=["set", "nan", "nul", "surrogate", "object"],
+    [{"id": {1, 2}}, "{\x00}", {"id": "\ud800"}, object()],
+    ids=["set", "nul", "surrogate", "object"],
 )
 def test_unencodable_input_is_an_argument_error(doc: Any, raw_server: Callable[[Any], RawServer]) -> None:
     server = raw_server(None)
@@ -101,3 +101,36 @@ def test_json_that_is_not_an_object_is_an_invalid_document(
     with Client(server.url, timeout=2) as c, pytest.raises(pieces_user.InvalidDocument) as e:
         c.update(doc)
     assert e.value.path == "$"
+
+
+def test_non_finite_floats_follow_the_codec(raw_server: Callable[[Any], RawServer]) -> None:
+    """stdlib json refuses NaN (InvalidArgument); orjson writes null, which the library then judges."""
+    from pieces_user import client as client_module
+
+    server = raw_server(None)
+    with Client(server.url, timeout=2) as c:
+        if client_module.JSON_CODEC == "orjson":
+            with pytest.raises(pieces_user.InvalidDocument) as e:
+                c.update({"id": float("nan"), "aesthetics": {}})
+            assert e.value.path == "$.id"
+        else:
+            with pytest.raises(pieces_user.InvalidArgument):
+                c.update({"id": float("nan")})
+
+
+def test_the_stdlib_codec_refuses_nan_before_sending() -> None:
+    import subprocess
+    import sys
+    import os
+
+    code = (
+        "import pieces_user, pieces_user.client as m\n"
+        "assert m.JSON_CODEC == 'json'\n"
+        "try:\n"
+        "    m.encode_document({'x': float('nan')})\n"
+        "except pieces_user.InvalidArgument:\n"
+        "    print('refused')\n"
+    )
+    env = dict(os.environ, PIECES_USER_JSON="stdlib")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "refused"
