@@ -15,6 +15,8 @@ Stream: latency from a WebSocket server's send to the moment the iterator (and t
 hands the event to user code, for 3 KB frames at 1000/s and 30 KB frames at 100/s. The server is a
 separate Python process that writes its CLOCK_MONOTONIC send time into each profile.
 
+The JSON codec is orjson when installed (pieces-user[fast]); PIECES_USER_JSON=stdlib forces json.
+
 Needs: the package installed (or PYTHONPATH + PIECES_USER_LIB), pieces-os-client==5.0.1, cc.
 """
 
@@ -254,12 +256,14 @@ def main() -> int:
     args = ap.parse_args()
 
     import pieces_user
+    from pieces_user import client as client_module
 
     profiles = {
         "3 KB": json.loads((ROOT / "benches" / "data" / "profile-3k.json").read_text()),
         "30 KB": json.loads((FIXTURES / "UserProfile.max.json").read_text()),
     }
-    print(f"pieces_user {pieces_user.library_version()} (Python {sys.version.split()[0]}), "
+    print(f"pieces_user {pieces_user.library_version()} (Python {sys.version.split()[0]}, "
+          f"JSON codec {client_module.JSON_CODEC}), "
           f"official pieces-os-client 5.0.1; sizes: "
           + ", ".join(f"{k} = {len(compact(v))} B" for k, v in profiles.items()))
     rows: List[Dict[str, Any]] = []
