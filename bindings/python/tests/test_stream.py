@@ -185,15 +185,19 @@ def test_stop_from_inside_the_callback(standin: Standin) -> None:
     kinds: List[str] = []
     holder: List[Any] = []
 
+    ready = threading.Event()
+
     def on_event(ev: StreamEvent) -> None:
         kinds.append(ev.kind)
         if ev.kind == "user":
+            ready.wait(10)  # the first event may arrive before watch_user() has returned
             holder[0].stop()
         if ev.kind == "stopped":
             done.set()
 
     with Client(standin.url, timeout=5) as c:
         holder.append(c.watch_user(on_event, FAST))
+        ready.set()
         assert done.wait(10), kinds
         holder[0].join(5)
         assert not holder[0].running
