@@ -5,6 +5,7 @@
 #   make test      Rust tests, then the C ABI tests
 #   make c-test    the C ABI tests only (C11 and C++17, under valgrind, against the stand-in)
 #   make demo      run examples/c/user.c against the stand-in
+#   make bench     latency benchmarks (release builds; not tests)
 #   make clean
 
 CARGO ?= cargo
@@ -15,7 +16,7 @@ export CARGO_TARGET_DIR
 LIB_DIR = $(CARGO_TARGET_DIR)/debug
 BUILD_DIR = build/c
 
-.PHONY: build header test c-test demo clean
+.PHONY: build header test c-test demo bench clean
 
 build:
 	$(CARGO) build
@@ -36,6 +37,10 @@ demo: build
 	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude examples/c/user.c -o $(BUILD_DIR)/user \
 		-L$(LIB_DIR) -Wl,-rpath,$(abspath $(LIB_DIR)) -lpieces_user
 	tests/c/with-standin.sh $(BUILD_DIR)/user
+
+bench:
+	benches/bench_rest.sh
+	cargo bench --bench discovery
 
 clean:
 	$(CARGO) clean

@@ -14,6 +14,8 @@ use ureq::Body;
 use crate::config::Config;
 use crate::discovery;
 use crate::error::{Error, ErrorKind, Result};
+use crate::models::{self, Auth0User, Document, ReturnedUserProfile, UserBetaStatus, UserProfile};
+use crate::resolve::LoopbackFirstResolver;
 use crate::schema::{self, DocumentKind, Violation};
 
 /// A client for one Pieces OS. `Send + Sync`: share one across threads (e.g. in an `Arc`).
@@ -233,6 +235,61 @@ impl Client {
     /// POST /user/clear: signs the current user out.
     pub fn clear(&self) -> Result<()> {
         self.call(&CLEAR, None).map(|_| ())
+    }
+
+    /// GET /user → who is signed in; [`ReturnedUserProfile::user`] is None when nobody is.
+    pub fn snapshot(&self) -> Result<ReturnedUserProfile> {
+        self.call_typed(&SNAPSHOT, None::<&UserProfile>)
+    }
+
+    /// GET /user/refresh → the freshly fetched profile.
+    pub fn refresh(&self) -> Result<UserProfile> {
+        self.call_typed(&REFRESH, None::<&UserProfile>)
+    }
+
+    /// POST /user/select → the profile of the user the Auth0User became.
+    pub fn select(&self, auth0_user: &Auth0User) -> Result<UserProfile> {
+        self.call_typed(&SELECT, Some(auth0_user))
+    }
+
+    /// POST /user/update → the stored profile.
+    pub fn update(&self, profile: &UserProfile) -> Result<UserProfile> {
+        self.call_typed(&UPDATE, Some(profile))
+    }
+
+    /// POST /user/update/vanity with the new name in `profile.vanityname` → the updated profile.
+    pub fn update_vanity(&self, profile: &UserProfile) -> Result<UserProfile> {
+        self.call_typed(&UPDATE_VANITY, Some(profile))
+    }
+
+    /// POST /user/beta/status → the resulting status.
+    pub fn beta_status(&self, status: &UserBetaStatus) -> Result<UserBetaStatus> {
+        self.call_typed(&BETA_STATUS, Some(status))
+    }
+
+    /// GET /user/providers (a local Pieces OS answers 501: [`ErrorKind::NotImplemented`]).
+    pub fn providers(&self) -> Result<ReturnedUserProfile> {
+        self.call_typed(&PROVIDERS, None::<&UserProfile>)
+    }
+
+    /// The typed form encodes, then takes the same path as the JSON form: the encoded text is
+    /// validated too, because a caller can put anything in a model's `extra` map.
+    fn call_typed<Req: Document, Resp: Document>(
+        &self,
+        route: &Route,
+        body: Option<&Req>,
+    ) -> Result<Resp> {
+        debug_assert_eq!(route.response, Some(Resp::KIND));
+        let text = body.map(models::encode);
+        let bytes = self.call(route, text.as_deref())?;
+        // `call` validated the body against Resp's model, so this cannot fail short of a bug.
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidResponse,
+                format!("decoding a validated response: {e}"),
+            )
+            .with_body(String::from_utf8_lossy(&bytes).into_owned())
+        })
     }
 
     fn call_json(&self, route: &Route, body: Option<&str>) -> Result<String> {
@@ -500,7 +557,12 @@ fn build_agent(config: &Config) -> Result<ureq::Agent> {
     if let Some(path) = &config.tls_ca_file {
         builder = builder.tls_config(tls_config(path)?);
     }
-    Ok(builder.build().into())
+    let connector = ureq::unversioned::transport::DefaultConnector::default();
+    Ok(ureq::Agent::with_parts(
+        builder.build(),
+        connector,
+        LoopbackFirstResolver::default(),
+    ))
 }
 
 fn tls_config(path: &std::path::Path) -> Result<ureq::tls::TlsConfig> {

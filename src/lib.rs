@@ -9,6 +9,8 @@ pub mod error;
 pub mod models;
 pub mod schema;
 
+mod resolve;
+
 mod ffi;
 
 pub use client::Client;

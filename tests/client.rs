@@ -464,3 +464,70 @@ fn errors_never_show_credentials() {
         assert!(!text.contains("secret"), "{text}");
     }
 }
+
+mod typed {
+    use super::*;
+    use pieces_user::models::{Auth0User, DateTime, UserBetaStatus, UserProfile};
+
+    #[test]
+    fn every_route_in_typed_form() {
+        let s = Standin::start(&[]);
+        let c = client(&s.url);
+        let me = c.snapshot().unwrap().user().cloned().expect("signed in");
+        assert_eq!(c.refresh().unwrap().id, me.id);
+
+        let mut changed = me.clone();
+        changed.aesthetics.font.size = 20;
+        changed.aesthetics.theme.dark = !me.aesthetics.theme.dark;
+        assert_eq!(c.update(&changed).unwrap(), changed);
+        assert_eq!(c.snapshot().unwrap().user(), Some(&changed));
+
+        changed.vanityname = Some("typed-vanity".into());
+        assert_eq!(
+            c.update_vanity(&changed).unwrap().vanityname.as_deref(),
+            Some("typed-vanity")
+        );
+        changed.vanityname = Some("taken".into());
+        assert_eq!(
+            c.update_vanity(&changed).unwrap_err().kind(),
+            ErrorKind::Conflict
+        );
+
+        let status: UserBetaStatus =
+            serde_json::from_value(serde_json::json!({"user": me.id})).unwrap();
+        assert_eq!(c.beta_status(&status).unwrap().user, me.id);
+        assert_eq!(c.providers().unwrap_err().kind(), ErrorKind::NotImplemented);
+
+        let auth0 = Auth0User {
+            name: Some("Typed Ada".into()),
+            user_id: Some("auth0|typed".into()),
+            created_at: DateTime::parse("2024-03-14T09:26:53.589Z"),
+            ..Auth0User::default()
+        };
+        assert_eq!(c.select(&auth0).unwrap().name.as_deref(), Some("Typed Ada"));
+        c.clear().unwrap();
+        assert!(c.snapshot().unwrap().user().is_none());
+    }
+
+    #[test]
+    fn typed_documents_keep_unknown_keys() {
+        let s = Standin::start(&[]);
+        let c = client(&s.url);
+        let mut doc = json(&fixture("UserProfile.max.json"));
+        doc["fromTheFuture"] = serde_json::json!({"a": [1, 2]});
+        let profile: UserProfile = serde_json::from_value(doc.clone()).unwrap();
+        let back = c.update(&profile).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), doc);
+    }
+
+    #[test]
+    fn an_extra_key_that_breaks_the_model_is_refused_before_sending() {
+        let server = RawServer::start(constant_json(MIN_PROFILE));
+        let c = client(&server.url);
+        let mut profile: UserProfile = serde_json::from_str(MIN_PROFILE).unwrap();
+        profile.extra.insert("id".into(), serde_json::json!(5));
+        let e = c.update(&profile).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidDocument, "{e}");
+        assert_eq!(server.connection_count(), 0);
+    }
+}

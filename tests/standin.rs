@@ -255,6 +255,25 @@ fn bad_documents_and_missing_bodies_are_400() {
         assert_eq!(r.status, 400, "{path} without body");
         assert!(r.text().contains("missing"), "{}", r.text());
     }
+    // Well-formed JSON that does not fit the model is refused with the path of the bad value.
+    for (path, doc, bad) in [
+        ("/user/update", r#"{"id":5}"#, "$.id"),
+        (
+            "/user/update/vanity",
+            r#"{"id":"u","aesthetics":{"font":{"size":"14"},"theme":{"dark":true}}}"#,
+            "$.aesthetics.font.size",
+        ),
+        (
+            "/user/select",
+            r#"{"email_verified":"yes"}"#,
+            "$.email_verified",
+        ),
+        ("/user/beta/status", r#"{"user":7}"#, "$.user"),
+    ] {
+        let r = s.post(path, doc.as_bytes());
+        assert_eq!(r.status, 400, "{path} {doc}");
+        assert!(r.text().starts_with(bad), "{path}: {}", r.text());
+    }
     // A rejected update leaves the user alone.
     assert_eq!(s.get("/user").json()["user"]["name"], "Grace Hopper");
 }

@@ -7,6 +7,7 @@
  *
  * Rounds alternate between the two clients so drift on a shared machine hits both alike.
  */
+#define _GNU_SOURCE /* strcasestr */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>

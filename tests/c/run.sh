@@ -19,10 +19,6 @@ link=(-L"$lib_dir" -Wl,-rpath,"$lib_dir" -lpieces_user -pthread)
 ${CC:-cc} -std=c11 "${warnings[@]}" tests/c/test_abi.c -o "$build/test_abi_c" "${link[@]}"
 ${CXX:-c++} -std=c++17 -x c++ "${warnings[@]}" tests/c/test_abi.c -x none -o "$build/test_abi_cpp" "${link[@]}"
 
-# The wrong-type cases need the real document validator; the placeholder only checks syntax.
-if grep -q PLACEHOLDER src/schema/mod.rs; then
-    export PIECES_TEST_PLACEHOLDER_VALIDATOR=${PIECES_TEST_PLACEHOLDER_VALIDATOR:-1}
-fi
 
 valgrind=${VALGRIND-valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=1}
 for test in test_abi_c test_abi_cpp; do

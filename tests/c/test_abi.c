@@ -5,7 +5,6 @@
  * outputs untouched and be described by pieces_last_error.
  *
  * Compiles as C11 and as C++17 (the header's extern "C" guards are part of what is tested).
- * Set PIECES_TEST_PLACEHOLDER_VALIDATOR=1 to skip the cases that need the real document validator.
  */
 /* For the POSIX socket and thread calls under -std=c11. */
 #define _POSIX_C_SOURCE 200809L
@@ -308,7 +307,7 @@ static void expect_invalid_document(PiecesClient *client, body_route call, const
  * Documents that are JSON but do not fit their model. These need the real validator (the placeholder
  * only checks syntax and would send them); run.sh skips them while src/schema is the placeholder.
  */
-static void test_wrong_type_documents_need_real_validator(PiecesClient *client) {
+static void test_wrong_type_documents(PiecesClient *client) {
     expect_invalid_document(client, pieces_user_update, "[]", "$");
     expect_invalid_document(client, pieces_user_update,
         "{\"id\":5,\"aesthetics\":{\"font\":{\"size\":14},\"theme\":{\"dark\":false}}}", "$.id");
@@ -558,12 +557,7 @@ int main(int argc, char **argv) {
     test_null_pointers(client);
     test_invalid_utf8(client);
     test_malformed_json(client);
-    const char *placeholder = getenv("PIECES_TEST_PLACEHOLDER_VALIDATOR");
-    if (placeholder != NULL && strcmp(placeholder, "1") == 0) {
-        printf("skipped: test_wrong_type_documents_need_real_validator (placeholder validator)\n");
-    } else {
-        test_wrong_type_documents_need_real_validator(client);
-    }
+    test_wrong_type_documents(client);
     pieces_client_free(client);
 
     test_routes(base_url);

@@ -1,0 +1,132 @@
+//! The date-time rule shared by the validator and `models::DateTime`.
+//!
+//! RFC 3339 as the official SDKs write it: `YYYY-MM-DD`, `T` (or `t` or a space), `hh:mm:ss`, an
+//! optional fraction of 1 to 9 digits, and an optional offset `Z`, `z` or `±hh:mm`. The offset is
+//! optional because Python writes naive date-times without one. Impossible dates and times are
+//! rejected, as pydantic does; so are leap seconds, which Python's datetime cannot hold.
+
+/// True when `s` is a date-time the official SDKs accept and write.
+pub(crate) fn is_date_time(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 19 {
+        return false;
+    }
+    let (head, rest) = b.split_at(19);
+    date_and_time(head) && fraction_and_offset(rest)
+}
+
+fn date_and_time(b: &[u8]) -> bool {
+    let separators = b[4] == b'-'
+        && b[7] == b'-'
+        && matches!(b[10], b'T' | b't' | b' ')
+        && b[13] == b':'
+        && b[16] == b':';
+    let fields = (
+        number(&b[0..4]),
+        number(&b[5..7]),
+        number(&b[8..10]),
+        number(&b[11..13]),
+        number(&b[14..16]),
+        number(&b[17..19]),
+    );
+    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = fields
+    else {
+        return false;
+    };
+    separators
+        && year >= 1
+        && (1..=12).contains(&month)
+        && day >= 1
+        && day <= days_in_month(year, month)
+        && hour < 24
+        && minute < 60
+        && second < 60
+}
+
+fn fraction_and_offset(mut rest: &[u8]) -> bool {
+    if let Some(after_dot) = rest.strip_prefix(b".") {
+        let digits = after_dot.iter().take_while(|c| c.is_ascii_digit()).count();
+        if !(1..=9).contains(&digits) {
+            return false;
+        }
+        rest = &after_dot[digits..];
+    }
+    match rest {
+        [] | [b'Z'] | [b'z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => {
+            let hour = number(&[*h1, *h2]);
+            let minute = number(&[*m1, *m2]);
+            matches!((hour, minute), (Some(h), Some(m)) if h < 24 && m < 60)
+        }
+        _ => false,
+    }
+}
+
+/// The value of a run of ASCII digits, or None if any byte is not a digit.
+fn number(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+    })
+}
+
+pub(crate) fn is_leap_year(year: u32) -> bool {
+    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+}
+
+pub(crate) fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if is_leap_year(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_date_time;
+
+    #[test]
+    fn accepts_what_the_sdks_write() {
+        for ok in [
+            "2024-03-14T09:26:53.589000+00:00",
+            "2024-03-14T09:26:53.589Z",
+            "2024-06-01T00:00:00+00:00",
+            "2024-03-14T00:00:00",
+            "2024-03-14 09:26:53z",
+            "2024-03-14t09:26:53.123456789-05:30",
+            "2024-02-29T12:00:00Z",
+            "2000-02-29T12:00:00Z",
+        ] {
+            assert!(is_date_time(ok), "{ok}");
+        }
+    }
+
+    #[test]
+    fn rejects_impossible_or_malformed_values() {
+        for bad in [
+            "2024-02-30T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "2024-13-01T00:00:00Z",
+            "2024-00-01T00:00:00Z",
+            "2024-04-31T00:00:00Z",
+            "2024-03-14T24:00:00Z",
+            "2024-03-14T23:60:00Z",
+            "2024-03-14T23:59:60Z",
+            "2024-03-14T09:26:53.Z",
+            "2024-03-14T09:26:53.1234567890Z",
+            "2024-03-14T09:26:53+24:00",
+            "2024-03-14T09:26:53+0000",
+            "2024-03-14T09:26:53ZZ",
+            "2024-03-14",
+            "0000-01-01T00:00:00Z",
+            "2024-3-14T09:26:53Z",
+            "２０２４-03-14T09:26:53Z",
+            "tomorrow",
+            "",
+        ] {
+            assert!(!is_date_time(bad), "{bad}");
+        }
+    }
+}
