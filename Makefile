@@ -4,7 +4,7 @@
 #   make header    regenerate include/pieces_user.h from src/ffi/ with the pinned cbindgen
 #   make test      Rust tests, then the C ABI tests
 #   make c-test    the C ABI tests only (C11 and C++17, under valgrind, against the stand-in)
-#   make demo      run examples/c/user.c against the stand-in
+#   make demo      run examples/c/user.c and examples/c/stream.c against the stand-in
 #   make bench     latency benchmarks (release builds; not tests)
 #   make clean
 
@@ -37,10 +37,16 @@ demo: build
 	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude examples/c/user.c -o $(BUILD_DIR)/user \
 		-L$(LIB_DIR) -Wl,-rpath,$(abspath $(LIB_DIR)) -lpieces_user
 	tests/c/with-standin.sh $(BUILD_DIR)/user
+	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude examples/c/stream.c -o $(BUILD_DIR)/stream \
+		-L$(LIB_DIR) -Wl,-rpath,$(abspath $(LIB_DIR)) -lpieces_user -pthread
+	# Four events (connected, the user from GET /user and from the push on connect, the demo's
+	# update), then stopped when the demo stops the stream.
+	tests/c/with-standin.sh $(BUILD_DIR)/stream --update 4
 
 bench:
 	benches/bench_rest.sh
 	cargo bench --bench discovery
+	cargo bench --bench stream_latency
 
 clean:
 	$(CARGO) clean

@@ -127,6 +127,17 @@ impl Client {
         })
     }
 
+    /// A client sharing this one's connection pool, starting from its current base URL and tracking
+    /// discovery on its own from then on. [`Client::user_stream`] uses it: a stream outlives `&self`.
+    pub fn clone_shared(&self) -> Client {
+        Client {
+            config: self.config.clone(),
+            agent: self.agent.clone(),
+            base: RwLock::new(self.current_base()),
+            rediscovery: Mutex::new(()),
+        }
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }
