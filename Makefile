@@ -4,6 +4,7 @@
 #   make header    regenerate include/pieces_user.h from src/ffi/ with the pinned cbindgen
 #   make test      Rust tests, then the C ABI tests
 #   make c-test    the C ABI tests only (C11 and C++17, under valgrind, against the stand-in)
+#   make python-test  the Python package: venv, wheel, pytest, mypy --strict
 #   make demo      run examples/c/user.c and examples/c/stream.c against the stand-in
 #   make bench     latency benchmarks (release builds; not tests)
 #   make clean
@@ -16,7 +17,7 @@ export CARGO_TARGET_DIR
 LIB_DIR = $(CARGO_TARGET_DIR)/debug
 BUILD_DIR = build/c
 
-.PHONY: build header test c-test demo bench clean
+.PHONY: build header test c-test python-test demo bench clean
 
 build:
 	$(CARGO) build
@@ -27,6 +28,10 @@ header:
 test:
 	$(CARGO) test
 	$(MAKE) c-test
+	$(MAKE) python-test
+
+python-test:
+	bindings/python/run_tests.sh
 
 c-test:
 	tests/c/run.sh

@@ -110,11 +110,6 @@ def test_other_http_status(raw_server: Callable[[Any], RawServer]) -> None:
     assert e.value.code == 15 and e.value.category == "http_status"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core maps a rustls failure wrapped in an I/O error to PIECES_ERR_CONNECTION, not TLS "
-    "(src/client.rs io_error); remove this mark when the core reports it as TLS",
-)
 def test_tls_failure(raw_server: Callable[[Any], RawServer]) -> None:
     # A plain-HTTP server behind an https:// URL: the TLS handshake cannot succeed.
     server = raw_server(http_response("400 Bad Request", b"plain http", "text/plain"), False)
