@@ -6,7 +6,8 @@
 #   make c-test    the C ABI tests only (C11 and C++17, under valgrind, against the stand-in), the bad
 #                  input, load and SIGPIPE tests
 #   make stress    the long load variants (8 threads x 10,000 calls on one client, 1,000 client cycles)
-#   make demo      run examples/c/user.c against the stand-in
+#   make python-test  the Python package: venv, wheel, pytest, mypy --strict
+#   make demo      run examples/c/user.c and examples/c/stream.c against the stand-in
 #   make bench     latency benchmarks (release builds; not tests)
 #   make clean
 
@@ -18,7 +19,7 @@ export CARGO_TARGET_DIR
 LIB_DIR = $(CARGO_TARGET_DIR)/debug
 BUILD_DIR = build/c
 
-.PHONY: build header test c-test stress demo bench clean
+.PHONY: build header test c-test stress python-test demo bench clean
 
 build:
 	$(CARGO) build
@@ -29,6 +30,10 @@ header:
 test:
 	$(CARGO) test
 	$(MAKE) c-test
+	$(MAKE) python-test
+
+python-test:
+	bindings/python/run_tests.sh
 
 c-test:
 	tests/c/run.sh
@@ -42,10 +47,16 @@ demo: build
 	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude examples/c/user.c -o $(BUILD_DIR)/user \
 		-L$(LIB_DIR) -Wl,-rpath,$(abspath $(LIB_DIR)) -lpieces_user
 	tests/c/with-standin.sh $(BUILD_DIR)/user
+	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude examples/c/stream.c -o $(BUILD_DIR)/stream \
+		-L$(LIB_DIR) -Wl,-rpath,$(abspath $(LIB_DIR)) -lpieces_user -pthread
+	# Four events (connected, the user from GET /user and from the push on connect, the demo's
+	# update), then stopped when the demo stops the stream.
+	tests/c/with-standin.sh $(BUILD_DIR)/stream --update 4
 
 bench:
 	benches/bench_rest.sh
 	cargo bench --bench discovery
+	cargo bench --bench stream_latency
 
 clean:
 	$(CARGO) clean

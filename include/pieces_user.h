@@ -167,10 +167,69 @@
 #define PIECES_ERR_NOT_RUNNING 25
 
 /**
+ * `pieces_stream_next`: no event arrived within the timeout; the stream is still running.
+ */
+#define PIECES_ERR_STREAM_TIMEOUT 30
+
+/**
+ * `pieces_stream_next`: the stream has ended and its last event (`PIECES_EVENT_STOPPED`) was taken.
+ */
+#define PIECES_ERR_STREAM_ENDED 31
+
+/**
  * An internal error was caught at the C boundary. This is a bug in pieces_user; please report it with
  * the last error's message.
  */
 #define PIECES_ERR_PANIC 90
+
+/**
+ * The stream is connected. JSON: `{"url":"ws://127.0.0.1:39300/user/stream"}`. A
+ * `PIECES_EVENT_USER` or `PIECES_EVENT_SIGNED_OUT` with the current state (from `GET /user`) follows.
+ */
+#define PIECES_EVENT_CONNECTED 1
+
+/**
+ * The signed-in user changed (or was fetched after a connect). JSON: the UserProfile document
+ * itself, validated, exactly as the server sent it (unknown keys kept).
+ */
+#define PIECES_EVENT_USER 2
+
+/**
+ * Nobody is signed in (an empty, non-JSON or `null` frame, or `GET /user` without a user).
+ * JSON: `null`.
+ */
+#define PIECES_EVENT_SIGNED_OUT 3
+
+/**
+ * Something failed but the stream goes on: a frame that is JSON but not a valid profile, a failed
+ * connection attempt, a failed `GET /user`, a frame over `max_frame_bytes`. JSON:
+ * `{"kind":"invalid_response","message":"…","path":"$.id"}` (`kind` as the `category` of
+ * `pieces_last_error`; `path` is `null` when it does not apply; `status` is added for HTTP errors).
+ */
+#define PIECES_EVENT_ERROR 4
+
+/**
+ * The open connection was lost; reconnecting follows. JSON: `{"reason":"…"}`.
+ */
+#define PIECES_EVENT_DISCONNECTED 5
+
+/**
+ * The next connection attempt starts after a delay. JSON: `{"attempt":2,"delay_ms":400}`
+ * (`attempt` counts from 1 since the last successful connection).
+ */
+#define PIECES_EVENT_RECONNECTING 6
+
+/**
+ * Pull streams only: events were dropped because the host fell behind. JSON: `{"dropped":5}`.
+ * The oldest user/signed-out events go first; the newest state and the stopped event never do.
+ */
+#define PIECES_EVENT_OVERFLOW 7
+
+/**
+ * The stream has ended: stopped by the host, or gave up after `max_attempts`. Always the last
+ * event. JSON: `{"reason":"stop requested"}`.
+ */
+#define PIECES_EVENT_STOPPED 8
 
 /**
  * A client for one Pieces OS, created by `pieces_client_new` and freed by `pieces_client_free`.
@@ -179,6 +238,28 @@
  * reference to what they need (an `Arc` on the Rust side), so they may outlive the handle.
  */
 typedef struct PiecesClient PiecesClient;
+
+/**
+ * A running user stream, created by `pieces_user_stream_start`, freed by `pieces_stream_free`.
+ * Opaque: use it only through pointers.
+ */
+typedef struct PiecesStream PiecesStream;
+
+/**
+ * Receives the events of a callback stream, serially, on the stream's own thread.
+ *
+ * `user_data` is what was passed to `pieces_user_stream_start`; `event_kind` is a
+ * `PIECES_EVENT_*` constant; `json` is the event's JSON text, never NULL, borrowed for the call
+ * only (copy it to keep it; do not free it). The callback may call `pieces_stream_stop` or
+ * `pieces_stream_free` on its own stream (they then only signal), and any client call. It must
+ * not unwind (no C++ exception, no longjmp) out of the call.
+ */
+typedef void (*PiecesStreamCallback)(void *user_data, int32_t event_kind, const char *json);
+
+/**
+ * Releases `user_data` once the stream no longer needs it.
+ */
+typedef void (*PiecesReleaseCallback)(void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -424,6 +505,107 @@ int32_t pieces_user_stream_url(const PiecesClient *client, char **out_url);
  */
 int32_t pieces_discover(const char *options_json,
                         char **out_base_url);
+
+/**
+ * Starts a user stream on `client`: a thread that connects to `/user/stream` (the client's base URL
+ * with `http` → `ws`, `https` → `wss` trusting `tls_ca_file` or the webpki roots), reconnects with
+ * exponential backoff and jitter, detects dead connections with pings, and after every (re)connect fetches `GET /user` so
+ * the host always learns the current state.
+ *
+ * `options_json` is NULL for the defaults, or an object with any of (all optional; `null` means the
+ * default; unknown keys are rejected by name): `reconnect_min_ms` (100), `reconnect_max_ms`
+ * (30000), `max_attempts` (consecutive failed connection attempts, the first one included, before
+ * the stream stops; absent = retry forever), `ping_interval_ms` (10000: a ping after this long
+ * without a frame), `ping_timeout_ms` (5000: no frame this long after a ping = dead connection),
+ * `queue_size` (64, at least 2; pull streams), `max_frame_bytes` (16 MiB; a larger message is a
+ * `PIECES_EVENT_ERROR` and a reconnect).
+ *
+ * Two modes, chosen here:
+ * - callback (`cb` non-NULL): events go to `cb(user_data, kind, json)` on the stream's thread,
+ *   one at a time, in order; `PIECES_EVENT_STOPPED` is last. `release(user_data)` (if non-NULL)
+ *   runs exactly once, on the stream thread, after the last callback. `user_data` must be usable
+ *   from that thread.
+ * - pull (`cb` NULL): events wait in a bounded queue for `pieces_stream_next`. `user_data` is
+ *   ignored and `release` must be NULL.
+ *
+ * Several streams may run on one client. Shutdown order: stop and free the streams, then free the
+ * client. A stream holds its own reference to the client's state, so freeing the client first is
+ * safe: the streams keep running until they are freed.
+ *
+ * Ownership: on success `*out` receives a new stream owned by the caller, to be freed with
+ * `pieces_stream_free`. On failure `*out` is untouched, no callback runs, and `release` is not
+ * called: `user_data` stays the caller's.
+ *
+ * Returns `PIECES_OK`, `PIECES_ERR_NULL_POINTER` (`client`, `out`), `PIECES_ERR_INVALID_UTF8`,
+ * `PIECES_ERR_MALFORMED_JSON`, `PIECES_ERR_INVALID_ARGUMENT` (bad option, `release` without
+ * `cb`), `PIECES_ERR_CONNECTION` (no thread could be started), or
+ * `PIECES_ERR_PANIC`. A server that is down is not an error here: the stream reports it as events
+ * and keeps trying.
+ *
+ * # Safety
+ * `client` must be NULL or a live client; `options_json` NULL or a NUL-terminated string; `out`
+ * NULL or valid for writing one pointer; `cb` and `release`, when non-NULL, valid functions until
+ * `release` has run.
+ */
+int32_t pieces_user_stream_start(const PiecesClient *client,
+                                 const char *options_json,
+                                 PiecesStreamCallback cb,
+                                 void *user_data,
+                                 PiecesReleaseCallback release,
+                                 PiecesStream **out);
+
+/**
+ * Stops a stream: wakes its thread wherever it waits and blocks until the thread has ended, so no
+ * callback runs after this returns (the callback receives `PIECES_EVENT_STOPPED` before). The wait
+ * is bounded by the client's connect timeout (a TCP connect in progress) and, if a `GET /user` is
+ * in flight, its timeout; a backoff delay or an idle connection end at once.
+ *
+ * Called from inside the stream's own callback it only signals (no deadlock): the callback
+ * returns, `PIECES_EVENT_STOPPED` follows, then `release`. Idempotent; a pull stream's remaining
+ * events (ending with `PIECES_EVENT_STOPPED`) can still be taken with `pieces_stream_next`.
+ *
+ * Thread safety: may be called from any thread, also concurrently with `pieces_stream_next`.
+ *
+ * Returns `PIECES_OK`, `PIECES_ERR_NULL_POINTER`, or `PIECES_ERR_PANIC`.
+ *
+ * # Safety
+ * `stream` must be NULL or a live stream (not yet freed).
+ */
+int32_t pieces_stream_stop(const PiecesStream *stream);
+
+/**
+ * Stops the stream if needed (as `pieces_stream_stop`) and frees it. NULL is ignored. From inside
+ * the stream's own callback it signals the stop and frees the handle; the thread then ends on its
+ * own after the callback returns (`PIECES_EVENT_STOPPED`, then `release`).
+ *
+ * Thread safety: must not race with any other call on the same stream.
+ *
+ * # Safety
+ * `stream` must be NULL or a stream from `pieces_user_stream_start` not yet freed.
+ */
+void pieces_stream_free(PiecesStream *stream);
+
+/**
+ * Pull streams: takes the next event, waiting at most `timeout_ms` (0 = do not wait; negative is
+ * `PIECES_ERR_INVALID_ARGUMENT`). After events were dropped, `PIECES_EVENT_OVERFLOW` comes first.
+ *
+ * On `PIECES_OK`, `*event_kind` receives a `PIECES_EVENT_*` constant and `*json` the event's JSON
+ * (a new string: free it with `pieces_string_free`). `PIECES_ERR_STREAM_TIMEOUT`: nothing arrived in
+ * time. `PIECES_ERR_STREAM_ENDED`: `PIECES_EVENT_STOPPED` has been taken; nothing more will come.
+ * On any status but `PIECES_OK` the outputs are untouched.
+ *
+ * Thread safety: may be called from any thread; concurrent callers each get different events.
+ *
+ * Returns also `PIECES_ERR_NULL_POINTER`, `PIECES_ERR_INVALID_ARGUMENT` (a callback stream, or a
+ * negative timeout), `PIECES_ERR_PANIC`.
+ *
+ * # Safety
+ * `stream` must be NULL or a live stream; `event_kind` and `json` NULL or valid for one write.
+ */
+int32_t pieces_stream_next(const PiecesStream *stream,
+                           int32_t timeout_ms,
+                           int32_t *event_kind,
+                           char **json);
 
 /**
  * Describes the last failure on the calling thread as a JSON object:

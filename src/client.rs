@@ -127,6 +127,17 @@ impl Client {
         })
     }
 
+    /// A client sharing this one's connection pool, starting from its current base URL and tracking
+    /// discovery on its own from then on. [`Client::user_stream`] uses it: a stream outlives `&self`.
+    pub fn clone_shared(&self) -> Client {
+        Client {
+            config: self.config.clone(),
+            agent: self.agent.clone(),
+            base: RwLock::new(self.current_base()),
+            rediscovery: Mutex::new(()),
+        }
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -604,27 +615,11 @@ fn build_agent(config: &Config) -> Result<ureq::Agent> {
 }
 
 fn tls_config(path: &std::path::Path) -> Result<ureq::tls::TlsConfig> {
-    use ureq::tls::{parse_pem, PemItem, RootCerts, TlsConfig};
-    // The path comes from the caller and may be anything, even megabytes: quote it shortened.
-    let shown = crate::error::elide_middle(&path.display().to_string(), 200);
-    let pem = std::fs::read(path).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidArgument,
-            format!("tls_ca_file {shown}: {e}"),
-        )
-    })?;
-    let certs: Vec<_> = parse_pem(&pem)
-        .filter_map(|item| match item {
-            Ok(PemItem::Certificate(cert)) => Some(cert),
-            _ => None,
-        })
+    use ureq::tls::{Certificate, RootCerts, TlsConfig};
+    let certs: Vec<_> = crate::tls::read_ca_file(path)?
+        .iter()
+        .map(|der| Certificate::from_der(der).to_owned())
         .collect();
-    if certs.is_empty() {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!("tls_ca_file {shown} holds no certificate"),
-        ));
-    }
     Ok(TlsConfig::builder()
         .root_certs(RootCerts::new_with_certs(&certs))
         .build())

@@ -8,8 +8,10 @@ pub mod discovery;
 pub mod error;
 pub mod models;
 pub mod schema;
+pub mod stream;
 
 mod resolve;
+mod tls;
 
 mod ffi;
 
@@ -17,3 +19,4 @@ pub use client::Client;
 pub use config::Config;
 pub use discovery::{discover, DiscoveryOptions};
 pub use error::{Error, ErrorKind, Result};
+pub use stream::{StreamEvent, StreamOptions, UserStream};

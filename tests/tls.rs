@@ -1,324 +1,132 @@
-//! https base URLs against a loopback TLS server whose certificate is signed by a test CA made at test
-//! time (rcgen) and named in the config's `tls_ca_file`; and SIGPIPE over TLS: a host with SIGPIPE at
-//! its default action survives the server hanging up mid-request (checked in a child process, because
-//! the Rust test harness itself ignores SIGPIPE).
+//! https:// calls and the wss:// stream against the stand-in behind a TLS proxy with a test CA.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener};
-use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
-use std::thread;
+mod common;
+mod tls_proxy;
+
+use std::sync::mpsc::channel;
 use std::time::Duration;
 
-use pieces_user::{Client, Config, ErrorKind};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use pieces_user::{Client, Config, ErrorKind, StreamEvent, StreamOptions};
+use serde_json::Value;
 
-const USER: &str = r#"{"user":null}"#;
+use common::Standin;
+use tls_proxy::TestPki;
 
-/// A CA, and a server certificate it signed for `localhost` and `127.0.0.1`.
-struct TestPki {
-    ca_pem: String,
-    server_config: Arc<rustls::ServerConfig>,
-}
+const WAIT: Duration = Duration::from_secs(10);
 
-fn make_pki(name: &str) -> TestPki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, format!("pieces_user test CA {name}"));
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-
-    let server_key = KeyPair::generate().unwrap();
-    let mut leaf =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
-    leaf.distinguished_name
-        .push(DnType::CommonName, "localhost");
-    let leaf_cert = leaf.signed_by(&server_key, &ca_cert, &ca_key).unwrap();
-
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server_config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf_cert.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
-        )
-        .unwrap();
-    TestPki {
-        ca_pem: ca_cert.pem(),
-        server_config: Arc::new(server_config),
-    }
-}
-
-fn write_temp(name: &str, text: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("pieces-tls-{}-{name}", std::process::id()));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// What the TLS server does after reading a request head.
-#[derive(Clone, Copy)]
-enum Mode {
-    /// Answer `USER` and keep the connection.
-    Answer,
-    /// Send FIN, wait, close with the body unread: the client's next writes get EPIPE.
-    HangUp,
-}
-
-/// Reads a request head from `r`; false at EOF or error.
-fn read_head(r: &mut impl BufRead) -> Option<usize> {
-    let mut content_length = 0;
-    let mut first = true;
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end();
-        if line.is_empty() && !first {
-            return Some(content_length);
-        }
-        first = false;
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                content_length = value.trim().parse().ok()?;
-            }
-        }
-    }
-}
-
-fn serve_tls(config: Arc<rustls::ServerConfig>, mode: Mode) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    small_receive_buffer(&listener);
-    let port = listener.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for tcp in listener.incoming() {
-            let Ok(tcp) = tcp else { return };
-            let config = config.clone();
-            thread::spawn(move || {
-                let conn = rustls::ServerConnection::new(config).unwrap();
-                let mut tls = BufReader::new(rustls::StreamOwned::new(conn, tcp));
-                while let Some(len) = read_head(&mut tls) {
-                    if let Mode::HangUp = mode {
-                        let _ = tls.get_ref().sock.shutdown(Shutdown::Write);
-                        thread::sleep(Duration::from_millis(50));
-                        return;
-                    }
-                    let mut body = vec![0; len];
-                    if tls.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let reply = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{USER}",
-                        USER.len()
-                    );
-                    let stream = tls.get_mut();
-                    if stream.write_all(reply.as_bytes()).is_err() || stream.flush().is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    format!("127.0.0.1:{port}")
-}
-
-/// A plain-HTTP server that answers one request per connection with `USER`. In `Answer` mode it does
-/// what real servers do with bytes that are not HTTP (a TLS ClientHello): answer 400 at once.
-fn serve_plain(mode: Mode) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    small_receive_buffer(&listener);
-    let port = listener.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for tcp in listener.incoming() {
-            let Ok(tcp) = tcp else { return };
-            thread::spawn(move || {
-                let mut r = BufReader::new(tcp);
-                if let Mode::Answer = mode {
-                    let mut first = [0u8; 1];
-                    if r.read(&mut first).is_ok() && first[0] != b'G' && first[0] != b'P' {
-                        let _ = r.get_mut().write_all(
-                            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\nConnection: close\r\n\r\nBad Request",
-                        );
-                        return;
-                    }
-                }
-                if read_head(&mut r).is_some() {
-                    match mode {
-                        Mode::HangUp => {
-                            let _ = r.get_ref().shutdown(Shutdown::Write);
-                            thread::sleep(Duration::from_millis(50));
-                        }
-                        Mode::Answer => {
-                            let reply = format!(
-                                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{USER}",
-                                USER.len()
-                            );
-                            let _ = r.get_mut().write_all(reply.as_bytes());
-                        }
-                    }
-                }
-            });
-        }
-    });
-    format!("127.0.0.1:{port}")
-}
-
-/// A small receive buffer (inherited by accepted sockets) keeps a big upload blocked in the kernel,
-/// so the server's hang-up lands mid-write.
-fn small_receive_buffer(listener: &TcpListener) {
-    let small: libc::c_int = 4096;
-    // SAFETY: setsockopt on a socket we own, with an int-sized option value.
-    unsafe {
-        libc::setsockopt(
-            listener.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            (&small as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
-}
-
-fn client(url: &str, ca: Option<&Path>) -> Client {
+fn trusting(url: &str, pki: &TestPki) -> Client {
     let mut config = Config::new(url);
-    config.tls_ca_file = ca.map(Path::to_path_buf);
-    config.timeout = Duration::from_secs(10);
+    config.tls_ca_file = Some(pki.ca_file.clone());
     Client::new(config).unwrap()
 }
 
 #[test]
-fn https_with_the_test_ca_works_by_name_and_by_ip() {
-    let pki = make_pki("ok");
-    let ca = write_temp("ca-ok.pem", &pki.ca_pem);
-    let addr = serve_tls(pki.server_config.clone(), Mode::Answer);
-    let port = addr.rsplit(':').next().unwrap();
-    for url in [
-        format!("https://{addr}"),
-        format!("https://localhost:{port}"),
-    ] {
-        let c = client(&url, Some(&ca));
-        assert_eq!(c.snapshot_json().unwrap(), USER, "{url}");
-        // Keep-alive over TLS: a second call on the pooled connection.
-        assert_eq!(c.snapshot_json().unwrap(), USER, "{url}");
-        assert_eq!(c.stream_url(), format!("wss://{}/user/stream", &url[8..]));
-    }
-    let _ = std::fs::remove_file(ca);
-}
-
-#[test]
-fn a_server_certificate_from_another_ca_is_a_tls_error() {
-    let server = make_pki("server");
-    let other = make_pki("other");
-    let wrong_ca = write_temp("ca-wrong.pem", &other.ca_pem);
-    let addr = serve_tls(server.server_config, Mode::Answer);
-    let e = client(&format!("https://{addr}"), Some(&wrong_ca))
-        .snapshot_json()
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
-    // Without a CA file the built-in web roots are used, which do not know the test CA either.
-    let e = client(&format!("https://{addr}"), None)
-        .snapshot_json()
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
-    let _ = std::fs::remove_file(wrong_ca);
-}
-
-#[test]
-fn a_plain_http_server_at_an_https_url_is_a_clear_error() {
-    let pki = make_pki("plain");
-    let ca = write_temp("ca-plain.pem", &pki.ca_pem);
-    let addr = serve_plain(Mode::Answer);
-    let e = client(&format!("https://{addr}"), Some(&ca))
-        .snapshot_json()
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
-    assert!(e.message().contains("plain http:// server"), "{e}");
-    let _ = std::fs::remove_file(ca);
-}
-
-#[test]
-fn a_ca_file_without_a_certificate_is_refused_at_creation() {
-    let path = write_temp("ca-empty.pem", "not a certificate\n");
-    let mut config = Config::new("https://127.0.0.1:1");
-    config.tls_ca_file = Some(path.clone());
-    let e = Client::new(config).err().unwrap();
-    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
-    let _ = std::fs::remove_file(path);
-}
-
-/// The child half of the SIGPIPE test: does nothing unless run by the parent below.
-#[test]
-fn sigpipe_child() {
-    if std::env::var_os("PIECES_SIGPIPE_CHILD").is_none() {
-        return;
-    }
-    // What a C host that installs no handler has (Rust's runtime set SIG_IGN before main).
-    // SAFETY: resetting a signal disposition; no handler function is involved.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    let pki = make_pki("sigpipe");
-    let ca = write_temp("ca-sigpipe.pem", &pki.ca_pem);
-    let big = format!(
-        r#"{{"id":"u-1","aesthetics":{{"font":{{"size":14}},"theme":{{"dark":true}}}},"name":"{}"}}"#,
-        "x".repeat(16 << 20)
+fn https_calls_work_with_the_named_ca() {
+    let s = Standin::start(&[]);
+    let pki = TestPki::new();
+    let c = trusting(&pki.proxy(&s.url), &pki);
+    let me: Value = serde_json::from_str(&c.snapshot_json().unwrap()).unwrap();
+    let mut changed = me["user"].clone();
+    changed["vanityname"] = "over-tls".into();
+    let back: Value = serde_json::from_str(&c.update_json(&changed.to_string()).unwrap()).unwrap();
+    assert_eq!(back, changed);
+    assert_eq!(
+        c.providers_json().unwrap_err().kind(),
+        ErrorKind::NotImplemented
     );
-    let https = format!("https://{}", serve_tls(pki.server_config, Mode::HangUp));
-    let http = format!("http://{}", serve_plain(Mode::HangUp));
-    let mut broken_pipes = 0;
-    for url in [&https, &http] {
-        let c = client(url, Some(&ca));
-        for _ in 0..3 {
-            let e = c.update_json(&big).unwrap_err();
-            assert!(
-                matches!(e.kind(), ErrorKind::Connection | ErrorKind::Tls),
-                "{url}: {e}"
-            );
-            if e.message().contains("Broken pipe") {
-                broken_pipes += 1;
-            }
+}
+
+#[test]
+fn an_unknown_ca_is_a_tls_error() {
+    let s = Standin::start(&[]);
+    let pki = TestPki::new();
+    // The webpki roots do not include the test CA.
+    let c = Client::new(Config::new(pki.proxy(&s.url))).unwrap();
+    let e = c.snapshot_json().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+    // Another test CA is just as unknown.
+    let other = TestPki::new();
+    let e = trusting(&pki.proxy(&s.url), &other)
+        .snapshot_json()
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
+}
+
+#[test]
+fn a_plain_http_server_at_an_https_url_fails_within_the_timeout() {
+    let s = Standin::start(&[]);
+    let pki = TestPki::new();
+    let mut config = Config::new(s.url.replace("http://", "https://"));
+    config.tls_ca_file = Some(pki.ca_file.clone());
+    config.connect_timeout = Duration::from_millis(300);
+    let e = Client::new(config).unwrap().snapshot_json().unwrap_err();
+    // The plain server waits for a request head that never comes, so the handshake ends at the
+    // connect timeout (or a reset, depending on timing): bounded, and never mistaken for success.
+    assert!(
+        matches!(
+            e.kind(),
+            ErrorKind::Tls | ErrorKind::Connection | ErrorKind::Timeout
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_stream_runs_over_wss() {
+    let s = Standin::start(&[]);
+    let pki = TestPki::new();
+    let url = pki.proxy(&s.url);
+    let c = trusting(&url, &pki);
+    assert!(c.stream_url().starts_with("wss://"));
+    let (tx, rx) = channel();
+    let stream = c
+        .user_stream(StreamOptions::default(), move |e| {
+            let _ = tx.send(e);
+        })
+        .unwrap();
+    let next = || rx.recv_timeout(WAIT).expect("an event");
+    let connected = next();
+    assert!(
+        matches!(&connected, StreamEvent::Connected { url } if url.starts_with("wss://")),
+        "{connected:?}"
+    );
+    let StreamEvent::User(first) = next() else {
+        panic!("no user after connect")
+    };
+
+    let mut changed: Value = serde_json::from_str(&first).unwrap();
+    changed["vanityname"] = "pushed-over-wss".into();
+    c.update_json(&changed.to_string()).unwrap();
+    loop {
+        match next() {
+            StreamEvent::User(p) if p.contains("pushed-over-wss") => break,
+            StreamEvent::User(_) => continue,
+            other => panic!("unexpected {other:?}"),
         }
     }
-    let _ = std::fs::remove_file(ca);
-    println!("broken pipes: {broken_pipes}");
+    stream.stop();
 }
 
 #[test]
-fn a_host_without_a_sigpipe_handler_survives_hang_ups_over_https_and_http() {
-    use std::os::unix::process::ExitStatusExt;
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "sigpipe_child",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("PIECES_SIGPIPE_CHILD", "1")
-        .output()
+fn a_wss_stream_with_an_unknown_ca_reports_tls_errors_and_keeps_trying() {
+    let s = Standin::start(&[]);
+    let pki = TestPki::new();
+    let c = Client::new(Config::new(pki.proxy(&s.url))).unwrap();
+    let (tx, rx) = channel();
+    let stream = c
+        .user_stream(StreamOptions::default(), move |e| {
+            let _ = tx.send(e);
+        })
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.signal(),
-        None,
-        "the child was killed by a signal (13 is SIGPIPE)\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{stdout}");
-    // EPIPE is the error that comes with SIGPIPE: seeing it proves the dangerous path was taken.
-    let pipes: usize = stdout
-        .lines()
-        .find_map(|l| l.split("broken pipes: ").nth(1))
-        .expect("the child ran")
-        .trim()
-        .parse()
-        .unwrap();
+    let first = rx.recv_timeout(WAIT).unwrap();
     assert!(
-        pipes > 0,
-        "no call saw EPIPE: the test proved nothing\n{stdout}"
+        matches!(&first, StreamEvent::Error(e) if e.kind() == ErrorKind::Tls),
+        "{first:?}"
     );
+    let second = rx.recv_timeout(WAIT).unwrap();
+    assert!(
+        matches!(second, StreamEvent::Reconnecting { attempt: 1, .. }),
+        "{second:?}"
+    );
+    stream.stop();
 }

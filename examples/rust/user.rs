@@ -18,7 +18,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("nobody is signed in");
         return Ok(());
     };
-    println!("signed in: {} ({})", me.name.as_deref().unwrap_or("?"), me.id);
+    println!(
+        "signed in: {} ({})",
+        me.name.as_deref().unwrap_or("?"),
+        me.id
+    );
 
     me.aesthetics.theme.dark = !me.aesthetics.theme.dark;
     let stored = client.update(&me)?;

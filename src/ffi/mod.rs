@@ -26,6 +26,8 @@ mod client;
 
 mod discovery;
 
+mod stream;
+
 mod error;
 
 mod string;

@@ -47,6 +47,10 @@ pub const PIECES_ERR_INVALID_RESPONSE: i32 = 23;
 pub const PIECES_ERR_RESPONSE_TOO_LARGE: i32 = 24;
 /// Discovery found no running Pieces OS.
 pub const PIECES_ERR_NOT_RUNNING: i32 = 25;
+/// `pieces_stream_next`: no event arrived within the timeout; the stream is still running.
+pub const PIECES_ERR_STREAM_TIMEOUT: i32 = 30;
+/// `pieces_stream_next`: the stream has ended and its last event (`PIECES_EVENT_STOPPED`) was taken.
+pub const PIECES_ERR_STREAM_ENDED: i32 = 31;
 /// An internal error was caught at the C boundary. This is a bug in pieces_user; please report it with
 /// the last error's message.
 pub const PIECES_ERR_PANIC: i32 = 90;
@@ -160,6 +164,16 @@ const TABLE: &[Status] = &[
         PIECES_ERR_NOT_RUNNING,
         "not_running",
         "no running Pieces OS was found"
+    ),
+    status!(
+        PIECES_ERR_STREAM_TIMEOUT,
+        "stream_timeout",
+        "no stream event within the timeout"
+    ),
+    status!(
+        PIECES_ERR_STREAM_ENDED,
+        "stream_ended",
+        "the stream has ended; no more events"
     ),
     status!(
         PIECES_ERR_PANIC,

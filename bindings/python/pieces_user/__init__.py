@@ -1,0 +1,92 @@
+"""pieces_user: a fast client for the Pieces OS User API, over the pieces_user C library (ctypes).
+
+    from pieces_user import Client, Conflict
+
+    with Client("http://127.0.0.1:39300", timeout=5) as client:
+        profile = client.snapshot()["user"]
+        ...
+
+Documents are plain dicts (typed as the TypedDicts in :mod:`pieces_user.types`); failures raise a
+subclass of :class:`PiecesError`. The native library is found, in order, at the ``library=``
+argument, at ``$PIECES_USER_LIB``, then inside this package.
+"""
+
+from ._ffi import ABI_VERSION, LibraryLoadError
+from .client import Client, Document, discover
+from .errors import (
+    AuthenticationRequired,
+    ClientClosed,
+    Conflict,
+    ConnectionFailed,
+    HttpError,
+    HttpStatusError,
+    InternalError,
+    InvalidArgument,
+    InvalidDocument,
+    InvalidInput,
+    InvalidResponse,
+    MalformedJson,
+    NotFound,
+    NotImplementedLocally,
+    NotRunning,
+    PiecesError,
+    ResponseTooLarge,
+    ServerError,
+    StreamEnded,
+    StreamTimeout,
+    Timeout,
+    TlsError,
+    TransportError,
+)
+from .stream import StreamEvent, UserStream, UserWatcher
+from .types import Auth0User, ReturnedUserProfile, UserBetaStatus, UserProfile
+
+__version__ = "0.1.0"
+
+
+def library_version(library: "str | None" = None) -> str:
+    """``pieces_version()`` of the library that :class:`Client` would load."""
+    from ._ffi import load
+
+    return load(library).version
+
+
+__all__ = [
+    "ABI_VERSION",
+    "Auth0User",
+    "AuthenticationRequired",
+    "Client",
+    "ClientClosed",
+    "Conflict",
+    "ConnectionFailed",
+    "Document",
+    "HttpError",
+    "HttpStatusError",
+    "InternalError",
+    "InvalidArgument",
+    "InvalidDocument",
+    "InvalidInput",
+    "InvalidResponse",
+    "LibraryLoadError",
+    "MalformedJson",
+    "NotFound",
+    "NotImplementedLocally",
+    "NotRunning",
+    "PiecesError",
+    "ResponseTooLarge",
+    "ReturnedUserProfile",
+    "ServerError",
+    "StreamEnded",
+    "StreamEvent",
+    "StreamTimeout",
+    "Timeout",
+    "TlsError",
+    "TransportError",
+    "UserBetaStatus",
+    "UserProfile",
+    "UserStream",
+    "UserWatcher",
+    "__version__",
+    "discover",
+    "library_version",
+]

@@ -1,0 +1,61 @@
+//! Trust roots for https:// and wss://: the certificates in `tls_ca_file` when it is set (a local
+//! Pieces OS behind a private CA, or a test CA), otherwise the webpki set.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// The certificates of a PEM file; an unreadable file, or one without a certificate, is an error.
+pub(crate) fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
+    // The path comes from the caller and may be anything, even megabytes: quote it shortened.
+    let shown = crate::error::elide_middle(&path.display().to_string(), 200);
+    let bad = |why: String| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("tls_ca_file {shown}: {why}"),
+        )
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| bad(format!("not PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(bad("holds no certificate".into()));
+    }
+    Ok(certs)
+}
+
+/// A rustls client configuration (ring, TLS 1.2 and 1.3) trusting `ca_file` or the webpki roots.
+pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            for cert in read_ca_file(path)? {
+                roots.add(cert).map_err(|e| {
+                    Error::new(
+                        ErrorKind::InvalidArgument,
+                        format!("tls_ca_file {}: {e}", path.display()),
+                    )
+                })?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::new(ErrorKind::Tls, format!("TLS setup: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// True when an I/O error is really a TLS failure: rustls reports bad certificates and handshake
+/// failures through `io::Error`, which would otherwise read as a connection problem.
+pub(crate) fn is_tls_failure(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+}
