@@ -483,6 +483,72 @@ impl XorShift {
 mod tests {
     use super::*;
 
+    /// The child half of `no_sigpipe_writes_survive_a_peer_that_hung_up`; does nothing unless run
+    /// by it. With SIGPIPE at its default action (what a C host has), writes vectored, as rustls
+    /// does, to a socket whose peer hung up: through `NoSigpipe`, or for the control through the
+    /// bare TcpStream (writev, which raises SIGPIPE).
+    #[test]
+    fn sigpipe_child_writes_to_a_hung_up_peer() {
+        use std::io::{IoSlice, Write};
+        let Some(mode) = std::env::var_os("PIECES_SIGPIPE_CHILD") else {
+            return;
+        };
+        // SAFETY: resetting a signal disposition; no handler function is involved.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (peer, _) = listener.accept().unwrap();
+        // FIN now; our next bytes reach a closed socket, which answers RST: then writes get EPIPE.
+        peer.shutdown(Shutdown::Write).unwrap();
+        drop(peer);
+        let mut writer: Box<dyn Write> = if mode == "control" {
+            Box::new(tcp)
+        } else {
+            Box::new(NoSigpipe(tcp))
+        };
+        let chunk = [0u8; 4096];
+        let bufs = [IoSlice::new(&chunk), IoSlice::new(&chunk)];
+        let mut epipe = false;
+        for _ in 0..1000 {
+            match writer.write_vectored(&bufs) {
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                    epipe = true;
+                    break;
+                }
+                _ => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        println!("epipe: {epipe}");
+    }
+
+    #[test]
+    fn no_sigpipe_writes_survive_a_peer_that_hung_up() {
+        use std::os::unix::process::ExitStatusExt;
+        let run = |mode: &str| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "stream::worker::tests::sigpipe_child_writes_to_a_hung_up_peer",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env("PIECES_SIGPIPE_CHILD", mode)
+                .output()
+                .unwrap()
+        };
+        let control = run("control");
+        assert_eq!(
+            control.status.signal(),
+            Some(libc::SIGPIPE),
+            "a bare vectored write must die of SIGPIPE here, or this test proves nothing"
+        );
+        let guarded = run("guarded");
+        let stdout = String::from_utf8_lossy(&guarded.stdout);
+        assert_eq!(guarded.status.signal(), None, "{stdout}");
+        assert!(guarded.status.success(), "{stdout}");
+        assert!(stdout.contains("epipe: true"), "never saw EPIPE: {stdout}");
+    }
+
     #[test]
     fn frames_follow_the_spec() {
         assert_eq!(frame_event(""), StreamEvent::SignedOut);

@@ -36,6 +36,9 @@ enum Cmd {
     Timed(Message, Arc<Mutex<Vec<Instant>>>),
     /// Close the TCP connection without a closing handshake.
     Drop,
+    /// Write these bytes to the socket as they are (e.g. half a frame), then close without a
+    /// closing handshake: a server killed mid-frame.
+    RawThenDrop(Vec<u8>),
 }
 
 struct State {
@@ -118,6 +121,17 @@ impl WsServer {
     pub fn drop_connections(&self) {
         let mut state = self.inner.state.lock().unwrap();
         broadcast(&mut state, || Cmd::Drop);
+        state.conns.clear();
+    }
+
+    /// Every connection gets the head of a 1000-byte text frame and 10 bytes of its payload, then
+    /// the TCP connection closes: what a client sees when the server dies mid-frame.
+    pub fn die_mid_frame(&self) {
+        let mut state = self.inner.state.lock().unwrap();
+        // FIN + text opcode, then length 126 = "a 16-bit length follows": 1000.
+        let mut bytes = vec![0x81, 126, 0x03, 0xE8];
+        bytes.extend_from_slice(b"{\"id\":\"u-");
+        broadcast(&mut state, || Cmd::RawThenDrop(bytes.clone()));
         state.conns.clear();
     }
 
@@ -260,6 +274,11 @@ fn run_connection(ws: &mut WebSocket<TcpStream>, rx: &Receiver<Cmd>, inner: &Inn
                 if ws.send(message).is_err() {
                     return;
                 }
+            }
+            Ok(Cmd::RawThenDrop(bytes)) => {
+                let _ = ws.get_mut().write_all(&bytes);
+                let _ = ws.get_mut().flush();
+                return;
             }
             Ok(Cmd::Drop) | Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {
