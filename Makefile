@@ -6,6 +6,8 @@
 #   make c-test    the C ABI tests only (C11 and C++17, under valgrind, against the stand-in), the bad
 #                  input, load and SIGPIPE tests
 #   make stress    the long load variants (8 threads x 10,000 calls on one client, 1,000 client cycles)
+#   make fuzz      every cargo-fuzz target for 60 s (FUZZ_SECONDS); installs cargo-fuzz if missing
+#   make fuzz-smoke  every target for 5 s: a smoke run for CI
 #   make python-test  the Python package: venv, wheel, pytest, mypy --strict
 #   make demo      run examples/c/user.c and examples/c/stream.c against the stand-in
 #   make bench     latency benchmarks (release builds; not tests)
@@ -19,7 +21,7 @@ export CARGO_TARGET_DIR
 LIB_DIR = $(CARGO_TARGET_DIR)/debug
 BUILD_DIR = build/c
 
-.PHONY: build header test c-test stress python-test demo bench clean
+.PHONY: build header test c-test stress fuzz fuzz-smoke python-test demo bench clean
 
 build:
 	$(CARGO) build
@@ -40,6 +42,13 @@ c-test:
 
 stress:
 	tests/c/stress.sh
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	tools/fuzz.sh $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	tools/fuzz.sh 5
 
 # The rpath is absolute so the demo binary finds the library wherever it is run from.
 demo: build

@@ -25,6 +25,9 @@ use std::time::Duration;
 pub use event::StreamEvent;
 pub use options::StreamOptions;
 pub use queue::Next;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use worker::fuzz_frame;
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};

@@ -441,6 +441,13 @@ pub(crate) fn frame_event(text: &str) -> StreamEvent {
     }
 }
 
+/// The stream's reading of a pushed frame and of a GET /user answer, for fuzz/ only: cargo fuzz
+/// builds with `--cfg fuzzing`, and these two functions are where untrusted server text is parsed.
+#[cfg(fuzzing)]
+pub fn fuzz_frame(text: &str) -> (StreamEvent, StreamEvent) {
+    (frame_event(text), snapshot_event(text))
+}
+
 /// The `user` member of a (validated) ReturnedUserProfile, text unchanged; absent or null → signed out.
 fn snapshot_event(text: &str) -> StreamEvent {
     #[derive(Deserialize)]

@@ -1,0 +1,81 @@
+//! Inputs found by the fuzz targets in fuzz/, kept as regression tests. Each names its target and
+//! what went wrong. The ones that wait for a fix in src/schema (the fastval work) are #[ignore]d with
+//! the reason: run them with `cargo test --test fuzz_regressions -- --ignored`.
+
+use pieces_user::schema::{validate, DocumentKind};
+
+const KINDS: [DocumentKind; 4] = [
+    DocumentKind::UserProfile,
+    DocumentKind::ReturnedUserProfile,
+    DocumentKind::Auth0User,
+    DocumentKind::UserBetaStatus,
+];
+
+fn is_json(doc: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(doc).is_ok()
+}
+
+/// fuzz target `validate`: raw control characters (here NUL) inside an object key. JSON forbids
+/// unescaped control characters in any string (RFC 8259 §7); the validator reads keys as raw bytes
+/// and lets them through under unknown keys, so ReturnedUserProfile and Auth0User accept the text.
+/// Harm is limited (requests reach the validator as UTF-8 text, responses go back to the caller
+/// unchanged), but "accepted" must mean "is JSON".
+#[test]
+#[ignore = "validator accepts control characters in object keys; fix belongs to src/schema (fastval)"]
+fn control_characters_in_a_key_are_not_json() {
+    let found = include_bytes!("fuzz_inputs/validate-control-bytes-in-key.bin");
+    assert!(!is_json(found));
+    for doc in [&found[..], b"{\"us\x00er\":1}", b"{\"us\x01er\":1}"] {
+        for kind in KINDS {
+            assert!(validate(kind, doc).is_err(), "{kind:?} accepted {doc:?}");
+        }
+    }
+}
+
+/// Found while minimising the input above: invalid UTF-8 inside a string value is accepted by
+/// Auth0User (a known key) and ReturnedUserProfile / Auth0User (an unknown key). The client checks
+/// UTF-8 itself on every path that reaches C (request text is &str, responses are checked before
+/// they are returned, WebSocket text frames are checked by tungstenite), so this is about the
+/// validator's own promise only.
+#[test]
+#[ignore = "validator does not check UTF-8 inside string values; fix belongs to src/schema (fastval)"]
+fn invalid_utf8_in_a_string_is_not_json() {
+    for doc in [
+        &b"{\"name\":\"a\xffb\"}"[..],
+        b"{\"zz\":\"a\xffb\"}",
+        b"{\"user\":{\"zz\":\"\xe7\xff\"}}",
+    ] {
+        for kind in KINDS {
+            assert!(validate(kind, doc).is_err(), "{kind:?} accepted {doc:?}");
+        }
+    }
+}
+
+/// What the client does with such a response today: the JSON form refuses text that is not UTF-8
+/// before it reaches the caller. This holds now and must keep holding.
+#[test]
+fn a_response_that_is_not_utf8_never_reaches_the_caller() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (socket, _) = listener.accept().unwrap();
+        let mut r = BufReader::new(socket);
+        let mut line = String::new();
+        while r.read_line(&mut line).unwrap() > 2 {
+            line.clear();
+        }
+        let body = b"{\"user\":null,\"zz\":\"a\xffb\"}";
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let socket = r.get_mut();
+        socket.write_all(head.as_bytes()).unwrap();
+        socket.write_all(body).unwrap();
+        let _ = socket.read(&mut [0u8; 1]);
+    });
+    let c = pieces_user::Client::new(pieces_user::Config::new(url)).unwrap();
+    let e = c.snapshot_json().unwrap_err();
+    assert_eq!(e.kind(), pieces_user::ErrorKind::InvalidResponse, "{e}");
+}

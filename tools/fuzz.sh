@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target in fuzz/ for SECONDS seconds each (default 60; make fuzz-smoke uses 5).
+#
+#   tools/fuzz.sh [SECONDS] [TARGET...]
+#
+# Installs cargo-fuzz from crates.io when it is missing. cargo fuzz needs nightly-only rustc flags
+# (-Zsanitizer=address); RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. Each target starts
+# from a seed corpus of the shared fixtures. A crash stops the run with the input saved under
+# fuzz/artifacts/TARGET/; turn it into a regression test before fixing it.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root/fuzz"
+seconds=${1:-60}
+shift || true
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    targets=(config validate decode stream_frame)
+fi
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked
+fi
+export RUSTC_BOOTSTRAP=1
+# Its own target directory: the sanitizer flags would otherwise rebuild the library's.
+export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-$root/fuzz/target}
+
+fixtures=$root/../shared/fixtures
+for target in "${targets[@]}"; do
+    corpus=corpus/$target
+    mkdir -p "$corpus"
+    if [ -d "$fixtures" ]; then
+        find "$fixtures" -name '*.json' -exec cp -n {} "$corpus/" \;
+    fi
+    echo "== fuzz $target for ${seconds}s"
+    cargo fuzz run "$target" "$corpus" -- -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 2>&1 \
+        | grep -E '^(==|INFO: Running|#[0-9]+ *DONE|Done|stat::number_of_executed_units|SUMMARY|.*panicked|.*Test unit written)' || true
+    # grep eats the exit status; a crash leaves an artifact, and that is what fails the run.
+    if compgen -G "artifacts/$target/*" >/dev/null; then
+        echo "fuzz $target: crash input(s) in fuzz/artifacts/$target/" >&2
+        exit 1
+    fi
+done
