@@ -4,7 +4,10 @@
  *    GET /user/refresh in turn): every call must succeed, and all threads must finish (no deadlock:
  *    run.sh runs this under `timeout`);
  *  - LOAD_CYCLES client create/free cycles, each making one call, with no leak (run under ASan +
- *    LeakSanitizer or valgrind by run.sh).
+ *    LeakSanitizer or valgrind by run.sh);
+ *  - STREAM_CYCLES (default 100) stream start/stop cycles on one client while another thread keeps
+ *    updating the user, so pushes flow during every start and stop: every stop succeeds and every
+ *    stream releases its user_data exactly once.
  * LOAD_CALLS defaults to 500 and LOAD_CYCLES to 1000; `make stress` sets LOAD_CALLS=10000.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -12,6 +15,7 @@
 #include "pieces_user.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +148,102 @@ static int test_cycles(const char *base_url, long cycles) {
     return 0;
 }
 
+/* Stream cycles while updates flow. */
+
+struct stream_counts {
+    atomic_int users;
+    atomic_int released;
+};
+
+static void on_event(void *user_data, int32_t kind, const char *json) {
+    (void)json;
+    struct stream_counts *c = (struct stream_counts *)user_data;
+    if (kind == PIECES_EVENT_USER) {
+        atomic_fetch_add(&c->users, 1);
+    }
+}
+
+static void on_release(void *user_data) {
+    atomic_fetch_add(&((struct stream_counts *)user_data)->released, 1);
+}
+
+static atomic_int updating;
+
+static void *keep_updating(void *arg) {
+    const PiecesClient *client = (const PiecesClient *)arg;
+    static const char *const DOCS[2] = {
+        "{\"id\":\"u-load\",\"aesthetics\":{\"font\":{\"size\":15},\"theme\":{\"dark\":false}}}",
+        "{\"id\":\"u-load\",\"aesthetics\":{\"font\":{\"size\":16},\"theme\":{\"dark\":true}}}",
+    };
+    long n = 0;
+    while (atomic_load(&updating)) {
+        char *out = NULL;
+        if (pieces_user_update(client, DOCS[n++ % 2], &out) == PIECES_OK) {
+            pieces_string_free(out);
+        }
+    }
+    return NULL;
+}
+
+static int test_stream_cycles(const char *base_url, long cycles) {
+    char config[256];
+    snprintf(config, sizeof config, "{\"base_url\":\"%s\",\"timeout_ms\":30000}", base_url);
+    PiecesClient *client = NULL;
+    if (pieces_client_new(config, &client) != PIECES_OK) {
+        return 1;
+    }
+    atomic_store(&updating, 1);
+    pthread_t updater;
+    if (pthread_create(&updater, NULL, keep_updating, client) != 0) {
+        pieces_client_free(client);
+        return 1;
+    }
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int failed = 0;
+    long with_users = 0;
+    for (long i = 0; i < cycles && !failed; i++) {
+        struct stream_counts counts;
+        atomic_init(&counts.users, 0);
+        atomic_init(&counts.released, 0);
+        PiecesStream *stream = NULL;
+        int32_t rc = pieces_user_stream_start(client, "{\"reconnect_min_ms\":10,\"reconnect_max_ms\":50}",
+                                              on_event, &counts, on_release, &stream);
+        if (rc != PIECES_OK) {
+            fprintf(stderr, "stream cycle %ld: start gave %s\n", i, pieces_status_str(rc));
+            failed = 1;
+            break;
+        }
+        /* Even cycles wait for a few pushes (up to 2 s); odd ones stop at once, mid-connect. */
+        for (int waited = 0; i % 2 == 0 && atomic_load(&counts.users) < 3 && waited < 200; waited++) {
+            struct timespec ms10 = {0, 10 * 1000000L};
+            nanosleep(&ms10, NULL);
+        }
+        rc = pieces_stream_stop(stream);
+        if (rc != PIECES_OK) {
+            fprintf(stderr, "stream cycle %ld: stop gave %s\n", i, pieces_status_str(rc));
+            failed = 1;
+        }
+        pieces_stream_free(stream);
+        if (atomic_load(&counts.released) != 1) {
+            fprintf(stderr, "stream cycle %ld: released %d times\n", i, atomic_load(&counts.released));
+            failed = 1;
+        }
+        with_users += atomic_load(&counts.users) > 0;
+    }
+    atomic_store(&updating, 0);
+    pthread_join(updater, NULL);
+    pieces_client_free(client);
+    /* The waiting half must really have seen pushes, or updates were not flowing. */
+    if (with_users < cycles / 2) {
+        fprintf(stderr, "only %ld of %ld stream cycles saw a user\n", with_users, cycles);
+        failed = 1;
+    }
+    printf("test_load: %ld stream start/stop cycles while updates flow in %.1f s\n", cycles,
+           seconds_since(&start));
+    return failed;
+}
+
 static long env_or(const char *name, long fallback) {
     const char *v = getenv(name);
     return v != NULL && atol(v) > 0 ? atol(v) : fallback;
@@ -159,5 +259,6 @@ int main(int argc, char **argv) {
     long cycles = env_or("LOAD_CYCLES", 1000);
     int failed = test_threads(base_url);
     failed |= test_cycles(base_url, cycles);
+    failed |= test_stream_cycles(base_url, env_or("STREAM_CYCLES", 100));
     return failed;
 }
