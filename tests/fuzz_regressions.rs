@@ -27,7 +27,12 @@ fn control_characters_in_a_key_are_not_json() {
     // A raw line feed inside a key, found by the 60 s run.
     let newline = include_bytes!("fuzz_inputs/validate-newline-in-key.bin");
     assert!(!is_json(found) && !is_json(newline));
-    for doc in [&found[..], newline, b"{\"us\x00er\":1}", b"{\"us\x01er\":1}"] {
+    for doc in [
+        &found[..],
+        newline,
+        b"{\"us\x00er\":1}",
+        b"{\"us\x01er\":1}",
+    ] {
         for kind in KINDS {
             assert!(validate(kind, doc).is_err(), "{kind:?} accepted {doc:?}");
         }
