@@ -345,7 +345,7 @@ fn find_stop(b: &[u8], mut i: usize, allow_control: bool) -> (usize, bool) {
 
 impl Walk<'_> {
     /// Reads a string whose opening quote is at `pos`; `pos` ends after the closing quote.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self, text: Text) -> Step<Span> {
         let start = self.pos + 1;
         let allow_control = text == Text::Key;
@@ -435,6 +435,24 @@ impl Walk<'_> {
         }
         decode(raw)
     }
+}
+
+/// `a == b` for slices of the same length, eight bytes at a time: keys are short, and the
+/// library call that `==` compiles to costs more than the comparison itself.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let mut a8 = a.chunks_exact(8);
+    let mut b8 = b.chunks_exact(8);
+    let whole = (&mut a8).zip(&mut b8).all(|(x, y)| {
+        u64::from_le_bytes(x.try_into().unwrap_or_default())
+            == u64::from_le_bytes(y.try_into().unwrap_or_default())
+    });
+    whole
+        && a8
+            .remainder()
+            .iter()
+            .zip(b8.remainder())
+            .all(|(x, y)| x == y)
 }
 
 fn hex4(b: &[u8], i: usize) -> Option<u16> {
@@ -845,7 +863,7 @@ impl Walk<'_> {
             let want = field.key.as_bytes();
             let start = self.pos + 1;
             let end = start + want.len();
-            if self.b.get(start..end) == Some(want) && self.b.get(end) == Some(&b'"') {
+            if self.b.get(end) == Some(&b'"') && same_bytes(&self.b[start..end], want) {
                 self.pos = end + 1;
                 return Ok(Key::Known(next));
             }
