@@ -17,6 +17,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::models::{self, Auth0User, Document, ReturnedUserProfile, UserBetaStatus, UserProfile};
 use crate::resolve::LoopbackFirstResolver;
 use crate::schema::{self, DocumentKind, Violation};
+use crate::transport::TcpConnector;
+use ureq::unversioned::transport::{Connector, RustlsConnector};
 
 /// A client for one Pieces OS. `Send + Sync`: share one across threads (e.g. in an `Arc`).
 pub struct Client {
@@ -571,7 +573,8 @@ fn build_agent(config: &Config) -> Result<ureq::Agent> {
     if let Some(path) = &config.tls_ca_file {
         builder = builder.tls_config(tls_config(path)?);
     }
-    let connector = ureq::unversioned::transport::DefaultConnector::default();
+    // No proxy connector: proxies are off (above). Our TCP transport, then rustls for https.
+    let connector = ().chain(TcpConnector).chain(RustlsConnector::default());
     Ok(ureq::Agent::with_parts(
         builder.build(),
         connector,
