@@ -4,7 +4,7 @@
 //! byte for byte, validates the response and returns its text unchanged — nothing is lost and
 //! nothing is rebuilt. The typed form encodes and decodes [`crate::models`].
 
-use std::io;
+use std::io::{self, Read};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -17,6 +17,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::models::{self, Auth0User, Document, ReturnedUserProfile, UserBetaStatus, UserProfile};
 use crate::resolve::LoopbackFirstResolver;
 use crate::schema::{self, DocumentKind, Violation};
+use crate::transport::TcpConnector;
+use ureq::unversioned::transport::{Connector, RustlsConnector};
 
 /// A client for one Pieces OS. `Send + Sync`: share one across threads (e.g. in an `Arc`).
 pub struct Client {
@@ -413,13 +415,18 @@ impl Client {
         }
     }
 
+    /// Reads into a buffer sized from Content-Length, with one spare byte: growing it while reading
+    /// costs reallocations and copies, and the spare byte lets the C ABI append its NUL in place.
     fn read_body(&self, response: &mut Response<Body>) -> Result<Vec<u8>> {
-        response
-            .body_mut()
-            .with_config()
-            .limit(self.config.max_response_bytes)
-            .read_to_vec()
-            .map_err(|e| transport_error(e, &self.config))
+        let limit = self.config.max_response_bytes;
+        let expected = response.body().content_length().unwrap_or(0).min(limit);
+        let mut bytes =
+            Vec::with_capacity(usize::try_from(expected).unwrap_or(0).saturating_add(1));
+        let mut reader = response.body_mut().with_config().limit(limit).reader();
+        match reader.read_to_end(&mut bytes) {
+            Ok(_) => Ok(bytes),
+            Err(e) => Err(transport_error(ureq_error_of(e), &self.config)),
+        }
     }
 
     /// The server's text for an error status, and whether it was cut. Reading it is best effort: the
@@ -464,6 +471,18 @@ impl From<ureq::Error> for SendError {
             retry_once,
             never_sent,
         }
+    }
+}
+
+/// ureq's body reader reports its own errors (limit exceeded, timeout) wrapped in an io::Error.
+fn ureq_error_of(e: io::Error) -> ureq::Error {
+    if !e.get_ref().is_some_and(|inner| inner.is::<ureq::Error>()) {
+        return ureq::Error::Io(e);
+    }
+    match e.into_inner().map(|inner| inner.downcast::<ureq::Error>()) {
+        Some(Ok(inner)) => *inner,
+        // Checked just above; kept total so that no path can panic.
+        _ => ureq::Error::Io(io::Error::other("body read failed")),
     }
 }
 
@@ -606,7 +625,8 @@ fn build_agent(config: &Config) -> Result<ureq::Agent> {
     if let Some(path) = &config.tls_ca_file {
         builder = builder.tls_config(tls_config(path)?);
     }
-    let connector = ureq::unversioned::transport::DefaultConnector::default();
+    // No proxy connector: proxies are off (above). Our TCP transport, then rustls for https.
+    let connector = ().chain(TcpConnector).chain(RustlsConnector::default());
     Ok(ureq::Agent::with_parts(
         builder.build(),
         connector,

@@ -12,6 +12,7 @@ pub mod stream;
 
 mod resolve;
 mod tls;
+mod transport;
 
 mod ffi;
 

@@ -677,3 +677,46 @@ fn validator_timing() {
         compact.len()
     );
 }
+
+/// The best of several batches, per call: other work on the machine only ever adds time.
+fn best_per_call(rounds: u32, mut f: impl FnMut()) -> std::time::Duration {
+    (0..15)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            for _ in 0..rounds {
+                f();
+            }
+            start.elapsed() / rounds
+        })
+        .min()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "timing; run with --release -- --ignored --nocapture"]
+fn validator_timing_by_size() {
+    let profile: Value = serde_json::from_slice(&fixture("UserProfile.max.json")).unwrap();
+    let bench = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/profile-3k.json");
+    let small: Value = serde_json::from_slice(&std::fs::read(bench).unwrap()).unwrap();
+    for (name, value) in [
+        ("UserProfile.max.json", profile),
+        ("profile-3k.json", small),
+    ] {
+        let text = serde_json::to_vec(&value).unwrap();
+        let rounds = (3_000_000 / text.len()) as u32;
+        let validate_t = best_per_call(rounds, || {
+            validate(DocumentKind::UserProfile, std::hint::black_box(&text)).unwrap()
+        });
+        let skip_t = best_per_call(rounds, || {
+            serde_json::from_slice::<serde::de::IgnoredAny>(std::hint::black_box(&text)).unwrap();
+        });
+        let decode_t = best_per_call(rounds / 5, || {
+            models::decode::<models::UserProfile>(std::hint::black_box(&text)).unwrap();
+        });
+        let rate = text.len() as f64 / validate_t.as_secs_f64() / 1e9;
+        println!(
+            "{name} compact ({} bytes): validate {validate_t:?} ({rate:.2} GB/s), serde_json IgnoredAny {skip_t:?}, decode {decode_t:?}",
+            text.len()
+        );
+    }
+}

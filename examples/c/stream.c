@@ -2,7 +2,7 @@
  * Follows the signed-in user of a Pieces OS: prints every stream event until N events have arrived or
  * Ctrl-C is pressed.
  *
- *     stream [--update] [N] BASE_URL
+ *     stream [--update] [N] [BASE_URL]     (no BASE_URL: discover Pieces OS)
  *
  * --update: after the first user event, change the vanity name through the REST API, to show the
  * change arriving on the stream. N defaults to 0 (no limit).
@@ -133,14 +133,15 @@ int main(int argc, char **argv) {
             limit = atoi(argv[i]);
         }
     }
-    if (base_url == NULL) {
-        fprintf(stderr, "usage: %s [--update] [N] BASE_URL\n", argv[0]);
-        return 2;
-    }
     signal(SIGINT, on_sigint);
 
+    /* Without a URL, discovery finds Pieces OS (port file, 39300-39333, legacy ports). */
     char config[256];
-    snprintf(config, sizeof config, "{\"base_url\":\"%s\"}", base_url);
+    if (base_url != NULL) {
+        snprintf(config, sizeof config, "{\"base_url\":\"%s\"}", base_url);
+    } else {
+        snprintf(config, sizeof config, "{\"discovery\":true}");
+    }
     PiecesClient *client = NULL;
     if (pieces_client_new(config, &client) != PIECES_OK) {
         print_error("client");

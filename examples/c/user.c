@@ -5,6 +5,7 @@
  *     cc -std=c11 -Iinclude examples/c/user.c -Ltarget/debug -Wl,-rpath,target/debug -lpieces_user -o user
  *     ./user http://127.0.0.1:39300
  *     PIECES_CONFIG='{"base_url":"http://127.0.0.1:39300","timeout_ms":5000}' ./user
+ *     ./user                     (no URL: discover a running Pieces OS)
  *
  * `make demo` builds it and runs it against the stand-in Pieces OS.
  */
@@ -41,9 +42,8 @@ int main(int argc, char **argv) {
     } else if (getenv("PIECES_CONFIG") != NULL) {
         snprintf(config, sizeof config, "%s", getenv("PIECES_CONFIG"));
     } else {
-        fprintf(stderr, "usage: %s BASE_URL   (or set PIECES_CONFIG to a config JSON object)\n",
-                argv[0]);
-        return 2;
+        /* No URL: find Pieces OS the way the official clients do (port file, 39300-39333, legacy). */
+        snprintf(config, sizeof config, "{\"discovery\":true,\"application_id\":\"c-example\"}");
     }
 
     printf("pieces_user %s (C ABI %u)\n\n", pieces_version(), (unsigned)pieces_abi_version());

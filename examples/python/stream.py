@@ -1,6 +1,7 @@
 """Prints user stream events from a Pieces OS (or the stand-in) at argv[1].
 
     python examples/python/stream.py http://127.0.0.1:PORT [N] [--demo]
+    python examples/python/stream.py            # no URL: discover a running Pieces OS
 
 Stops after N events (default 10) or Ctrl-C. With --demo, a second client changes the profile a
 few times so that events arrive without anyone touching Pieces OS.
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 
+import pieces_user
 from pieces_user import Client, StreamTimeout
 
 
@@ -29,11 +31,8 @@ def poke(url: str) -> None:
 
 def main() -> int:
     args = [a for a in sys.argv[1:] if a != "--demo"]
-    if not args:
-        print(__doc__, file=sys.stderr)
-        return 2
-    url = args[0]
-    limit = int(args[1]) if len(args) > 1 else 10
+    url = args.pop(0) if args and args[0].startswith("http") else pieces_user.discover()
+    limit = int(args[0]) if args else 10
     with Client(url, timeout=5) as client, client.user_stream(timeout=30) as events:
         if "--demo" in sys.argv:
             threading.Thread(target=poke, args=(url,), daemon=True).start()

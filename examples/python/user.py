@@ -1,6 +1,7 @@
 """Every User API route through pieces_user, against a Pieces OS (or the stand-in) at argv[1].
 
     python examples/python/user.py http://127.0.0.1:PORT
+    python examples/python/user.py            # no URL: discover a running Pieces OS
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ def show(route: str, value: Any) -> None:
 
 
 def main() -> int:
-    if len(sys.argv) != 2:
+    if len(sys.argv) > 2:
         print(__doc__, file=sys.stderr)
         return 2
-    with Client(sys.argv[1], timeout=10, access_token="example-token") as client:
+    url = sys.argv[1] if len(sys.argv) == 2 else pieces_user.discover()
+    with Client(url, timeout=10, access_token="example-token") as client:
         print(f"pieces_user {client.library_version} at {client.library_path}")
         snapshot = client.snapshot()
         show("snapshot", snapshot)

@@ -7,7 +7,12 @@
 
 /// True when `s` is a date-time the official SDKs accept and write.
 pub(crate) fn is_date_time(s: &str) -> bool {
-    let b = s.as_bytes();
+    is_date_time_bytes(s.as_bytes())
+}
+
+/// The same rule on the raw text of a JSON string: the scanner has checked it but not made it a
+/// `str`, and every accepted byte is ASCII anyway.
+pub(crate) fn is_date_time_bytes(b: &[u8]) -> bool {
     if b.len() < 19 {
         return false;
     }

@@ -38,8 +38,8 @@ def _seconds_to_ms(name: str, seconds: Optional[float]) -> Optional[int]:
     return int(math.ceil(seconds * 1000))
 
 
-# orjson, when installed (``pip install pieces-user[fast]``), parses and writes the documents several
-# times faster than the stdlib; for a 30 KB profile the stdlib's json is most of a call's time.
+# orjson (a dependency; the stdlib json is the fallback when it is missing) parses and writes
+# the documents several times faster than the stdlib; for a 30 KB profile the stdlib's json is most of a call's time.
 # PIECES_USER_JSON=stdlib forces the stdlib (for comparisons). One difference, orjson's own rule:
 # NaN/Infinity are written as null, where the stdlib path raises InvalidArgument.
 _orjson: Any

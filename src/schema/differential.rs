@@ -1,0 +1,403 @@
+//! The scanner against the serde_json walk it replaced: every fixture, and thousands of
+//! deterministic mutations of them, must get the same verdict from both.
+
+use std::path::Path;
+
+use serde::de::IgnoredAny;
+
+use super::{reference, DocumentKind, Violation};
+
+const KINDS: [DocumentKind; 4] = [
+    DocumentKind::UserProfile,
+    DocumentKind::ReturnedUserProfile,
+    DocumentKind::Auth0User,
+    DocumentKind::UserBetaStatus,
+];
+
+/// Values swapped in for other values: every JSON type, and the edges of the number and string
+/// rules.
+const VALUES: &[&str] = &[
+    r#""x""#,
+    "1",
+    "-1",
+    "0",
+    "-0",
+    "-0.0",
+    "1e2",
+    "1E+2",
+    "1.5",
+    "-1.5e-3",
+    "true",
+    "false",
+    "null",
+    "[]",
+    "{}",
+    "[1,2]",
+    r#"{"a":1}"#,
+    "9223372036854775807",
+    "9223372036854775808",
+    "18446744073709551615",
+    "18446744073709551616",
+    "-9223372036854775808",
+    "-9223372036854775809",
+    "-18446744073709551616",
+    "123456789012345678901234567890",
+    "1e308",
+    "1.7976931348623157e308",
+    "1.7976931348623159e308",
+    "1e309",
+    "1e400",
+    "-1e400",
+    "0e99999999999999999999",
+    "1e-400",
+    r#""2024-03-14T09:26:53Z""#,
+    r#""2024-03-14T09:26:53.123+01:00""#,
+    r#""\u0032024-03-14T09:26:53Z""#,
+    r#""2024-02-30T09:26:53Z""#,
+    r#""\ud800""#,
+    r#""\udc00x""#,
+    r#""\ud83d\ude00""#,
+    r#""\ud83d\u0041""#,
+    r#""a\"b\\c\/d\b\f\n\r\t""#,
+    r#""\x""#,
+    r#""\u12""#,
+    "\"é✓😀\"",
+    "\"\u{1}\"",
+    "\"\x7f\"",
+    r#"[[[[[[[[[[]]]]]]]]]]"#,
+    r#"{"a":{"b":{"c":[{"d":null}]}}}"#,
+    "01",
+    "1.",
+    ".5",
+    "+1",
+    "-",
+    "1e",
+    "tru",
+    "nulll",
+    "NaN",
+];
+
+/// Bytes inserted or written over others: structure, escapes, control and non-ASCII bytes.
+const BYTES: &[u8] = &[
+    b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', b' ', b'\t', b'\n', b'0', b'1', b'-', b'.',
+    b'e', b'n', b't', b'u', b'a', 0x00, 0x01, 0x0b, 0x1f, 0x7f, 0x80, 0xa0, 0xc3, 0xed, 0xff,
+];
+
+/// A small deterministic generator (xorshift), so that failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+fn fixtures() -> Vec<(String, DocumentKind, Vec<u8>)> {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"));
+    let mut out = vec![];
+    let entries = std::fs::read_dir(dir).expect("../shared/fixtures");
+    let mut names: Vec<_> = entries.map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    for name in names {
+        let name = name.to_string_lossy().into_owned();
+        let Some(kind) = KINDS
+            .iter()
+            .find(|k| name.starts_with(&format!("{}.", k.name())))
+        else {
+            continue;
+        };
+        let text = std::fs::read(dir.join(&name)).unwrap();
+        out.push((name, *kind, text));
+    }
+    let bench = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/data/profile-3k.json"
+    ));
+    out.push((
+        "profile-3k.json".into(),
+        DocumentKind::UserProfile,
+        std::fs::read(bench).unwrap(),
+    ));
+    assert!(out.len() > 10, "fixtures found: {}", out.len());
+    out
+}
+
+/// The verdict as compared: syntax messages are allowed to differ (the scanner's name the byte
+/// offset), but everything else must match.
+fn comparable(result: Result<(), Violation>) -> Result<(), Violation> {
+    result.map_err(|mut v| {
+        if v.syntax {
+            v.message.clear();
+        }
+        v
+    })
+}
+
+fn agree(kind: DocumentKind, text: &[u8], what: &str) -> Result<(), String> {
+    let old = comparable(reference::validate(kind, text));
+    let new = comparable(super::validate(kind, text));
+    if old == new {
+        return Ok(());
+    }
+    Err(format!(
+        "{what} as {kind:?}: {}\n  reference {old:?}\n  scanner   {new:?}",
+        String::from_utf8_lossy(&text[..text.len().min(400)])
+    ))
+}
+
+/// The end of the JSON value that starts at `start` (after whitespace), if there is one.
+fn value_end(text: &[u8], start: usize) -> Option<usize> {
+    let mut values = serde_json::Deserializer::from_slice(&text[start..]).into_iter::<IgnoredAny>();
+    match values.next() {
+        Some(Ok(_)) => Some(start + values.byte_offset()),
+        _ => None,
+    }
+}
+
+fn positions_of(text: &[u8], byte: u8) -> Vec<usize> {
+    (0..text.len()).filter(|&i| text[i] == byte).collect()
+}
+
+/// One random edit of `text`.
+fn mutate(rng: &mut Rng, text: &[u8]) -> (Vec<u8>, &'static str) {
+    let mut out = text.to_vec();
+    let at = rng.below(text.len() + 1);
+    let what = match rng.below(9) {
+        0 if !out.is_empty() => {
+            let last = out.len() - 1;
+            out[at.min(last)] = *rng.pick(BYTES);
+            "byte overwritten"
+        }
+        1 => {
+            out.insert(at, *rng.pick(BYTES));
+            "byte inserted"
+        }
+        2 if at < out.len() => {
+            let len = 1 + rng.below(4);
+            out.drain(at..(at + len).min(out.len()));
+            "bytes deleted"
+        }
+        3 | 4 => return swap_value(rng, text),
+        5 => return duplicate_member(rng, text),
+        6 => return unknown_member(rng, text),
+        7 => return escape_key(rng, text),
+        _ => {
+            out.truncate(at);
+            "truncated"
+        }
+    };
+    (out, what)
+}
+
+/// Replaces the value after a random ':' (or in an array) with one of `VALUES`.
+fn swap_value(rng: &mut Rng, text: &[u8]) -> (Vec<u8>, &'static str) {
+    let mut starts = positions_of(text, b':');
+    starts.extend(positions_of(text, b'['));
+    let Some(&colon) = starts.get(rng.below(starts.len())) else {
+        return (text.to_vec(), "unchanged");
+    };
+    let start = colon + 1;
+    let end = value_end(text, start).unwrap_or(start);
+    let mut out = text[..start].to_vec();
+    out.extend_from_slice(rng.pick(VALUES).as_bytes());
+    out.extend_from_slice(&text[end..]);
+    (out, "value swapped")
+}
+
+/// Repeats a random member of an object right after itself.
+fn duplicate_member(rng: &mut Rng, text: &[u8]) -> (Vec<u8>, &'static str) {
+    let colons = positions_of(text, b':');
+    let Some(&colon) = colons.get(rng.below(colons.len())) else {
+        return (text.to_vec(), "unchanged");
+    };
+    let key_start = text[..colon].iter().rposition(|&c| c == b',' || c == b'{');
+    let (Some(key_start), Some(end)) = (key_start, value_end(text, colon + 1)) else {
+        return (text.to_vec(), "unchanged");
+    };
+    let mut out = text[..end].to_vec();
+    out.push(b',');
+    out.extend_from_slice(&text[key_start + 1..end]);
+    out.extend_from_slice(&text[end..]);
+    (out, "member duplicated")
+}
+
+/// Inserts an odd unknown member at the start of a random object.
+fn unknown_member(rng: &mut Rng, text: &[u8]) -> (Vec<u8>, &'static str) {
+    const KEYS: &[&str] = &[
+        r#""zz""#,
+        "\"a\u{1}b\"",
+        r#""\u0041""#,
+        r#""\ud800""#,
+        "\"\u{e9}\"",
+        "\"\x7f\"",
+        r#""we\"ird""#,
+    ];
+    let braces = positions_of(text, b'{');
+    let Some(&brace) = braces.get(rng.below(braces.len())) else {
+        return (text.to_vec(), "unchanged");
+    };
+    let mut member = rng.pick(KEYS).as_bytes().to_vec();
+    member.push(b':');
+    member.extend_from_slice(rng.pick(VALUES).as_bytes());
+    member.push(b',');
+    let mut out = text[..=brace].to_vec();
+    out.extend_from_slice(&member);
+    out.extend_from_slice(&text[brace + 1..]);
+    (out, "unknown member inserted")
+}
+
+/// Writes the first character of a random key as a `\u` escape.
+fn escape_key(rng: &mut Rng, text: &[u8]) -> (Vec<u8>, &'static str) {
+    let colons = positions_of(text, b':');
+    let Some(&colon) = colons.get(rng.below(colons.len())) else {
+        return (text.to_vec(), "unchanged");
+    };
+    let Some(open) = text[..colon.saturating_sub(1)]
+        .iter()
+        .rposition(|&c| c == b'"')
+    else {
+        return (text.to_vec(), "unchanged");
+    };
+    let Some(&c) = text.get(open + 1) else {
+        return (text.to_vec(), "unchanged");
+    };
+    let mut out = text[..=open].to_vec();
+    out.extend_from_slice(format!("\\u{:04x}", c).as_bytes());
+    out.extend_from_slice(&text[open + 2..]);
+    (out, "key escaped")
+}
+
+fn compact(text: &[u8]) -> Option<Vec<u8>> {
+    let value: serde_json::Value = serde_json::from_slice(text).ok()?;
+    serde_json::to_vec(&value).ok()
+}
+
+#[test]
+fn fixtures_get_the_same_verdicts() {
+    let mut failures = vec![];
+    for (name, _, text) in fixtures() {
+        for kind in KINDS {
+            failures.extend(agree(kind, &text, &name).err());
+            if let Some(compact) = compact(&text) {
+                failures.extend(agree(kind, &compact, &name).err());
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn truncations_get_the_same_verdicts() {
+    let mut failures = vec![];
+    for (name, kind, text) in fixtures() {
+        let step = (text.len() / 150).max(1);
+        for end in (0..text.len()).step_by(step) {
+            failures.extend(agree(kind, &text[..end], &format!("{name} cut at {end}")).err());
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn mutations_get_the_same_verdicts() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut failures = vec![];
+    let (mut total, mut syntax, mut violations) = (0, 0, 0);
+    for (name, kind, text) in fixtures() {
+        let text = compact(&text).unwrap_or(text);
+        for round in 0..400 {
+            let mut doc = text.clone();
+            let mut whats = vec![];
+            for _ in 0..1 + rng.below(3) {
+                let (next, what) = mutate(&mut rng, &doc);
+                doc = next;
+                whats.push(what);
+            }
+            let what = format!("{name} #{round} ({})", whats.join(", "));
+            total += 1;
+            match super::validate(kind, &doc) {
+                Err(v) if v.syntax => syntax += 1,
+                Err(_) => violations += 1,
+                Ok(()) => {}
+            }
+            failures.extend(agree(kind, &doc, &what).err());
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {total} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // The mutations must exercise every outcome to mean anything.
+    let accepted = total - syntax - violations;
+    let counts = format!("{accepted} accepted, {violations} violations, {syntax} syntax errors");
+    assert!(accepted > total / 10, "{counts}");
+    assert!(violations > total / 10, "{counts}");
+    assert!(syntax > total / 10, "{counts}");
+    eprintln!("{total} mutations: {counts}");
+}
+
+#[test]
+fn edge_cases_get_the_same_verdicts() {
+    let beta = |rest: &str| format!(r#"{{"user":"u"{rest}}}"#);
+    let mut docs: Vec<String> = vec![
+        String::new(),
+        " ".into(),
+        "{}".into(),
+        "[]".into(),
+        "null".into(),
+        "\"x\"".into(),
+        "1".into(),
+        beta(""),
+        beta(" "),
+        beta(",\"a\u{1}b\":1"),
+        beta(",\"a\":\"\u{1}\""),
+        beta(",\"a\":\"\\ud800\""),
+        beta(",\"a\":\"\\udc00\""),
+        beta(",\"a\":1e400"),
+        beta(",\"auth0\":{\"x\":1e400}"),
+        beta(",\"auth0\":1e400"),
+        beta(",\"auth0\":[1e400]"),
+        beta(",\"auth0\":[\"\\ud800\"]"),
+        beta(",\"auth0\":{\"\u{1}\":1}"),
+        format!("{{\"user\":5,\"a\":\"\\ud800\"}}"),
+        format!("{{\"user\":5,\"a\":1e400}}"),
+        format!("{{\"user\":5,\"\u{1}\":1}}"),
+        format!("{{\"user\":5,\"a\":{{\"\u{1}\":1}}}}"),
+        format!("{{\"user\":5}}\u{a0}"),
+        format!("{{\"user\":5}} \t\r\n"),
+        format!("{{\"user\":\"u\",\"user\":5,\"x\":\"\\ud800\"}}"),
+        format!("{{\"user\":\"u\",\"user\":[}}"),
+        beta("\u{b}"),
+        beta("\u{c}"),
+    ];
+    for depth in [126, 127, 128, 129, 1000] {
+        let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        docs.push(nested.clone());
+        docs.push(beta(&format!(",\"auth0\":{nested}")));
+        docs.push(beta(&format!(",\"future\":{nested}")));
+        docs.push(format!("{{\"user\":5,\"future\":{nested}}}"));
+        let objects = format!("{}{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+        docs.push(beta(&format!(",\"auth0\":{objects}")));
+        docs.push(beta(&format!(",\"future\":{objects}")));
+    }
+    let mut failures = vec![];
+    for doc in &docs {
+        for kind in KINDS {
+            failures.extend(agree(kind, doc.as_bytes(), "edge case").err());
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

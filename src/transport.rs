@@ -1,0 +1,253 @@
+//! The TCP transport under the HTTP agent, tuned for short request/response exchanges on loopback.
+//!
+//! ureq's own TCP transport costs about nine system calls per call here: the request head and body
+//! leave in two sends (two segments, so the server wakes twice), the socket timeouts are set again
+//! before every send and read because the remaining time changes each call, and the pool probes the
+//! socket twice with fcntl/read/fcntl. This one:
+//! - holds output until the transport waits for input, then sends it in one write (large bodies are
+//!   still sent in 64 KiB pieces, so memory stays bounded);
+//! - changes a socket timeout only when it must shrink to honour the deadline, or when it has become
+//!   much shorter than the time left; a read that times out early simply reads again;
+//! - probes an idle connection with one `recv(MSG_PEEK | MSG_DONTWAIT)`;
+//! - writes with `send(MSG_NOSIGNAL)` (std's `write`), never `writev`, so a peer that hangs up
+//!   cannot raise SIGPIPE in a host that left it at its default action.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
+};
+
+/// Output is sent once this much is waiting, even before the transport waits for input.
+const FLUSH_AT: usize = 64 * 1024;
+
+#[derive(Debug, Default)]
+pub(crate) struct TcpConnector;
+
+impl<In: Transport> Connector<In> for TcpConnector {
+    type Out = Either<In, TcpTransport>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        if chained.is_some() {
+            return Ok(chained.map(Either::A));
+        }
+        let stream = connect_any(&details.addrs, details.timeout)?;
+        stream.set_nodelay(true)?;
+        let config = details.config;
+        let buffers = LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size());
+        Ok(Some(Either::B(TcpTransport::new(stream, buffers))))
+    }
+}
+
+/// Tries each address in turn, sharing the connect budget between those left.
+fn connect_any(addrs: &[SocketAddr], timeout: NextTimeout) -> Result<TcpStream, ureq::Error> {
+    let deadline = deadline_of(timeout);
+    let mut last = None;
+    for (i, addr) in addrs.iter().enumerate() {
+        let share = deadline
+            .map(|d| d.saturating_duration_since(Instant::now()) / (addrs.len() - i) as u32);
+        let result = match share {
+            Some(share) if share.is_zero() => return Err(ureq::Error::Timeout(timeout.reason)),
+            Some(share) => TcpStream::connect_timeout(addr, share),
+            None => TcpStream::connect(addr),
+        };
+        match result {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) if is_timeout(&e) => ureq::Error::Timeout(timeout.reason),
+        Some(e) => e.into(),
+        None => ureq::Error::HostNotFound,
+    })
+}
+
+pub(crate) struct TcpTransport {
+    stream: TcpStream,
+    buffers: LazyBuffers,
+    pending: Vec<u8>,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+}
+
+impl TcpTransport {
+    fn new(stream: TcpStream, buffers: LazyBuffers) -> TcpTransport {
+        TcpTransport {
+            stream,
+            buffers,
+            pending: Vec::new(),
+            read_timeout: None,
+            write_timeout: None,
+        }
+    }
+
+    /// Sends everything held back, within the write deadline.
+    fn flush(&mut self, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        let timeout = timeout.for_write();
+        let deadline = deadline_of(timeout);
+        let mut sent = 0;
+        while sent < self.pending.len() {
+            let left = time_left(deadline, timeout)?;
+            ensure_timeout(&mut self.write_timeout, left, |t| {
+                self.stream.set_write_timeout(t)
+            })?;
+            match self.stream.write(&self.pending[sent..]) {
+                Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
+                Ok(n) => sent += n,
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+impl Transport for TcpTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.pending
+            .extend_from_slice(&self.buffers.output()[..amount]);
+        if self.pending.len() >= FLUSH_AT {
+            self.flush(timeout)?;
+        }
+        Ok(())
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.flush(timeout)?;
+        let timeout = timeout.for_read();
+        let deadline = deadline_of(timeout);
+        loop {
+            let left = time_left(deadline, timeout)?;
+            ensure_timeout(&mut self.read_timeout, left, |t| {
+                self.stream.set_read_timeout(t)
+            })?;
+            let input = self.buffers.input_append_buf();
+            match self.stream.read(input) {
+                Ok(n) => {
+                    self.buffers.input_appended(n);
+                    return Ok(n > 0);
+                }
+                // An early wake-up (the socket timeout may be shorter than the time left) reads again.
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Open means: nothing to read and not closed. Bytes waiting on an idle connection mean the
+    /// previous response was not what it claimed, so the connection must not be reused either.
+    fn is_open(&mut self) -> bool {
+        let mut byte = 0u8;
+        // SAFETY: one writable byte; MSG_PEEK | MSG_DONTWAIT neither consumes nor blocks.
+        let n = unsafe {
+            libc::recv(
+                self.stream.as_raw_fd(),
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+    }
+}
+
+impl fmt::Debug for TcpTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpTransport")
+            .field("peer", &self.stream.peer_addr().ok())
+            .finish()
+    }
+}
+
+/// None when the call has no deadline.
+fn deadline_of(timeout: NextTimeout) -> Option<Instant> {
+    if timeout.after.is_not_happening() {
+        None
+    } else {
+        Some(Instant::now() + *timeout.after)
+    }
+}
+
+/// The time left before `deadline` (None: no deadline), or the timeout error once it has passed.
+fn time_left(
+    deadline: Option<Instant>,
+    timeout: NextTimeout,
+) -> Result<Option<Duration>, ureq::Error> {
+    match deadline {
+        None => Ok(None),
+        Some(d) => match d.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => Ok(Some(left)),
+            _ => Err(ureq::Error::Timeout(timeout.reason)),
+        },
+    }
+}
+
+/// Keeps the socket timeout at most `left` (so no read or write outlives the deadline) and at least
+/// half of it (so early wake-ups stay rare), touching the socket only when that band is left. It is
+/// set to 90% of the time left: the next call's full budget, measured a moment later, still fits.
+fn ensure_timeout(
+    current: &mut Option<Duration>,
+    left: Option<Duration>,
+    apply: impl FnOnce(Option<Duration>) -> io::Result<()>,
+) -> io::Result<()> {
+    let fits = match (*current, left) {
+        (None, None) => true,
+        (Some(cur), Some(left)) => cur <= left && cur >= left / 2,
+        _ => false,
+    };
+    if !fits {
+        let want = left.map(|l| (l * 9 / 10).max(Duration::from_micros(1)));
+        apply(want)?;
+        *current = want;
+    }
+    Ok(())
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Option<Duration> {
+        Some(Duration::from_millis(n))
+    }
+
+    #[test]
+    fn the_socket_timeout_changes_only_when_it_leaves_the_band() {
+        let mut current = None;
+        let mut applied = Vec::new();
+        let mut step = |left: Option<Duration>, current: &mut Option<Duration>| {
+            ensure_timeout(current, left, |t| {
+                applied.push(t);
+                Ok(())
+            })
+            .unwrap()
+        };
+        step(ms(30_000), &mut current); // first use: set to 90%
+        step(ms(29_990), &mut current); // the next call, a moment later: still fits
+        step(ms(20_000), &mut current); // less left than what is set: must shrink
+        step(ms(30_000), &mut current); // 18 s set of 30 s left: within the band
+        step(ms(40_000), &mut current); // set is under half of what is left: raise
+        assert_eq!(applied, vec![ms(27_000), ms(18_000), ms(36_000)]);
+    }
+}
