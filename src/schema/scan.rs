@@ -215,9 +215,18 @@ impl Walk<'_> {
         self.b.get(self.pos).copied().unwrap_or(0)
     }
 
-    /// Skips RFC 8259 whitespace and returns the next byte (0 at the end).
+    /// Skips RFC 8259 whitespace and returns the next byte (0 at the end). Compact text has
+    /// none, and every byte above ' ' ends it: one comparison.
     #[inline(always)]
     fn ws(&mut self) -> u8 {
+        let c = self.peek();
+        if c > b' ' {
+            return c;
+        }
+        self.ws_slow()
+    }
+
+    fn ws_slow(&mut self) -> u8 {
         loop {
             let c = self.peek();
             if !matches!(c, b' ' | b'\n' | b'\t' | b'\r') {
@@ -739,8 +748,38 @@ impl Walk<'_> {
     fn value(&mut self, ty: &'static Ty, nullable: bool) -> Step {
         match self.ws() {
             b'"' => self.string_value(ty),
+            b'0'..=b'9' if matches!(ty, Ty::Int | Ty::Num) => match self.small_integer() {
+                Some(end) => {
+                    self.pos = end;
+                    Ok(())
+                }
+                None => self.number_value(ty),
+            },
             b'-' | b'0'..=b'9' => self.number_value(ty),
             _ => self.container(ty, nullable),
+        }
+    }
+
+    /// Where the number at `pos` ends if it is a non-negative integer of at most `SAFE_DIGITS`
+    /// digits (most numbers are), which fits `Ty::Int` and `Ty::Num` whatever its digits. `pos`
+    /// must be at a digit.
+    #[inline(always)]
+    fn small_integer(&self) -> Option<usize> {
+        let b = self.b;
+        let start = self.pos;
+        let mut end = start + 1;
+        if b.get(start) != Some(&b'0') {
+            while end < b.len() && b[end].is_ascii_digit() {
+                end += 1;
+            }
+        }
+        if end - start > SAFE_DIGITS {
+            return None;
+        }
+        // A digit here is a leading zero; the others continue the number.
+        match b.get(end) {
+            Some(b'.' | b'e' | b'E' | b'0'..=b'9') => None,
+            _ => Some(end),
         }
     }
 
@@ -797,7 +836,7 @@ impl Walk<'_> {
         Err(self.violation(mismatch(ty, Found::Str(&text))))
     }
 
-    #[inline(always)]
+    #[inline(never)]
     fn number_value(&mut self, ty: &Ty) -> Step {
         let n = self.checked_number()?;
         let fast = n.integer && n.int_digits <= SAFE_DIGITS && matches!(ty, Ty::Int | Ty::Num);
@@ -834,16 +873,21 @@ impl Walk<'_> {
         if self.ws() == b'}' {
             self.pos += 1;
         } else {
+            if self.peek() != b'"' {
+                return Err(self.syntax("a string key"));
+            }
             loop {
-                if self.peek() != b'"' {
-                    return Err(self.syntax("a string key"));
-                }
                 match self.key(m, next)? {
                     Key::Known(index) => {
                         next = index + 1;
                         self.member(&m.fields[index], index, &mut seen)?;
                     }
                     Key::Other(span) => self.unknown_member(span)?,
+                }
+                // Compact text: the ',' and the next key's quote, checked together.
+                if self.b.get(self.pos..self.pos + 2) == Some(b",\"") {
+                    self.pos += 1;
+                    continue;
                 }
                 if self.object_separator()? {
                     break;
