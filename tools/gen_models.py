@@ -356,8 +356,8 @@ def emit_tables(models) -> str:
         out.append("        fields: &[")
         for f in fields:
             out.append(
-                f"            Field {{ key: {rust_str(f.key)}, ty: {table_ty(f.ty, index)}, "
-                f"nullable: {str(f.nullable).lower()} }},"
+                f"            Field::new({rust_str(f.key)}, {table_ty(f.ty, index)}, "
+                f"{str(f.nullable).lower()}),"
             )
         out.append("        ],")
         out.append("    },")

@@ -13,33 +13,31 @@ pub(crate) fn is_date_time(s: &str) -> bool {
 /// The same rule on the raw text of a JSON string: the scanner has checked it but not made it a
 /// `str`, and every accepted byte is ASCII anyway.
 pub(crate) fn is_date_time_bytes(b: &[u8]) -> bool {
-    if b.len() < 19 {
+    let Some((head, rest)) = b.split_first_chunk::<19>() else {
         return false;
-    }
-    let (head, rest) = b.split_at(19);
+    };
     date_and_time(head) && fraction_and_offset(rest)
 }
 
-fn date_and_time(b: &[u8]) -> bool {
+/// Where `YYYY-MM-DDThh:mm:ss` has its digits.
+const DIGITS_AT: [usize; 14] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+
+/// Fixed positions, so no bounds checks and no loops: the scanner meets many date-times.
+fn date_and_time(b: &[u8; 19]) -> bool {
+    let digit = |i: usize| u32::from(b[i].wrapping_sub(b'0'));
+    let digits = DIGITS_AT.iter().fold(true, |ok, &i| ok & (digit(i) < 10));
     let separators = b[4] == b'-'
         && b[7] == b'-'
         && matches!(b[10], b'T' | b't' | b' ')
         && b[13] == b':'
         && b[16] == b':';
-    let fields = (
-        number(&b[0..4]),
-        number(&b[5..7]),
-        number(&b[8..10]),
-        number(&b[11..13]),
-        number(&b[14..16]),
-        number(&b[17..19]),
-    );
-    let (Some(year), Some(month), Some(day), Some(hour), Some(minute), Some(second)) = fields
-    else {
+    if !(digits && separators) {
         return false;
-    };
-    separators
-        && year >= 1
+    }
+    let two = |i: usize| digit(i) * 10 + digit(i + 1);
+    let (year, month, day) = (two(0) * 100 + two(2), two(5), two(8));
+    let (hour, minute, second) = (two(11), two(14), two(17));
+    year >= 1
         && (1..=12).contains(&month)
         && day >= 1
         && day <= days_in_month(year, month)

@@ -393,6 +393,7 @@ fn edge_cases_get_the_same_verdicts() {
         docs.push(beta(&format!(",\"auth0\":{objects}")));
         docs.push(beta(&format!(",\"future\":{objects}")));
     }
+    docs.extend(fast_path_edges());
     let mut failures = vec![];
     for doc in &docs {
         for kind in KINDS {
@@ -400,4 +401,85 @@ fn edge_cases_get_the_same_verdicts() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Cases around the scanner's fast paths: 16-byte string probes, the expected key matched with its
+/// ':' in one comparison, the small-integer shortcut, and reads that end near the input's end.
+fn fast_path_edges() -> Vec<String> {
+    let mut docs = vec![];
+    let profile = |rest: &str| {
+        format!(
+            r#"{{"id":"u","aesthetics":{{"font":{{"size":14}},"theme":{{"dark":true}}}}{rest}}}"#
+        )
+    };
+    // White space between a key and its ':' or value.
+    for gap in [" ", "  ", "\n", "\t", " \r\n "] {
+        docs.push(format!(r#"{{"user"{gap}:{gap}"u"}}"#));
+        docs.push(profile(&format!(r#","name"{gap}:"x""#)));
+    }
+    // Keys and strings of every length around 8 and 16 bytes, known and unknown, escaped and not.
+    for len in [7, 8, 9, 14, 15, 16, 17, 18, 31, 32, 33] {
+        let word = "k".repeat(len);
+        let a = "a".repeat(len);
+        docs.push(profile(&format!(r#","{word}":1"#)));
+        docs.push(profile(&format!(r#","name":"{word}""#)));
+        docs.push(profile(&format!(r#","name":"{a}\n{a}""#)));
+        docs.push(profile(&format!(r#","name":"{a}\u00e9""#)));
+        docs.push(profile(&format!(r#","name":"{a}é""#)));
+        docs.push(profile(&format!(r#","name":"{a}\u0001""#)));
+        docs.push(profile(&format!(",\"name\":\"{a}\u{1}\"")));
+        // Unterminated at the very end of the input, so probes run past it.
+        docs.push(format!(r#"{{"user":"{word}"#));
+        docs.push(format!(r#"{{"{word}"#));
+    }
+    // Keys whose prefix matches the expected key, and the expected key without its ':'.
+    docs.push(profile(r#","names":"x""#));
+    docs.push(profile(r#","nam":"x""#));
+    docs.push(profile(r#","name""x""#));
+    docs.push(r#"{"user""u"}"#.to_string());
+    docs.push(r#"{"user":"u","auth0":{"vision":null},"descope""#.to_string());
+    // Integers around the shortcut's limits, leading zeros, signs, numbers at the end of input.
+    for n in [
+        "0",
+        "-0",
+        "01",
+        "00",
+        "-01",
+        "7",
+        "123456789012345678",
+        "1234567890123456789",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "18446744073709551616",
+        "14.0",
+        "14e0",
+        "1e",
+        "1.",
+        "-",
+        "+1",
+    ] {
+        docs.push(format!(
+            r#"{{"id":"u","aesthetics":{{"font":{{"size":{n}}},"theme":{{"dark":true}}}}}}"#
+        ));
+        docs.push(format!(r#"{{"id":"u","aesthetics":{{"font":{{"size":{n}"#));
+    }
+    // Date-times at fixed positions: good, bad digits, bad separators, cut short.
+    for value in [
+        "2024-03-14T09:26:53.589Z",
+        "2024-03-14T09:26:53Z",
+        "2024-03-14 09:26:53+01:00",
+        "2024-02-29T00:00:00",
+        "2023-02-29T00:00:00",
+        "2024-13-01T00:00:00Z",
+        "2024-03-14T24:00:00Z",
+        "2024-03-14T09:26:53.Z",
+        "2024-03-14T09:26",
+        "2024-03-1",
+        "２024-03-14T09:26:53Z",
+    ] {
+        docs.push(profile(&format!(r#","created":{{"value":"{value}"}}"#)));
+    }
+    docs
 }

@@ -74,6 +74,55 @@ pub(crate) struct Field {
     pub key: &'static str,
     pub ty: Ty,
     pub nullable: bool,
+    /// The key as the scanner expects to find it; see `KeyProbe`.
+    pub probe: KeyProbe,
+}
+
+impl Field {
+    pub(crate) const fn new(key: &'static str, ty: Ty, nullable: bool) -> Field {
+        Field {
+            key,
+            ty,
+            nullable,
+            probe: KeyProbe::of(key),
+        }
+    }
+}
+
+/// The first 16 bytes of `key":` (the text after a key's opening quote in compact JSON), read
+/// as a little-endian `u128`, and the mask of the bytes that count: comparing the next 16 bytes
+/// of input with it is one `u128` comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyProbe {
+    pub head: u128,
+    pub mask: u128,
+}
+
+impl KeyProbe {
+    pub(crate) const fn of(key: &str) -> KeyProbe {
+        let key = key.as_bytes();
+        let mut bytes = [0u8; 16];
+        let mut i = 0;
+        while i < 16 && i < key.len() + 2 {
+            bytes[i] = if i < key.len() {
+                key[i]
+            } else if i == key.len() {
+                b'"'
+            } else {
+                b':'
+            };
+            i += 1;
+        }
+        let mask = if i == 16 {
+            u128::MAX
+        } else {
+            (1u128 << (8 * i)) - 1
+        };
+        KeyProbe {
+            head: u128::from_le_bytes(bytes),
+            mask,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -229,6 +278,27 @@ mod tests {
                 "{}",
                 m.name
             );
+        }
+    }
+
+    #[test]
+    fn key_probes_cover_the_key_its_quote_and_the_colon() {
+        let short = KeyProbe::of("id");
+        assert_eq!(
+            short.head,
+            u128::from_le_bytes(*b"id\":\0\0\0\0\0\0\0\0\0\0\0\0")
+        );
+        assert_eq!(short.mask, 0xffff_ffff);
+        let fifteen = KeyProbe::of("abcdefghijklmno");
+        assert_eq!(fifteen.head, u128::from_le_bytes(*b"abcdefghijklmno\""));
+        assert_eq!(fifteen.mask, u128::MAX);
+        let long = KeyProbe::of("abcdefghijklmnopqrstuvwxyz");
+        assert_eq!(long.head, u128::from_le_bytes(*b"abcdefghijklmnop"));
+        assert_eq!(long.mask, u128::MAX);
+        for m in tables::MODELS.iter() {
+            for f in m.fields {
+                assert_eq!(f.probe, KeyProbe::of(f.key), "{}.{}", m.name, f.key);
+            }
         }
     }
 

@@ -215,9 +215,18 @@ impl Walk<'_> {
         self.b.get(self.pos).copied().unwrap_or(0)
     }
 
-    /// Skips RFC 8259 whitespace and returns the next byte (0 at the end).
+    /// Skips RFC 8259 whitespace and returns the next byte (0 at the end). Compact text has
+    /// none, and every byte above ' ' ends it: one comparison.
     #[inline(always)]
     fn ws(&mut self) -> u8 {
+        let c = self.peek();
+        if c > b' ' {
+            return c;
+        }
+        self.ws_slow()
+    }
+
+    fn ws_slow(&mut self) -> u8 {
         loop {
             let c = self.peek();
             if !matches!(c, b' ' | b'\n' | b'\t' | b'\r') {
@@ -316,10 +325,66 @@ fn is_stop(c: u8, allow_control: bool) -> bool {
     c == b'"' || c == b'\\' || (c < 0x20 && !allow_control)
 }
 
+/// Sixteen bytes at once with SSE2 (always present on x86_64): bit `k` of the first mask is set
+/// when byte `k` of `b[i..i + 16]` is a stop byte, of the second when its high bit is set.
+///
+/// Panics unless `i + 16 <= b.len()`, which is what makes the unaligned load sound.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn probe16(b: &[u8], i: usize, allow_control: bool) -> (u32, u32) {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8, _mm_setzero_si128,
+    };
+    let bytes = &b[i..i + 16];
+    // SAFETY: `bytes` is 16 readable bytes, and `_mm_loadu_si128` has no alignment requirement;
+    // the other intrinsics only compute on registers, with SSE2, which x86_64 always has.
+    unsafe {
+        let chunk = _mm_loadu_si128(bytes.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'\\' as i8));
+        // Below 0x20 exactly when the unsigned maximum with 0x1f is 0x1f.
+        let control = if allow_control {
+            _mm_setzero_si128()
+        } else {
+            let limit = _mm_set1_epi8(0x1f);
+            _mm_cmpeq_epi8(_mm_max_epu8(chunk, limit), limit)
+        };
+        let stops = _mm_or_si128(_mm_or_si128(quote, backslash), control);
+        (
+            _mm_movemask_epi8(stops) as u32,
+            _mm_movemask_epi8(chunk) as u32,
+        )
+    }
+}
+
 /// The index of the first stop byte at or after `i` (or `b.len()`), and whether any byte before
 /// it has its high bit set (so that the string needs a UTF-8 check).
 #[inline(always)]
 fn find_stop(b: &[u8], mut i: usize, allow_control: bool) -> (usize, bool) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut high = 0;
+        while i + 16 <= b.len() {
+            let (stops, highs) = probe16(b, i, allow_control);
+            if stops != 0 {
+                let at = stops.trailing_zeros();
+                high |= highs & ((1u32 << at) - 1);
+                return (i + at as usize, high != 0);
+            }
+            high |= highs;
+            i += 16;
+        }
+        let (stop, tail_high) = find_stop_swar(b, i, allow_control);
+        (stop, tail_high || high != 0)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    find_stop_swar(b, i, allow_control)
+}
+
+/// `find_stop` eight bytes at a time, in portable code.
+#[inline(always)]
+fn find_stop_swar(b: &[u8], mut i: usize, allow_control: bool) -> (usize, bool) {
     let mut high = 0;
     while let Some(bytes) = b.get(i..i + 8) {
         let chunk = u64::from_le_bytes(bytes.try_into().unwrap_or_default());
@@ -677,10 +742,51 @@ impl Number {
 // ---------------------------------------------------------------- checked values
 
 impl Walk<'_> {
-    /// Checks one value against `ty`.
+    /// Checks one value against `ty`. Scalars are read in place; containers (and errors) in
+    /// `container`, so that only they pay for a call.
+    #[inline(always)]
     fn value(&mut self, ty: &'static Ty, nullable: bool) -> Step {
         match self.ws() {
             b'"' => self.string_value(ty),
+            b'0'..=b'9' if matches!(ty, Ty::Int | Ty::Num) => match self.small_integer() {
+                Some(end) => {
+                    self.pos = end;
+                    Ok(())
+                }
+                None => self.number_value(ty),
+            },
+            b'-' | b'0'..=b'9' => self.number_value(ty),
+            _ => self.container(ty, nullable),
+        }
+    }
+
+    /// Where the number at `pos` ends if it is a non-negative integer of at most `SAFE_DIGITS`
+    /// digits (most numbers are), which fits `Ty::Int` and `Ty::Num` whatever its digits. `pos`
+    /// must be at a digit.
+    #[inline(always)]
+    fn small_integer(&self) -> Option<usize> {
+        let b = self.b;
+        let start = self.pos;
+        let mut end = start + 1;
+        if b.get(start) != Some(&b'0') {
+            while end < b.len() && b[end].is_ascii_digit() {
+                end += 1;
+            }
+        }
+        if end - start > SAFE_DIGITS {
+            return None;
+        }
+        // A digit here is a leading zero; the others continue the number.
+        match b.get(end) {
+            Some(b'.' | b'e' | b'E' | b'0'..=b'9') => None,
+            _ => Some(end),
+        }
+    }
+
+    /// The rest of `value`: containers, literals, and what is not a value.
+    #[inline(never)]
+    fn container(&mut self, ty: &'static Ty, nullable: bool) -> Step {
+        match self.peek() {
             b'{' => match ty {
                 Ty::Obj(m) => self.object(model(*m)),
                 Ty::IntMap => self.int_map(),
@@ -702,7 +808,6 @@ impl Walk<'_> {
                 self.literal(b"null")?;
                 self.expect(nullable, ty, Found::Null)
             }
-            b'-' | b'0'..=b'9' => self.number_value(ty),
             _ => Err(self.syntax("a value")),
         }
     }
@@ -715,6 +820,7 @@ impl Walk<'_> {
         Err(self.violation(mismatch(ty, found)))
     }
 
+    #[inline(always)]
     fn string_value(&mut self, ty: &Ty) -> Step {
         let span = self.string(Text::Checked)?;
         let ok = match ty {
@@ -730,6 +836,7 @@ impl Walk<'_> {
         Err(self.violation(mismatch(ty, Found::Str(&text))))
     }
 
+    #[inline(never)]
     fn number_value(&mut self, ty: &Ty) -> Step {
         let n = self.checked_number()?;
         let fast = n.integer && n.int_digits <= SAFE_DIGITS && matches!(ty, Ty::Int | Ty::Num);
@@ -766,16 +873,21 @@ impl Walk<'_> {
         if self.ws() == b'}' {
             self.pos += 1;
         } else {
+            if self.peek() != b'"' {
+                return Err(self.syntax("a string key"));
+            }
             loop {
-                if self.peek() != b'"' {
-                    return Err(self.syntax("a string key"));
-                }
                 match self.key(m, next)? {
                     Key::Known(index) => {
                         next = index + 1;
-                        self.member(m, index, &mut seen)?;
+                        self.member(&m.fields[index], index, &mut seen)?;
                     }
                     Key::Other(span) => self.unknown_member(span)?,
+                }
+                // Compact text: the ',' and the next key's quote, checked together.
+                if self.b.get(self.pos..self.pos + 2) == Some(b",\"") {
+                    self.pos += 1;
+                    continue;
                 }
                 if self.object_separator()? {
                     break;
@@ -807,26 +919,23 @@ impl Walk<'_> {
         }
     }
 
-    /// The value of the known key `fields[index]`.
+    /// The value of the known key `field`, which is `fields[index]`, after its ':'.
     #[inline]
-    fn member(&mut self, m: &'static Model, index: usize, seen: &mut u64) -> Step {
-        let field: &'static Field = &m.fields[index];
+    fn member(&mut self, field: &'static Field, index: usize, seen: &mut u64) -> Step {
         let bit = 1u64 << index;
         if *seen & bit != 0 {
             return Err(self.duplicate(field.key));
         }
         *seen |= bit;
-        match self
-            .colon()
-            .and_then(|()| self.value(&field.ty, field.nullable))
-        {
+        match self.value(&field.ty, field.nullable) {
             Ok(()) => Ok(()),
             Err(Stop) => Err(self.unwind_object(Seg::Key(field.key.to_owned()))),
         }
     }
 
+    /// The value of an unknown key, after its ':'.
     fn unknown_member(&mut self, span: Span) -> Step {
-        match self.colon().and_then(|()| self.skip()) {
+        match self.skip() {
             Ok(()) => Ok(()),
             Err(Stop) => {
                 let key = self.decoded(span);
@@ -838,7 +947,7 @@ impl Walk<'_> {
     /// A known key seen twice: its second value is skipped so that the rest is still read.
     #[cold]
     fn duplicate(&mut self, key: &'static str) -> Stop {
-        if self.colon().and_then(|()| self.skip()).is_err() {
+        if self.skip().is_err() {
             self.segs.push(Seg::Key(key.to_owned()));
             return Stop;
         }
@@ -854,26 +963,61 @@ impl Walk<'_> {
         stop
     }
 
-    /// Reads a key of `m`, whose quote is at `pos`. Writers that emit keys in schema order
-    /// (sorted, as serde and the fixtures do) make `fields[next]` the key nearly every time, and
-    /// then it is one comparison of the raw bytes, without even looking for the closing quote.
-    #[inline]
+    /// Reads a key of `m`, whose quote is at `pos`, and the ':' after it. Writers that emit keys
+    /// in schema order (sorted, as serde and the fixtures do) make `fields[next]` the key nearly
+    /// every time, and compact ones put the ':' right after it: then the key is found with one
+    /// 16-byte comparison (see `KeyProbe`), without even looking for the closing quote.
+    #[inline(always)]
     fn key(&mut self, m: &'static Model, next: usize) -> Step<Key> {
         if let Some(field) = m.fields.get(next) {
-            let want = field.key.as_bytes();
-            let start = self.pos + 1;
-            let end = start + want.len();
-            if self.b.get(end) == Some(&b'"') && same_bytes(&self.b[start..end], want) {
-                self.pos = end + 1;
+            if let Some(after) = self.probe_key(field) {
+                self.pos = after;
                 return Ok(Key::Known(next));
             }
         }
+        self.any_key(m)
+    }
+
+    /// Where `"key":` ends if it starts at `pos`.
+    #[inline(always)]
+    fn probe_key(&self, field: &Field) -> Option<usize> {
+        let start = self.pos + 1;
+        let bytes = self.b.get(start..start + 16)?;
+        let head = u128::from_le_bytes(bytes.try_into().unwrap_or_default());
+        if (head ^ field.probe.head) & field.probe.mask != 0 {
+            return None;
+        }
+        let want = field.key.as_bytes();
+        let end = start + want.len();
+        // Keys of 15 bytes or more do not fit the probe with their '":'.
+        if want.len() >= 15
+            && !(self.b.get(end..end + 2) == Some(b"\":")
+                && same_bytes(
+                    &self.b[start + 16.min(want.len())..end],
+                    &want[16.min(want.len())..],
+                ))
+        {
+            return None;
+        }
+        Some(end + 2)
+    }
+
+    /// A key read in full and looked up, and the ':' after it.
+    fn any_key(&mut self, m: &'static Model) -> Step<Key> {
         let span = self.string(Text::Key)?;
         let found = if span.escaped {
             (m.lookup)(self.decoded(span).as_bytes())
         } else {
             (m.lookup)(&self.b[span.start..span.end])
         };
+        if self.colon().is_err() {
+            let key = match found {
+                Some(index) => m.fields[index].key.to_owned(),
+                None => self.decoded(span),
+            };
+            self.segs.push(Seg::Key(key));
+            return Err(Stop);
+        }
         Ok(found.map_or(Key::Other(span), Key::Known))
     }
 

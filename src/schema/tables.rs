@@ -14,21 +14,9 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x5,
         lookup: keys_aesthetics,
         fields: &[
-            Field {
-                key: "font",
-                ty: Ty::Obj(30),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "theme",
-                ty: Ty::Obj(57),
-                nullable: false,
-            },
+            Field::new("font", Ty::Obj(30), false),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("theme", Ty::Obj(57), false),
         ],
     },
     Model {
@@ -36,51 +24,15 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0xd3,
         lookup: keys_allocation_cloud,
         fields: &[
-            Field {
-                key: "id",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "project",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "region",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "status",
-                ty: Ty::Obj(2),
-                nullable: false,
-            },
-            Field {
-                key: "updated",
-                ty: Ty::Obj(31),
-                nullable: true,
-            },
-            Field {
-                key: "urls",
-                ty: Ty::Obj(4),
-                nullable: false,
-            },
-            Field {
-                key: "user",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "version",
-                ty: Ty::Str,
-                nullable: true,
-            },
+            Field::new("id", Ty::Str, false),
+            Field::new("project", Ty::Str, false),
+            Field::new("region", Ty::Str, true),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("status", Ty::Obj(2), false),
+            Field::new("updated", Ty::Obj(31), true),
+            Field::new("urls", Ty::Obj(4), false),
+            Field::new("user", Ty::Str, false),
+            Field::new("version", Ty::Str, true),
         ],
     },
     Model {
@@ -88,16 +40,8 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_allocation_cloud_status,
         fields: &[
-            Field {
-                key: "cloud",
-                ty: Ty::Enum("AllocationStatusEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new("cloud", Ty::Enum("AllocationStatusEnum"), false),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -105,21 +49,9 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x6,
         lookup: keys_allocation_cloud_url,
         fields: &[
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "status",
-                ty: Ty::Enum("AllocationStatusEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "url",
-                ty: Ty::Str,
-                nullable: false,
-            },
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("status", Ty::Enum("AllocationStatusEnum"), false),
+            Field::new("url", Ty::Str, false),
         ],
     },
     Model {
@@ -127,26 +59,10 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x3,
         lookup: keys_allocation_cloud_urls,
         fields: &[
-            Field {
-                key: "base",
-                ty: Ty::Obj(3),
-                nullable: false,
-            },
-            Field {
-                key: "id",
-                ty: Ty::Obj(3),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "vanity",
-                ty: Ty::Obj(3),
-                nullable: true,
-            },
+            Field::new("base", Ty::Obj(3), false),
+            Field::new("id", Ty::Obj(3), false),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("vanity", Ty::Obj(3), true),
         ],
     },
     Model {
@@ -154,26 +70,14 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x4,
         lookup: keys_allowed_cloud_models_instance_configuration,
         fields: &[
-            Field {
-                key: "allowedModels",
-                ty: Ty::Obj(35),
-                nullable: true,
-            },
-            Field {
-                key: "defaultModels",
-                ty: Ty::Obj(33),
-                nullable: true,
-            },
-            Field {
-                key: "enabled",
-                ty: Ty::Enum("InstanceConfigurationEnabledEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new("allowedModels", Ty::Obj(35), true),
+            Field::new("defaultModels", Ty::Obj(33), true),
+            Field::new(
+                "enabled",
+                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                false,
+            ),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -181,31 +85,11 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x0,
         lookup: keys_anonymous_temporal_range,
         fields: &[
-            Field {
-                key: "between",
-                ty: Ty::Bool,
-                nullable: true,
-            },
-            Field {
-                key: "continuous",
-                ty: Ty::Bool,
-                nullable: true,
-            },
-            Field {
-                key: "from",
-                ty: Ty::Obj(31),
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "to",
-                ty: Ty::Obj(31),
-                nullable: true,
-            },
+            Field::new("between", Ty::Bool, true),
+            Field::new("continuous", Ty::Bool, true),
+            Field::new("from", Ty::Obj(31), true),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("to", Ty::Obj(31), true),
         ],
     },
     Model {
@@ -213,36 +97,12 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x0,
         lookup: keys_auth0_identity,
         fields: &[
-            Field {
-                key: "access_token",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "connection",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "expires_in",
-                ty: Ty::Int,
-                nullable: true,
-            },
-            Field {
-                key: "isSocial",
-                ty: Ty::Bool,
-                nullable: true,
-            },
-            Field {
-                key: "provider",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "user_id",
-                ty: Ty::Str,
-                nullable: true,
-            },
+            Field::new("access_token", Ty::Str, true),
+            Field::new("connection", Ty::Str, true),
+            Field::new("expires_in", Ty::Int, true),
+            Field::new("isSocial", Ty::Bool, true),
+            Field::new("provider", Ty::Str, true),
+            Field::new("user_id", Ty::Str, true),
         ],
     },
     Model {
@@ -250,26 +110,10 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x0,
         lookup: keys_auth0_open_aiuser_metadata,
         fields: &[
-            Field {
-                key: "api_key",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "api_key_name",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "organization_key",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new("api_key", Ty::Str, true),
+            Field::new("api_key_name", Ty::Str, true),
+            Field::new("organization_key", Ty::Str, true),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -277,101 +121,25 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x0,
         lookup: keys_auth0_user,
         fields: &[
-            Field {
-                key: "blocked_for",
-                ty: Ty::Array(&Ty::Str),
-                nullable: true,
-            },
-            Field {
-                key: "created_at",
-                ty: Ty::DateTime,
-                nullable: true,
-            },
-            Field {
-                key: "email",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "email_verified",
-                ty: Ty::Bool,
-                nullable: true,
-            },
-            Field {
-                key: "family_name",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "given_name",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "guardian_authenticators",
-                ty: Ty::Array(&Ty::Str),
-                nullable: true,
-            },
-            Field {
-                key: "identities",
-                ty: Ty::Array(&Ty::Obj(7)),
-                nullable: true,
-            },
-            Field {
-                key: "last_ip",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "last_login",
-                ty: Ty::DateTime,
-                nullable: true,
-            },
-            Field {
-                key: "locale",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "logins_count",
-                ty: Ty::Int,
-                nullable: true,
-            },
-            Field {
-                key: "name",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "nickname",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "picture",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "updated_at",
-                ty: Ty::DateTime,
-                nullable: true,
-            },
-            Field {
-                key: "user_id",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "user_metadata",
-                ty: Ty::Obj(12),
-                nullable: true,
-            },
-            Field {
-                key: "username",
-                ty: Ty::Str,
-                nullable: true,
-            },
+            Field::new("blocked_for", Ty::Array(&Ty::Str), true),
+            Field::new("created_at", Ty::DateTime, true),
+            Field::new("email", Ty::Str, true),
+            Field::new("email_verified", Ty::Bool, true),
+            Field::new("family_name", Ty::Str, true),
+            Field::new("given_name", Ty::Str, true),
+            Field::new("guardian_authenticators", Ty::Array(&Ty::Str), true),
+            Field::new("identities", Ty::Array(&Ty::Obj(7)), true),
+            Field::new("last_ip", Ty::Str, true),
+            Field::new("last_login", Ty::DateTime, true),
+            Field::new("locale", Ty::Str, true),
+            Field::new("logins_count", Ty::Int, true),
+            Field::new("name", Ty::Str, true),
+            Field::new("nickname", Ty::Str, true),
+            Field::new("picture", Ty::Str, true),
+            Field::new("updated_at", Ty::DateTime, true),
+            Field::new("user_id", Ty::Str, true),
+            Field::new("user_metadata", Ty::Obj(12), true),
+            Field::new("username", Ty::Str, true),
         ],
     },
     Model {
@@ -379,16 +147,8 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x3,
         lookup: keys_auth0_user_allocation_metadata,
         fields: &[
-            Field {
-                key: "project",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "region",
-                ty: Ty::Str,
-                nullable: false,
-            },
+            Field::new("project", Ty::Str, false),
+            Field::new("region", Ty::Str, false),
         ],
     },
     Model {
@@ -396,16 +156,8 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x0,
         lookup: keys_auth0_user_beta_status,
         fields: &[
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "vision",
-                ty: Ty::Obj(6),
-                nullable: true,
-            },
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("vision", Ty::Obj(6), true),
         ],
     },
     Model {
@@ -413,46 +165,14 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x8,
         lookup: keys_auth0_user_metadata,
         fields: &[
-            Field {
-                key: "allocation",
-                ty: Ty::Obj(10),
-                nullable: true,
-            },
-            Field {
-                key: "beta",
-                ty: Ty::Obj(6),
-                nullable: true,
-            },
-            Field {
-                key: "cloud_key",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "global_id",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "open_AI",
-                ty: Ty::Obj(8),
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "stripe_customer_id",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "vanityname",
-                ty: Ty::Str,
-                nullable: true,
-            },
+            Field::new("allocation", Ty::Obj(10), true),
+            Field::new("beta", Ty::Obj(6), true),
+            Field::new("cloud_key", Ty::Str, true),
+            Field::new("global_id", Ty::Str, false),
+            Field::new("open_AI", Ty::Obj(8), true),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("stripe_customer_id", Ty::Str, true),
+            Field::new("vanityname", Ty::Str, true),
         ],
     },
     Model {
@@ -460,16 +180,12 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_big_query_instance_configuration,
         fields: &[
-            Field {
-                key: "enabled",
-                ty: Ty::Enum("InstanceConfigurationEnabledEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new(
+                "enabled",
+                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                false,
+            ),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -477,16 +193,12 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_cloud_backup_creation_instance_configuration,
         fields: &[
-            Field {
-                key: "enabled",
-                ty: Ty::Enum("InstanceConfigurationEnabledEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new(
+                "enabled",
+                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                false,
+            ),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -494,16 +206,12 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_connect_to_cloud_instance_configuration,
         fields: &[
-            Field {
-                key: "enabled",
-                ty: Ty::Enum("InstanceConfigurationEnabledEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new(
+                "enabled",
+                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                false,
+            ),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -511,16 +219,12 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_delete_cloud_backup_instance_configuration,
         fields: &[
-            Field {
-                key: "enabled",
-                ty: Ty::Enum("InstanceConfigurationEnabledEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new(
+                "enabled",
+                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                false,
+            ),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -528,21 +232,13 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x2,
         lookup: keys_denied_workstream_pattern_engine_sources_instance_configuration,
         fields: &[
-            Field {
-                key: "deniedSources",
-                ty: Ty::Obj(38),
-                nullable: true,
-            },
-            Field {
-                key: "enabled",
-                ty: Ty::Enum("InstanceConfigurationEnabledEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new("deniedSources", Ty::Obj(38), true),
+            Field::new(
+                "enabled",
+                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                false,
+            ),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -550,21 +246,13 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x2,
         lookup: keys_denied_workstream_pattern_engine_websites_instance_configuration,
         fields: &[
-            Field {
-                key: "deniedWebsites",
-                ty: Ty::Obj(40),
-                nullable: true,
-            },
-            Field {
-                key: "enabled",
-                ty: Ty::Enum("InstanceConfigurationEnabledEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new("deniedWebsites", Ty::Obj(40), true),
+            Field::new(
+                "enabled",
+                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                false,
+            ),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -572,41 +260,13 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0xc,
         lookup: keys_descope_user_metadata,
         fields: &[
-            Field {
-                key: "allocation",
-                ty: Ty::Obj(10),
-                nullable: true,
-            },
-            Field {
-                key: "beta",
-                ty: Ty::Obj(6),
-                nullable: true,
-            },
-            Field {
-                key: "descope_id",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "global_id",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "open_AI",
-                ty: Ty::Obj(8),
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "vanityname",
-                ty: Ty::Str,
-                nullable: true,
-            },
+            Field::new("allocation", Ty::Obj(10), true),
+            Field::new("beta", Ty::Obj(6), true),
+            Field::new("descope_id", Ty::Str, false),
+            Field::new("global_id", Ty::Str, false),
+            Field::new("open_AI", Ty::Obj(8), true),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("vanityname", Ty::Str, true),
         ],
     },
     Model {
@@ -614,16 +274,12 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x3,
         lookup: keys_embedded_model_schema,
         fields: &[
-            Field {
-                key: "migration",
-                ty: Ty::Int,
-                nullable: false,
-            },
-            Field {
-                key: "semantic",
-                ty: Ty::Enum("EmbeddedModelSchemaSemanticVersionEnum"),
-                nullable: false,
-            },
+            Field::new("migration", Ty::Int, false),
+            Field::new(
+                "semantic",
+                Ty::Enum("EmbeddedModelSchemaSemanticVersionEnum"),
+                false,
+            ),
         ],
     },
     Model {
@@ -631,56 +287,16 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x384,
         lookup: keys_external_provider,
         fields: &[
-            Field {
-                key: "access_token",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "connection",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "created",
-                ty: Ty::Obj(31),
-                nullable: false,
-            },
-            Field {
-                key: "expires_in",
-                ty: Ty::Int,
-                nullable: true,
-            },
-            Field {
-                key: "isSocial",
-                ty: Ty::Bool,
-                nullable: true,
-            },
-            Field {
-                key: "profileData",
-                ty: Ty::Obj(22),
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "type",
-                ty: Ty::Enum("ExternalProviderTypeEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "updated",
-                ty: Ty::Obj(31),
-                nullable: false,
-            },
-            Field {
-                key: "user_id",
-                ty: Ty::Str,
-                nullable: false,
-            },
+            Field::new("access_token", Ty::Str, true),
+            Field::new("connection", Ty::Str, true),
+            Field::new("created", Ty::Obj(31), false),
+            Field::new("expires_in", Ty::Int, true),
+            Field::new("isSocial", Ty::Bool, true),
+            Field::new("profileData", Ty::Obj(22), true),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("type", Ty::Enum("ExternalProviderTypeEnum"), false),
+            Field::new("updated", Ty::Obj(31), false),
+            Field::new("user_id", Ty::Str, false),
         ],
     },
     Model {
@@ -688,196 +304,44 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x0,
         lookup: keys_external_provider_profile_data,
         fields: &[
-            Field {
-                key: "anchor",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "bio",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "blog",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "collaborators",
-                ty: Ty::Int,
-                nullable: true,
-            },
-            Field {
-                key: "company",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "created_at",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "disk_usage",
-                ty: Ty::Int,
-                nullable: true,
-            },
-            Field {
-                key: "email",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "email_verified",
-                ty: Ty::Bool,
-                nullable: true,
-            },
-            Field {
-                key: "events_url",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "followers",
-                ty: Ty::Int,
-                nullable: true,
-            },
-            Field {
-                key: "followers_url",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "following",
-                ty: Ty::Int,
-                nullable: true,
-            },
-            Field {
-                key: "following_url",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "gists_url",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "gravatar_id",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "hireable",
-                ty: Ty::Bool,
-                nullable: true,
-            },
-            Field {
-                key: "html_url",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "name",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "nickname",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "node_id",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "organizations_url",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "owned_private_repos",
-                ty: Ty::Int,
-                nullable: true,
-            },
-            Field {
-                key: "picture",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "private_gists",
-                ty: Ty::Int,
-                nullable: true,
-            },
-            Field {
-                key: "public_gists",
-                ty: Ty::Int,
-                nullable: true,
-            },
-            Field {
-                key: "public_repos",
-                ty: Ty::Int,
-                nullable: true,
-            },
-            Field {
-                key: "received_events_url",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "repos_url",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "site_admin",
-                ty: Ty::Bool,
-                nullable: true,
-            },
-            Field {
-                key: "starred_url",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "subscriptions_url",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "total_private_repos",
-                ty: Ty::Int,
-                nullable: true,
-            },
-            Field {
-                key: "twitter_username",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "two_factor_authentication",
-                ty: Ty::Bool,
-                nullable: true,
-            },
-            Field {
-                key: "type",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "updated_at",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "url",
-                ty: Ty::Str,
-                nullable: true,
-            },
+            Field::new("anchor", Ty::Str, true),
+            Field::new("bio", Ty::Str, true),
+            Field::new("blog", Ty::Str, true),
+            Field::new("collaborators", Ty::Int, true),
+            Field::new("company", Ty::Str, true),
+            Field::new("created_at", Ty::Str, true),
+            Field::new("disk_usage", Ty::Int, true),
+            Field::new("email", Ty::Str, true),
+            Field::new("email_verified", Ty::Bool, true),
+            Field::new("events_url", Ty::Str, true),
+            Field::new("followers", Ty::Int, true),
+            Field::new("followers_url", Ty::Str, true),
+            Field::new("following", Ty::Int, true),
+            Field::new("following_url", Ty::Str, true),
+            Field::new("gists_url", Ty::Str, true),
+            Field::new("gravatar_id", Ty::Str, true),
+            Field::new("hireable", Ty::Bool, true),
+            Field::new("html_url", Ty::Str, true),
+            Field::new("name", Ty::Str, true),
+            Field::new("nickname", Ty::Str, true),
+            Field::new("node_id", Ty::Str, true),
+            Field::new("organizations_url", Ty::Str, true),
+            Field::new("owned_private_repos", Ty::Int, true),
+            Field::new("picture", Ty::Str, true),
+            Field::new("private_gists", Ty::Int, true),
+            Field::new("public_gists", Ty::Int, true),
+            Field::new("public_repos", Ty::Int, true),
+            Field::new("received_events_url", Ty::Str, true),
+            Field::new("repos_url", Ty::Str, true),
+            Field::new("site_admin", Ty::Bool, true),
+            Field::new("starred_url", Ty::Str, true),
+            Field::new("subscriptions_url", Ty::Str, true),
+            Field::new("total_private_repos", Ty::Int, true),
+            Field::new("twitter_username", Ty::Str, true),
+            Field::new("two_factor_authentication", Ty::Bool, true),
+            Field::new("type", Ty::Str, true),
+            Field::new("updated_at", Ty::Str, true),
+            Field::new("url", Ty::Str, true),
         ],
     },
     Model {
@@ -885,16 +349,8 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_external_providers,
         fields: &[
-            Field {
-                key: "iterable",
-                ty: Ty::Array(&Ty::Obj(21)),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new("iterable", Ty::Array(&Ty::Obj(21)), false),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -902,26 +358,10 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x2,
         lookup: keys_flattened_entities,
         fields: &[
-            Field {
-                key: "indices",
-                ty: Ty::IntMap,
-                nullable: true,
-            },
-            Field {
-                key: "iterable",
-                ty: Ty::Array(&Ty::Obj(48)),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "score",
-                ty: Ty::Obj(53),
-                nullable: true,
-            },
+            Field::new("indices", Ty::IntMap, true),
+            Field::new("iterable", Ty::Array(&Ty::Obj(48)), false),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("score", Ty::Obj(53), true),
         ],
     },
     Model {
@@ -929,66 +369,18 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x61b,
         lookup: keys_flattened_entity,
         fields: &[
-            Field {
-                key: "configuration",
-                ty: Ty::Obj(32),
-                nullable: false,
-            },
-            Field {
-                key: "created",
-                ty: Ty::Obj(31),
-                nullable: false,
-            },
-            Field {
-                key: "deleted",
-                ty: Ty::Obj(31),
-                nullable: true,
-            },
-            Field {
-                key: "id",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "name",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "org_identifier",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "subscriptions",
-                ty: Ty::Obj(27),
-                nullable: true,
-            },
-            Field {
-                key: "team_identifier",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "type",
-                ty: Ty::Enum("EntityTypeEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "updated",
-                ty: Ty::Obj(31),
-                nullable: false,
-            },
-            Field {
-                key: "users",
-                ty: Ty::Obj(29),
-                nullable: true,
-            },
+            Field::new("configuration", Ty::Obj(32), false),
+            Field::new("created", Ty::Obj(31), false),
+            Field::new("deleted", Ty::Obj(31), true),
+            Field::new("id", Ty::Str, false),
+            Field::new("name", Ty::Str, false),
+            Field::new("org_identifier", Ty::Str, true),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("subscriptions", Ty::Obj(27), true),
+            Field::new("team_identifier", Ty::Str, true),
+            Field::new("type", Ty::Enum("EntityTypeEnum"), false),
+            Field::new("updated", Ty::Obj(31), false),
+            Field::new("users", Ty::Obj(29), true),
         ],
     },
     Model {
@@ -996,91 +388,23 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1e735,
         lookup: keys_flattened_subscription,
         fields: &[
-            Field {
-                key: "active",
-                ty: Ty::Bool,
-                nullable: false,
-            },
-            Field {
-                key: "cancelled",
-                ty: Ty::Obj(31),
-                nullable: true,
-            },
-            Field {
-                key: "created",
-                ty: Ty::Obj(31),
-                nullable: false,
-            },
-            Field {
-                key: "entities",
-                ty: Ty::Obj(24),
-                nullable: true,
-            },
-            Field {
-                key: "id",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "name",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "next_billing_date",
-                ty: Ty::Obj(31),
-                nullable: true,
-            },
-            Field {
-                key: "paused",
-                ty: Ty::Obj(31),
-                nullable: true,
-            },
-            Field {
-                key: "price_id",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "product_id",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "quantity",
-                ty: Ty::Int,
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "score",
-                ty: Ty::Obj(53),
-                nullable: true,
-            },
-            Field {
-                key: "subscription_id",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "term",
-                ty: Ty::Enum("SubscriptionTermEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "updated",
-                ty: Ty::Obj(31),
-                nullable: false,
-            },
-            Field {
-                key: "user",
-                ty: Ty::Obj(50),
-                nullable: false,
-            },
+            Field::new("active", Ty::Bool, false),
+            Field::new("cancelled", Ty::Obj(31), true),
+            Field::new("created", Ty::Obj(31), false),
+            Field::new("entities", Ty::Obj(24), true),
+            Field::new("id", Ty::Str, false),
+            Field::new("name", Ty::Str, false),
+            Field::new("next_billing_date", Ty::Obj(31), true),
+            Field::new("paused", Ty::Obj(31), true),
+            Field::new("price_id", Ty::Str, false),
+            Field::new("product_id", Ty::Str, false),
+            Field::new("quantity", Ty::Int, false),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("score", Ty::Obj(53), true),
+            Field::new("subscription_id", Ty::Str, false),
+            Field::new("term", Ty::Enum("SubscriptionTermEnum"), false),
+            Field::new("updated", Ty::Obj(31), false),
+            Field::new("user", Ty::Obj(50), false),
         ],
     },
     Model {
@@ -1088,26 +412,10 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x2,
         lookup: keys_flattened_subscriptions,
         fields: &[
-            Field {
-                key: "indices",
-                ty: Ty::IntMap,
-                nullable: true,
-            },
-            Field {
-                key: "iterable",
-                ty: Ty::Array(&Ty::Obj(49)),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "score",
-                ty: Ty::Obj(53),
-                nullable: true,
-            },
+            Field::new("indices", Ty::IntMap, true),
+            Field::new("iterable", Ty::Array(&Ty::Obj(49)), false),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("score", Ty::Obj(53), true),
         ],
     },
     Model {
@@ -1115,51 +423,15 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x4,
         lookup: keys_flattened_user_profile,
         fields: &[
-            Field {
-                key: "email",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "entities",
-                ty: Ty::Obj(24),
-                nullable: true,
-            },
-            Field {
-                key: "id",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "name",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "picture",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "subscriptions",
-                ty: Ty::Obj(27),
-                nullable: true,
-            },
-            Field {
-                key: "username",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "vanityname",
-                ty: Ty::Str,
-                nullable: true,
-            },
+            Field::new("email", Ty::Str, true),
+            Field::new("entities", Ty::Obj(24), true),
+            Field::new("id", Ty::Str, false),
+            Field::new("name", Ty::Str, true),
+            Field::new("picture", Ty::Str, true),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("subscriptions", Ty::Obj(27), true),
+            Field::new("username", Ty::Str, true),
+            Field::new("vanityname", Ty::Str, true),
         ],
     },
     Model {
@@ -1167,26 +439,10 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x2,
         lookup: keys_flattened_users,
         fields: &[
-            Field {
-                key: "indices",
-                ty: Ty::IntMap,
-                nullable: true,
-            },
-            Field {
-                key: "iterable",
-                ty: Ty::Array(&Ty::Obj(50)),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "score",
-                ty: Ty::Obj(53),
-                nullable: true,
-            },
+            Field::new("indices", Ty::IntMap, true),
+            Field::new("iterable", Ty::Array(&Ty::Obj(50)), false),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("score", Ty::Obj(53), true),
         ],
     },
     Model {
@@ -1194,16 +450,8 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x2,
         lookup: keys_font,
         fields: &[
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "size",
-                ty: Ty::Int,
-                nullable: false,
-            },
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("size", Ty::Int, false),
         ],
     },
     Model {
@@ -1211,21 +459,9 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x4,
         lookup: keys_grouped_timestamp,
         fields: &[
-            Field {
-                key: "readable",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "value",
-                ty: Ty::DateTime,
-                nullable: false,
-            },
+            Field::new("readable", Ty::Str, true),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("value", Ty::DateTime, false),
         ],
     },
     Model {
@@ -1233,26 +469,10 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x0,
         lookup: keys_instance_configuration,
         fields: &[
-            Field {
-                key: "analytics",
-                ty: Ty::Obj(36),
-                nullable: true,
-            },
-            Field {
-                key: "externalCloud",
-                ty: Ty::Obj(41),
-                nullable: true,
-            },
-            Field {
-                key: "externalProvider",
-                ty: Ty::Obj(42),
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new("analytics", Ty::Obj(36), true),
+            Field::new("externalCloud", Ty::Obj(41), true),
+            Field::new("externalProvider", Ty::Obj(42), true),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1260,31 +480,11 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x0,
         lookup: keys_instance_configuration_allowed_cloud_models_default_models,
         fields: &[
-            Field {
-                key: "accurate",
-                ty: Ty::Obj(34),
-                nullable: true,
-            },
-            Field {
-                key: "fallbackAccurate",
-                ty: Ty::Obj(34),
-                nullable: true,
-            },
-            Field {
-                key: "fallbackFast",
-                ty: Ty::Obj(34),
-                nullable: true,
-            },
-            Field {
-                key: "fast",
-                ty: Ty::Obj(34),
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new("accurate", Ty::Obj(34), true),
+            Field::new("fallbackAccurate", Ty::Obj(34), true),
+            Field::new("fallbackFast", Ty::Obj(34), true),
+            Field::new("fast", Ty::Obj(34), true),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1292,51 +492,15 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x80,
         lookup: keys_instance_configuration_allowed_model,
         fields: &[
-            Field {
-                key: "custom",
-                ty: Ty::Bool,
-                nullable: true,
-            },
-            Field {
-                key: "foundation",
-                ty: Ty::Enum("ModelFoundationEnum"),
-                nullable: true,
-            },
-            Field {
-                key: "maxTokens",
-                ty: Ty::Obj(45),
-                nullable: true,
-            },
-            Field {
-                key: "name",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "provider",
-                ty: Ty::Enum("ExternalMLProviderEnum"),
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "type",
-                ty: Ty::Enum("ModelTypeEnum"),
-                nullable: true,
-            },
-            Field {
-                key: "unique",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "version",
-                ty: Ty::Str,
-                nullable: true,
-            },
+            Field::new("custom", Ty::Bool, true),
+            Field::new("foundation", Ty::Enum("ModelFoundationEnum"), true),
+            Field::new("maxTokens", Ty::Obj(45), true),
+            Field::new("name", Ty::Str, true),
+            Field::new("provider", Ty::Enum("ExternalMLProviderEnum"), true),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("type", Ty::Enum("ModelTypeEnum"), true),
+            Field::new("unique", Ty::Str, false),
+            Field::new("version", Ty::Str, true),
         ],
     },
     Model {
@@ -1344,16 +508,8 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_instance_configuration_allowed_models,
         fields: &[
-            Field {
-                key: "iterable",
-                ty: Ty::Array(&Ty::Obj(34)),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new("iterable", Ty::Array(&Ty::Obj(34)), false),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1361,26 +517,14 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x0,
         lookup: keys_instance_configuration_analytics,
         fields: &[
-            Field {
-                key: "bigQuery",
-                ty: Ty::Obj(13),
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "segment",
-                ty: Ty::Obj(54),
-                nullable: true,
-            },
-            Field {
-                key: "sendInternalSummaryReportsToUserTeamService",
-                ty: Ty::Obj(55),
-                nullable: true,
-            },
+            Field::new("bigQuery", Ty::Obj(13), true),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("segment", Ty::Obj(54), true),
+            Field::new(
+                "sendInternalSummaryReportsToUserTeamService",
+                Ty::Obj(55),
+                true,
+            ),
         ],
     },
     Model {
@@ -1388,21 +532,9 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x0,
         lookup: keys_instance_configuration_denied_workstream_pattern_engine_source,
         fields: &[
-            Field {
-                key: "application",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "bundle_identifiers",
-                ty: Ty::Array(&Ty::Str),
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new("application", Ty::Str, true),
+            Field::new("bundle_identifiers", Ty::Array(&Ty::Str), true),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1410,16 +542,8 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_instance_configuration_denied_workstream_pattern_engine_sources,
         fields: &[
-            Field {
-                key: "iterable",
-                ty: Ty::Array(&Ty::Obj(37)),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new("iterable", Ty::Array(&Ty::Obj(37)), false),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1427,16 +551,8 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x2,
         lookup: keys_instance_configuration_denied_workstream_pattern_engine_website,
         fields: &[
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "url",
-                ty: Ty::Str,
-                nullable: false,
-            },
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("url", Ty::Str, false),
         ],
     },
     Model {
@@ -1444,16 +560,8 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_instance_configuration_denied_workstream_pattern_engine_websites,
         fields: &[
-            Field {
-                key: "iterable",
-                ty: Ty::Array(&Ty::Obj(39)),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new("iterable", Ty::Array(&Ty::Obj(39)), false),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1461,56 +569,16 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x0,
         lookup: keys_instance_configuration_external_cloud,
         fields: &[
-            Field {
-                key: "cloudBackupCreation",
-                ty: Ty::Obj(14),
-                nullable: true,
-            },
-            Field {
-                key: "connectToCloud",
-                ty: Ty::Obj(15),
-                nullable: true,
-            },
-            Field {
-                key: "deleteCloudBackup",
-                ty: Ty::Obj(16),
-                nullable: true,
-            },
-            Field {
-                key: "listCloudBackups",
-                ty: Ty::Obj(43),
-                nullable: true,
-            },
-            Field {
-                key: "listSpecificCloudBackup",
-                ty: Ty::Obj(44),
-                nullable: true,
-            },
-            Field {
-                key: "reconnectToCloud",
-                ty: Ty::Obj(47),
-                nullable: true,
-            },
-            Field {
-                key: "restoreCloudBackup",
-                ty: Ty::Obj(51),
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "shareSnippet",
-                ty: Ty::Obj(56),
-                nullable: true,
-            },
-            Field {
-                key: "updateAllocationCloud",
-                ty: Ty::Obj(58),
-                nullable: true,
-            },
+            Field::new("cloudBackupCreation", Ty::Obj(14), true),
+            Field::new("connectToCloud", Ty::Obj(15), true),
+            Field::new("deleteCloudBackup", Ty::Obj(16), true),
+            Field::new("listCloudBackups", Ty::Obj(43), true),
+            Field::new("listSpecificCloudBackup", Ty::Obj(44), true),
+            Field::new("reconnectToCloud", Ty::Obj(47), true),
+            Field::new("restoreCloudBackup", Ty::Obj(51), true),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("shareSnippet", Ty::Obj(56), true),
+            Field::new("updateAllocationCloud", Ty::Obj(58), true),
         ],
     },
     Model {
@@ -1518,31 +586,11 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x0,
         lookup: keys_instance_configuration_external_provider,
         fields: &[
-            Field {
-                key: "allowedCloudModels",
-                ty: Ty::Obj(5),
-                nullable: true,
-            },
-            Field {
-                key: "deniedWorkstreamPatternEngineSources",
-                ty: Ty::Obj(17),
-                nullable: true,
-            },
-            Field {
-                key: "deniedWorkstreamPatternEngineWebsites",
-                ty: Ty::Obj(18),
-                nullable: true,
-            },
-            Field {
-                key: "processing",
-                ty: Ty::Obj(46),
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new("allowedCloudModels", Ty::Obj(5), true),
+            Field::new("deniedWorkstreamPatternEngineSources", Ty::Obj(17), true),
+            Field::new("deniedWorkstreamPatternEngineWebsites", Ty::Obj(18), true),
+            Field::new("processing", Ty::Obj(46), true),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1550,16 +598,12 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_list_cloud_backups_instance_configuration,
         fields: &[
-            Field {
-                key: "enabled",
-                ty: Ty::Enum("InstanceConfigurationEnabledEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new(
+                "enabled",
+                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                false,
+            ),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1567,16 +611,12 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_list_specific_cloud_backup_instance_configuration,
         fields: &[
-            Field {
-                key: "enabled",
-                ty: Ty::Enum("InstanceConfigurationEnabledEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new(
+                "enabled",
+                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                false,
+            ),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1584,26 +624,10 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x8,
         lookup: keys_model_max_tokens,
         fields: &[
-            Field {
-                key: "input",
-                ty: Ty::Num,
-                nullable: true,
-            },
-            Field {
-                key: "output",
-                ty: Ty::Num,
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "total",
-                ty: Ty::Num,
-                nullable: true,
-            },
+            Field::new("input", Ty::Num, true),
+            Field::new("output", Ty::Num, true),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("total", Ty::Num, true),
         ],
     },
     Model {
@@ -1611,21 +635,13 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_processing_instance_configuration,
         fields: &[
-            Field {
-                key: "enabled",
-                ty: Ty::Enum("InstanceConfigurationEnabledEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "processing",
-                ty: Ty::Enum("CapabilitiesEnum"),
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new(
+                "enabled",
+                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                false,
+            ),
+            Field::new("processing", Ty::Enum("CapabilitiesEnum"), true),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1633,16 +649,12 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_reconnect_to_cloud_instance_configuration,
         fields: &[
-            Field {
-                key: "enabled",
-                ty: Ty::Enum("InstanceConfigurationEnabledEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new(
+                "enabled",
+                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                false,
+            ),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1650,21 +662,9 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_referenced_entity,
         fields: &[
-            Field {
-                key: "id",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "reference",
-                ty: Ty::Obj(25),
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new("id", Ty::Str, false),
+            Field::new("reference", Ty::Obj(25), true),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1672,21 +672,9 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_referenced_subscription,
         fields: &[
-            Field {
-                key: "id",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "reference",
-                ty: Ty::Obj(26),
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new("id", Ty::Str, false),
+            Field::new("reference", Ty::Obj(26), true),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1694,21 +682,9 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_referenced_user,
         fields: &[
-            Field {
-                key: "id",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "reference",
-                ty: Ty::Obj(28),
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new("id", Ty::Str, false),
+            Field::new("reference", Ty::Obj(28), true),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1716,16 +692,12 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_restore_cloud_backup_instance_configuration,
         fields: &[
-            Field {
-                key: "enabled",
-                ty: Ty::Enum("InstanceConfigurationEnabledEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new(
+                "enabled",
+                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                false,
+            ),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1733,16 +705,8 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x0,
         lookup: keys_returned_user_profile,
         fields: &[
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "user",
-                ty: Ty::Obj(60),
-                nullable: true,
-            },
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("user", Ty::Obj(60), true),
         ],
     },
     Model {
@@ -1750,46 +714,14 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x3,
         lookup: keys_score,
         fields: &[
-            Field {
-                key: "automatic",
-                ty: Ty::Int,
-                nullable: false,
-            },
-            Field {
-                key: "manual",
-                ty: Ty::Int,
-                nullable: false,
-            },
-            Field {
-                key: "priority",
-                ty: Ty::Int,
-                nullable: true,
-            },
-            Field {
-                key: "reference",
-                ty: Ty::Int,
-                nullable: true,
-            },
-            Field {
-                key: "reuse",
-                ty: Ty::Int,
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "searched",
-                ty: Ty::Int,
-                nullable: true,
-            },
-            Field {
-                key: "update",
-                ty: Ty::Int,
-                nullable: true,
-            },
+            Field::new("automatic", Ty::Int, false),
+            Field::new("manual", Ty::Int, false),
+            Field::new("priority", Ty::Int, true),
+            Field::new("reference", Ty::Int, true),
+            Field::new("reuse", Ty::Int, true),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("searched", Ty::Int, true),
+            Field::new("update", Ty::Int, true),
         ],
     },
     Model {
@@ -1797,16 +729,12 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_segment_instance_configuration,
         fields: &[
-            Field {
-                key: "enabled",
-                ty: Ty::Enum("InstanceConfigurationEnabledEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new(
+                "enabled",
+                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                false,
+            ),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1814,16 +742,12 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_send_internal_summary_reports_to_user_team_service_instance_configuration,
         fields: &[
-            Field {
-                key: "enabled",
-                ty: Ty::Enum("InstanceConfigurationEnabledEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new(
+                "enabled",
+                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                false,
+            ),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1831,16 +755,12 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_share_snippet_instance_configuration,
         fields: &[
-            Field {
-                key: "enabled",
-                ty: Ty::Enum("InstanceConfigurationEnabledEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new(
+                "enabled",
+                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                false,
+            ),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1848,16 +768,8 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_theme,
         fields: &[
-            Field {
-                key: "dark",
-                ty: Ty::Bool,
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new("dark", Ty::Bool, false),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1865,16 +777,12 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x1,
         lookup: keys_update_allocation_cloud_instance_configuration,
         fields: &[
-            Field {
-                key: "enabled",
-                ty: Ty::Enum("InstanceConfigurationEnabledEnum"),
-                nullable: false,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
+            Field::new(
+                "enabled",
+                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                false,
+            ),
+            Field::new("schema", Ty::Obj(20), true),
         ],
     },
     Model {
@@ -1882,26 +790,10 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x8,
         lookup: keys_user_beta_status,
         fields: &[
-            Field {
-                key: "auth0",
-                ty: Ty::Obj(11),
-                nullable: true,
-            },
-            Field {
-                key: "descope",
-                ty: Ty::Obj(11),
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "user",
-                ty: Ty::Str,
-                nullable: false,
-            },
+            Field::new("auth0", Ty::Obj(11), true),
+            Field::new("descope", Ty::Obj(11), true),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("user", Ty::Str, false),
         ],
     },
     Model {
@@ -1909,91 +801,23 @@ pub(crate) static MODELS: [Model; 61] = [
         required: 0x101,
         lookup: keys_user_profile,
         fields: &[
-            Field {
-                key: "aesthetics",
-                ty: Ty::Obj(0),
-                nullable: false,
-            },
-            Field {
-                key: "allocation",
-                ty: Ty::Obj(1),
-                nullable: true,
-            },
-            Field {
-                key: "apiKeys",
-                ty: Ty::Array(&Ty::Str),
-                nullable: true,
-            },
-            Field {
-                key: "auth0",
-                ty: Ty::Obj(12),
-                nullable: true,
-            },
-            Field {
-                key: "created",
-                ty: Ty::Obj(31),
-                nullable: true,
-            },
-            Field {
-                key: "descope",
-                ty: Ty::Obj(19),
-                nullable: true,
-            },
-            Field {
-                key: "email",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "entities",
-                ty: Ty::Obj(24),
-                nullable: true,
-            },
-            Field {
-                key: "id",
-                ty: Ty::Str,
-                nullable: false,
-            },
-            Field {
-                key: "name",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "picture",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "providers",
-                ty: Ty::Obj(23),
-                nullable: true,
-            },
-            Field {
-                key: "schema",
-                ty: Ty::Obj(20),
-                nullable: true,
-            },
-            Field {
-                key: "subscriptions",
-                ty: Ty::Obj(27),
-                nullable: true,
-            },
-            Field {
-                key: "updated",
-                ty: Ty::Obj(31),
-                nullable: true,
-            },
-            Field {
-                key: "username",
-                ty: Ty::Str,
-                nullable: true,
-            },
-            Field {
-                key: "vanityname",
-                ty: Ty::Str,
-                nullable: true,
-            },
+            Field::new("aesthetics", Ty::Obj(0), false),
+            Field::new("allocation", Ty::Obj(1), true),
+            Field::new("apiKeys", Ty::Array(&Ty::Str), true),
+            Field::new("auth0", Ty::Obj(12), true),
+            Field::new("created", Ty::Obj(31), true),
+            Field::new("descope", Ty::Obj(19), true),
+            Field::new("email", Ty::Str, true),
+            Field::new("entities", Ty::Obj(24), true),
+            Field::new("id", Ty::Str, false),
+            Field::new("name", Ty::Str, true),
+            Field::new("picture", Ty::Str, true),
+            Field::new("providers", Ty::Obj(23), true),
+            Field::new("schema", Ty::Obj(20), true),
+            Field::new("subscriptions", Ty::Obj(27), true),
+            Field::new("updated", Ty::Obj(31), true),
+            Field::new("username", Ty::Str, true),
+            Field::new("vanityname", Ty::Str, true),
         ],
     },
 ];
