@@ -1,6 +1,5 @@
 //! Inputs found by the fuzz targets in fuzz/, kept as regression tests. Each names its target and
-//! what went wrong. The ones that wait for a fix in src/schema (the fastval work) are #[ignore]d with
-//! the reason: run them with `cargo test --test fuzz_regressions -- --ignored`.
+//! what went wrong.
 
 use pieces_user::schema::{validate, DocumentKind};
 
@@ -21,7 +20,6 @@ fn is_json(doc: &[u8]) -> bool {
 /// Harm is limited (requests reach the validator as UTF-8 text, responses go back to the caller
 /// unchanged), but "accepted" must mean "is JSON".
 #[test]
-#[ignore = "validator accepts control characters in object keys; fix belongs to src/schema (fastval)"]
 fn control_characters_in_a_key_are_not_json() {
     let found = include_bytes!("fuzz_inputs/validate-control-bytes-in-key.bin");
     // A raw line feed inside a key, found by the 60 s run.
@@ -45,7 +43,6 @@ fn control_characters_in_a_key_are_not_json() {
 /// they are returned, WebSocket text frames are checked by tungstenite), so this is about the
 /// validator's own promise only.
 #[test]
-#[ignore = "validator does not check UTF-8 inside string values; fix belongs to src/schema (fastval)"]
 fn invalid_utf8_in_a_string_is_not_json() {
     for doc in [
         &b"{\"name\":\"a\xffb\"}"[..],

@@ -26,14 +26,6 @@ fn check_accepted_is_json(kind: DocumentKind, data: &[u8]) {
     if let Err(e) = serde_json::from_slice::<serde_json::Value>(data) {
         let why = e.to_string();
         let by_design = why.starts_with("recursion limit exceeded");
-        // Known, waiting for a fix in src/schema (tests/fuzz_regressions.rs, ignored until then):
-        // raw control characters in object keys, and invalid UTF-8 inside strings. Let through here
-        // so that the target keeps looking for anything else.
-        let known =
-            why.starts_with("control character") || why.starts_with("invalid unicode code point");
-        assert!(
-            by_design || known,
-            "{kind:?} accepted text that is not JSON: {why}"
-        );
+        assert!(by_design, "{kind:?} accepted text that is not JSON: {why}");
     }
 }

@@ -145,8 +145,13 @@ fn comparable(result: Result<(), Violation>) -> Result<(), Violation> {
 }
 
 fn agree(kind: DocumentKind, text: &[u8], what: &str) -> Result<(), String> {
-    let old = comparable(reference::validate(kind, text));
-    let new = comparable(super::validate(kind, text));
+    let old_result = reference::validate(kind, text);
+    let new_result = super::validate(kind, text);
+    if stricter_on_non_json(&new_result, text) {
+        return Ok(());
+    }
+    let old = comparable(old_result);
+    let new = comparable(new_result);
     if old == new {
         return Ok(());
     }
@@ -154,6 +159,39 @@ fn agree(kind: DocumentKind, text: &[u8], what: &str) -> Result<(), String> {
         "{what} as {kind:?}: {}\n  reference {old:?}\n  scanner   {new:?}",
         String::from_utf8_lossy(&text[..text.len().min(400)])
     ))
+}
+
+/// The one allowed difference: the reference (serde_json's walk) lets raw control characters in
+/// keys and invalid UTF-8 in skipped strings through; the scanner refuses them as syntax errors,
+/// so on such text it may also stop before the reference's own (later) error. Allowed only when
+/// the scanner says syntax, the text really is not JSON, and a string in it has such a byte.
+fn stricter_on_non_json(new: &Result<(), Violation>, text: &[u8]) -> bool {
+    matches!(new, Err(v) if v.syntax)
+        && serde_json::from_slice::<serde_json::Value>(text).is_err()
+        && has_control_or_bad_utf8_in_a_string(text)
+}
+
+/// True when some string in `text` holds a raw control byte or is not UTF-8 (a rough scan: it
+/// follows quotes and escapes only, which is enough for the documents the tests build).
+fn has_control_or_bad_utf8_in_a_string(text: &[u8]) -> bool {
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut j = start;
+        while j < text.len() && text[j] != b'"' {
+            j += if text[j] == b'\\' { 2 } else { 1 };
+        }
+        let content = &text[start..j.min(text.len())];
+        if content.iter().any(|&c| c < 0x20) || std::str::from_utf8(content).is_err() {
+            return true;
+        }
+        i = j + 1;
+    }
+    false
 }
 
 /// The end of the JSON value that starts at `start` (after whitespace), if there is one.

@@ -5,10 +5,11 @@
 //! accepted:
 //! - values the schema does not look at (unknown keys, a duplicate's second value, the rest of a
 //!   document after a violation) are only checked for JSON grammar, as serde_json's `IgnoredAny`
-//!   does: no nesting limit, no UTF-8 or surrogate check in their strings, no range check on
-//!   their numbers;
-//! - object keys the schema reads may contain raw control characters (serde_json reads them as
-//!   bytes);
+//!   does: no nesting limit, no surrogate check in their strings, no range check on their numbers;
+//!
+//! and where serde_json's walk is more lenient than JSON itself, this is stricter: every string,
+//! key or value, read or skipped, must be UTF-8 without raw control characters (RFC 8259 §7, §8.1;
+//! found by fuzzing).
 //! - every value the schema does look at is fully checked: UTF-8, escapes, numbers that overflow
 //!   an `f64`, and at most 127 nested containers (serde_json's limit of 128).
 
@@ -35,9 +36,8 @@ enum Mode {
 enum Text {
     /// A value the schema reads: no control characters, paired surrogates, UTF-8.
     Checked,
-    /// A key the schema reads: as `Checked`, but raw control characters are allowed.
-    Key,
-    /// A skipped value: no control characters and well-formed escapes, nothing more.
+    /// A skipped value or key: UTF-8, no control characters, well-formed escapes; lone surrogates
+    /// are let through, as serde_json's `IgnoredAny` does.
     Skipped,
 }
 
@@ -306,23 +306,19 @@ fn zero_bytes(v: u64) -> u64 {
 }
 
 /// Flags, in little-endian byte order, the bytes of `chunk` that end a run of plain string
-/// content: '"', '\\', and (unless `allow_control`) bytes below 0x20.
+/// content: '"', '\\', and bytes below 0x20.
 #[inline(always)]
-fn stop_bytes(chunk: u64, allow_control: bool) -> u64 {
+fn stop_bytes(chunk: u64) -> u64 {
     let quote = zero_bytes(chunk ^ splat(b'"'));
     let backslash = zero_bytes(chunk ^ splat(b'\\'));
     // Below 0x20: subtracting 0x20 borrows into the high bit, which was clear.
-    let control = if allow_control {
-        0
-    } else {
-        chunk.wrapping_sub(splat(0x20)) & !chunk & HIGH_BITS
-    };
+    let control = chunk.wrapping_sub(splat(0x20)) & !chunk & HIGH_BITS;
     quote | backslash | control
 }
 
 #[inline(always)]
-fn is_stop(c: u8, allow_control: bool) -> bool {
-    c == b'"' || c == b'\\' || (c < 0x20 && !allow_control)
+fn is_stop(c: u8) -> bool {
+    c == b'"' || c == b'\\' || c < 0x20
 }
 
 /// Sixteen bytes at once with SSE2 (always present on x86_64): bit `k` of the first mask is set
@@ -331,10 +327,10 @@ fn is_stop(c: u8, allow_control: bool) -> bool {
 /// Panics unless `i + 16 <= b.len()`, which is what makes the unaligned load sound.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn probe16(b: &[u8], i: usize, allow_control: bool) -> (u32, u32) {
+fn probe16(b: &[u8], i: usize) -> (u32, u32) {
     use std::arch::x86_64::{
         _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8, _mm_setzero_si128,
+        _mm_set1_epi8,
     };
     let bytes = &b[i..i + 16];
     // SAFETY: `bytes` is 16 readable bytes, and `_mm_loadu_si128` has no alignment requirement;
@@ -344,12 +340,8 @@ fn probe16(b: &[u8], i: usize, allow_control: bool) -> (u32, u32) {
         let quote = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'"' as i8));
         let backslash = _mm_cmpeq_epi8(chunk, _mm_set1_epi8(b'\\' as i8));
         // Below 0x20 exactly when the unsigned maximum with 0x1f is 0x1f.
-        let control = if allow_control {
-            _mm_setzero_si128()
-        } else {
-            let limit = _mm_set1_epi8(0x1f);
-            _mm_cmpeq_epi8(_mm_max_epu8(chunk, limit), limit)
-        };
+        let limit = _mm_set1_epi8(0x1f);
+        let control = _mm_cmpeq_epi8(_mm_max_epu8(chunk, limit), limit);
         let stops = _mm_or_si128(_mm_or_si128(quote, backslash), control);
         (
             _mm_movemask_epi8(stops) as u32,
@@ -361,12 +353,12 @@ fn probe16(b: &[u8], i: usize, allow_control: bool) -> (u32, u32) {
 /// The index of the first stop byte at or after `i` (or `b.len()`), and whether any byte before
 /// it has its high bit set (so that the string needs a UTF-8 check).
 #[inline(always)]
-fn find_stop(b: &[u8], mut i: usize, allow_control: bool) -> (usize, bool) {
+fn find_stop(b: &[u8], mut i: usize) -> (usize, bool) {
     #[cfg(target_arch = "x86_64")]
     {
         let mut high = 0;
         while i + 16 <= b.len() {
-            let (stops, highs) = probe16(b, i, allow_control);
+            let (stops, highs) = probe16(b, i);
             if stops != 0 {
                 let at = stops.trailing_zeros();
                 high |= highs & ((1u32 << at) - 1);
@@ -375,20 +367,20 @@ fn find_stop(b: &[u8], mut i: usize, allow_control: bool) -> (usize, bool) {
             high |= highs;
             i += 16;
         }
-        let (stop, tail_high) = find_stop_swar(b, i, allow_control);
+        let (stop, tail_high) = find_stop_swar(b, i);
         (stop, tail_high || high != 0)
     }
     #[cfg(not(target_arch = "x86_64"))]
-    find_stop_swar(b, i, allow_control)
+    find_stop_swar(b, i)
 }
 
 /// `find_stop` eight bytes at a time, in portable code.
 #[inline(always)]
-fn find_stop_swar(b: &[u8], mut i: usize, allow_control: bool) -> (usize, bool) {
+fn find_stop_swar(b: &[u8], mut i: usize) -> (usize, bool) {
     let mut high = 0;
     while let Some(bytes) = b.get(i..i + 8) {
         let chunk = u64::from_le_bytes(bytes.try_into().unwrap_or_default());
-        let stops = stop_bytes(chunk, allow_control);
+        let stops = stop_bytes(chunk);
         if stops != 0 {
             let at = stops.trailing_zeros() as usize / 8;
             // Only the bytes before the stop count; the mask keeps the low `at` bytes.
@@ -399,7 +391,7 @@ fn find_stop_swar(b: &[u8], mut i: usize, allow_control: bool) -> (usize, bool) 
         i += 8;
     }
     while let Some(&c) = b.get(i) {
-        if is_stop(c, allow_control) {
+        if is_stop(c) {
             break;
         }
         high |= u64::from(c & 0x80);
@@ -413,12 +405,11 @@ impl Walk<'_> {
     #[inline(always)]
     fn string(&mut self, text: Text) -> Step<Span> {
         let start = self.pos + 1;
-        let allow_control = text == Text::Key;
         let mut i = start;
         let mut escaped = false;
         let mut high = false;
         loop {
-            let (stop, seen_high) = find_stop(self.b, i, allow_control);
+            let (stop, seen_high) = find_stop(self.b, i);
             high |= seen_high;
             match self.b.get(stop) {
                 Some(b'"') => {
@@ -441,7 +432,7 @@ impl Walk<'_> {
         }
         // Escapes decode to whole characters, so the raw text is UTF-8 exactly when the decoded
         // string is.
-        if high && text != Text::Skipped && std::str::from_utf8(&self.b[start..i]).is_err() {
+        if high && std::str::from_utf8(&self.b[start..i]).is_err() {
             self.pos = start;
             return Err(self.syntax("a UTF-8 string"));
         }
@@ -1004,7 +995,7 @@ impl Walk<'_> {
 
     /// A key read in full and looked up, and the ':' after it.
     fn any_key(&mut self, m: &'static Model) -> Step<Key> {
-        let span = self.string(Text::Key)?;
+        let span = self.string(Text::Checked)?;
         let found = if span.escaped {
             (m.lookup)(self.decoded(span).as_bytes())
         } else {
@@ -1061,7 +1052,7 @@ impl Walk<'_> {
             if self.peek() != b'"' {
                 return Err(self.syntax("a string key"));
             }
-            let span = self.string(Text::Key)?;
+            let span = self.string(Text::Checked)?;
             if self
                 .colon()
                 .and_then(|()| self.value(&Ty::Int, false))
@@ -1268,21 +1259,20 @@ impl Walk<'_> {
 mod tests {
     use super::*;
 
-    fn first_stop(text: &[u8], allow_control: bool) -> (usize, bool) {
-        find_stop(text, 0, allow_control)
+    fn first_stop(text: &[u8]) -> (usize, bool) {
+        find_stop(text, 0)
     }
 
     #[test]
     fn stop_bytes_are_found_in_and_after_whole_chunks() {
-        assert_eq!(first_stop(b"abcdefgh\"", false), (8, false));
-        assert_eq!(first_stop(b"abc\\defgh", false), (3, false));
-        assert_eq!(first_stop(b"abcdefghijk\x1f", false), (11, false));
-        assert_eq!(first_stop(b"abcdefghijk\x1f\"", true), (12, false));
-        assert_eq!(first_stop("é\"aaaaaaaa".as_bytes(), false), (2, true));
-        assert_eq!(first_stop("a\"é".as_bytes(), false), (1, false));
-        assert_eq!(first_stop("aaaaaaaaa\"éééé".as_bytes(), false), (9, false));
-        assert_eq!(first_stop(b"plain", false), (5, false));
-        assert_eq!(first_stop(b"\x7f\x20\xff\"", false), (3, true));
+        assert_eq!(first_stop(b"abcdefgh\""), (8, false));
+        assert_eq!(first_stop(b"abc\\defgh"), (3, false));
+        assert_eq!(first_stop(b"abcdefghijk\x1f"), (11, false));
+        assert_eq!(first_stop("é\"aaaaaaaa".as_bytes()), (2, true));
+        assert_eq!(first_stop("a\"é".as_bytes()), (1, false));
+        assert_eq!(first_stop("aaaaaaaaa\"éééé".as_bytes()), (9, false));
+        assert_eq!(first_stop(b"plain"), (5, false));
+        assert_eq!(first_stop(b"\x7f\x20\xff\""), (3, true));
     }
 
     #[test]
