@@ -20,43 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int passed;
-static int failed;
-
-/* Prints the calling thread's last error; reading it does not change it. */
-static void print_last_error(void) {
-    char *detail = NULL;
-    if (pieces_last_error(&detail) == PIECES_OK) {
-        fprintf(stderr, "    last error: %s\n", detail);
-        pieces_string_free(detail);
-    }
-}
-
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (cond) {                                                        \
-            passed++;                                                      \
-        } else {                                                           \
-            failed++;                                                      \
-            fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
-            print_last_error();                                            \
-        }                                                                  \
-    } while (0)
-
-/* Checks a status code, printing both names when it differs. */
-#define CHECK_CODE(expr, want)                                                  \
-    do {                                                                        \
-        int32_t got_ = (expr);                                                  \
-        if (got_ == (want)) {                                                   \
-            passed++;                                                           \
-        } else {                                                                \
-            failed++;                                                           \
-            fprintf(stderr, "%s:%d: FAILED: %s\n    got  %s\n    want %s\n",    \
-                    __FILE__, __LINE__, #expr, pieces_status_str(got_),         \
-                    pieces_status_str(want));                                   \
-            print_last_error();                                                 \
-        }                                                                       \
-    } while (0)
+#include "check.h"
 
 /* Pre-set into every out-pointer, so a failing call that wrote anything is caught. */
 static char sentinel_byte;

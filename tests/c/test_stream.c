@@ -21,41 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int passed;
-static int failed;
-
-static void print_last_error(void) {
-    char *detail = NULL;
-    if (pieces_last_error(&detail) == PIECES_OK) {
-        fprintf(stderr, "    last error: %s\n", detail);
-        pieces_string_free(detail);
-    }
-}
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (cond) {                                                            \
-            passed++;                                                          \
-        } else {                                                               \
-            failed++;                                                          \
-            fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
-            print_last_error();                                                \
-        }                                                                      \
-    } while (0)
-
-#define CHECK_CODE(expr, want)                                                     \
-    do {                                                                           \
-        int32_t got_ = (expr);                                                     \
-        if (got_ == (want)) {                                                      \
-            passed++;                                                              \
-        } else {                                                                   \
-            failed++;                                                              \
-            fprintf(stderr, "%s:%d: FAILED: %s\n    got  %s\n    want %s\n",       \
-                    __FILE__, __LINE__, #expr, pieces_status_str(got_),            \
-                    pieces_status_str(want));                                      \
-            print_last_error();                                                    \
-        }                                                                          \
-    } while (0)
+#include "check.h"
 
 /* Bounds a failing wait; a passing test never waits this long. */
 #define WAIT_MS 10000
