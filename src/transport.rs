@@ -199,7 +199,7 @@ fn time_left(
 /// Keeps the socket timeout at most `left` (so no read or write outlives the deadline) and at least
 /// half of it (so early wake-ups stay rare), touching the socket only when that band is left. It is
 /// set to 90% of the time left: the next call's full budget, measured a moment later, still fits.
-fn ensure_timeout(
+pub(crate) fn ensure_timeout(
     current: &mut Option<Duration>,
     left: Option<Duration>,
     apply: impl FnOnce(Option<Duration>) -> io::Result<()>,

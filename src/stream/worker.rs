@@ -19,6 +19,7 @@ use super::options::StreamOptions;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
 use crate::schema::{self, DocumentKind};
+use crate::transport::ensure_timeout;
 
 /// Where the host reaches into the thread: the stop flag, the socket to shut down, the backoff wait.
 pub(crate) struct Shared {
@@ -204,6 +205,9 @@ impl Worker {
     /// connection ends. Returns why it ended.
     fn session(&mut self, connection: &mut Connection, url: String) -> String {
         let Connection { socket, tcp } = connection;
+        // What the socket's read timeout is now: set again only when it must change (a syscall per
+        // frame otherwise); a read that wakes early just loops and checks the deadline again.
+        let mut read_timeout = None;
         self.deliver(StreamEvent::Connected { url });
         self.deliver_snapshot();
         let mut last_frame = Instant::now();
@@ -229,7 +233,9 @@ impl Worker {
                 continue;
             }
             // The read wakes by the next ping or timeout deadline at the latest; a stop wakes it at once.
-            let _ = tcp.set_read_timeout(Some(deadline - now));
+            let _ = ensure_timeout(&mut read_timeout, Some(deadline - now), |t| {
+                tcp.set_read_timeout(t)
+            });
             match socket.read() {
                 Ok(message) => {
                     last_frame = Instant::now();
