@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 
 use pieces_user::{discover, DiscoveryOptions};
 
+#[path = "../tests/ports/mod.rs"]
+mod ports;
+use ports::free_range;
+
 const RUNS: usize = 200;
 const RANGE: u16 = 34;
 
@@ -101,25 +105,4 @@ fn serve_health(listener: TcpListener) {
             );
         });
     }
-}
-
-fn free_range(n: u16) -> Vec<TcpListener> {
-    for _ in 0..200 {
-        let first = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = first.local_addr().unwrap().port();
-        if base.checked_add(n).is_none() {
-            continue;
-        }
-        let mut all = vec![first];
-        for port in base + 1..base + n {
-            match TcpListener::bind(("127.0.0.1", port)) {
-                Ok(l) => all.push(l),
-                Err(_) => break,
-            }
-        }
-        if all.len() == usize::from(n) {
-            return all;
-        }
-    }
-    panic!("no {n} consecutive free ports");
 }

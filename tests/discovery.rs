@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use pieces_user::{discover, Client, Config, DiscoveryOptions, ErrorKind};
 
 mod common;
+mod ports;
 use common::Standin;
+use ports::free_range;
 
 /// What a test listener does with a connection.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -141,29 +143,6 @@ fn serve(mut conn: TcpStream, mode: Mode, clears: &AtomicUsize) {
         "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-}
-
-/// `n` consecutive free loopback ports, all bound (so nobody takes them meanwhile). Drop a listener
-/// to make its port refuse; hand it to [`Server::start`] to serve on it.
-fn free_range(n: u16) -> Vec<TcpListener> {
-    for _ in 0..200 {
-        let first = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = first.local_addr().unwrap().port();
-        if base.checked_add(n).is_none() {
-            continue;
-        }
-        let mut all = vec![first];
-        for port in base + 1..base + n {
-            match TcpListener::bind(("127.0.0.1", port)) {
-                Ok(l) => all.push(l),
-                Err(_) => break,
-            }
-        }
-        if all.len() == usize::from(n) {
-            return all;
-        }
-    }
-    panic!("no {n} consecutive free ports");
 }
 
 fn port(l: &TcpListener) -> u16 {

@@ -456,8 +456,9 @@ impl Walk<'_> {
         }
     }
 
-    /// `\uXXXX` after the `u` at `i - 1`. A surrogate must be part of a pair, except in skipped
-    /// text; a lone one in a key cannot be UTF-8, so keys are held to the same rule.
+    /// A `\u` escape (four hex digits) after the `u` at `i - 1`. A surrogate must be part of a
+    /// pair, except in skipped text; a lone one in a key cannot be UTF-8, so keys are held to the
+    /// same rule.
     fn unicode_escape(&mut self, i: usize, text: Text) -> Step<usize> {
         let unit = self.hex4(i)?;
         if text == Text::Skipped || !(0xD800..=0xDFFF).contains(&unit) {
