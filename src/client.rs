@@ -17,6 +17,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::models::{self, Auth0User, Document, ReturnedUserProfile, UserBetaStatus, UserProfile};
 use crate::resolve::LoopbackFirstResolver;
 use crate::schema::{self, DocumentKind, Violation};
+use crate::tls::{tls_error, tls_failure};
 use crate::transport::TcpConnector;
 use ureq::unversioned::transport::{Connector, RustlsConnector};
 
@@ -425,7 +426,7 @@ impl Client {
         let mut reader = response.body_mut().with_config().limit(limit).reader();
         match reader.read_to_end(&mut bytes) {
             Ok(_) => Ok(bytes),
-            Err(e) => Err(transport_error(ureq_error_of(e), &self.config)),
+            Err(e) => Err(map_ureq_error(ureq_error_of(e))),
         }
     }
 
@@ -434,13 +435,15 @@ impl Client {
     /// rather than lost (the start of a long error page is what explains it) while memory stays
     /// bounded; the rest is left unread and the connection is not reused.
     fn read_error_body(&self, response: &mut Response<Body>) -> (String, bool) {
-        use std::io::Read;
         let limit = self.config.max_response_bytes;
         let mut reader = response.body_mut().as_reader();
         let mut bytes = Vec::new();
         if let Err(e) = (&mut reader).take(limit).read_to_end(&mut bytes) {
             return (
-                format!("<body unavailable: {}>", io_error(&e).message()),
+                format!(
+                    "<body unavailable: {}>",
+                    map_ureq_error(ureq_error_of(e)).message()
+                ),
                 false,
             );
         }
@@ -467,7 +470,7 @@ impl From<ureq::Error> for SendError {
             ureq::Error::ConnectionFailed | ureq::Error::HostNotFound
         ) || matches!(&e, ureq::Error::Io(io) if io.kind() == io::ErrorKind::ConnectionRefused);
         SendError {
-            error: map_ureq_error(e, None),
+            error: map_ureq_error(e),
             retry_once,
             never_sent,
         }
@@ -497,11 +500,7 @@ fn is_stale_connection(e: &io::Error) -> bool {
     )
 }
 
-fn transport_error(e: ureq::Error, config: &Config) -> Error {
-    map_ureq_error(e, Some(config))
-}
-
-fn map_ureq_error(e: ureq::Error, config: Option<&Config>) -> Error {
+fn map_ureq_error(e: ureq::Error) -> Error {
     use ureq::Error as U;
     match e {
         U::Timeout(which) => Error::new(ErrorKind::Timeout, format!("timed out ({which})")),
@@ -511,13 +510,10 @@ fn map_ureq_error(e: ureq::Error, config: Option<&Config>) -> Error {
         ),
         U::HostNotFound => Error::new(ErrorKind::Connection, "host not found"),
         U::Io(io) => io_error(&io),
-        U::BodyExceedsLimit(limit) => {
-            let limit = config.map_or(limit, |c| c.max_response_bytes);
-            Error::new(
-                ErrorKind::ResponseTooLarge,
-                format!("response body exceeds max_response_bytes ({limit})"),
-            )
-        }
+        U::BodyExceedsLimit(limit) => Error::new(
+            ErrorKind::ResponseTooLarge,
+            format!("response body exceeds max_response_bytes ({limit})"),
+        ),
         U::Tls(msg) => Error::new(ErrorKind::Tls, format!("TLS: {msg}")),
         U::Rustls(err) => tls_error(&err),
         U::Pem(err) => Error::new(ErrorKind::Tls, format!("TLS certificates: {err}")),
@@ -533,12 +529,7 @@ fn map_ureq_error(e: ureq::Error, config: Option<&Config>) -> Error {
 }
 
 fn io_error(e: &io::Error) -> Error {
-    // rustls reports a failed handshake or certificate check as an io::Error wrapping its own error.
-    // It is a TLS failure, not a connection failure: a host must be able to tell them apart.
-    if let Some(tls) = e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    {
+    if let Some(tls) = tls_failure(e) {
         return tls_error(tls);
     }
     match e.kind() {
@@ -551,18 +542,6 @@ fn io_error(e: &io::Error) -> Error {
         ),
         _ => Error::new(ErrorKind::Connection, format!("connection failed: {e}")),
     }
-}
-
-fn tls_error(e: &rustls::Error) -> Error {
-    // A message that is not TLS at all is most often a plain HTTP server behind an https:// URL
-    // (its "HTTP/1.1 400" is not a TLS record); say so, as rustls's words alone do not.
-    let hint = match e {
-        rustls::Error::InvalidMessage(_) => {
-            " (the server does not speak TLS: is it a plain http:// server?)"
-        }
-        _ => "",
-    };
-    Error::new(ErrorKind::Tls, format!("TLS: {e}{hint}"))
 }
 
 /// A JSON route must not answer HTML (a captive portal, a different server on the port).

@@ -54,8 +54,21 @@ pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::Client
     Ok(Arc::new(config))
 }
 
-/// True when an I/O error is really a TLS failure: rustls reports bad certificates and handshake
-/// failures through `io::Error`, which would otherwise read as a connection problem.
-pub(crate) fn is_tls_failure(e: &std::io::Error) -> bool {
-    e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+/// The rustls error inside an I/O error, if that is what it is: rustls reports bad certificates and
+/// failed handshakes through `io::Error`, which would otherwise read as a connection problem.
+pub(crate) fn tls_failure(e: &std::io::Error) -> Option<&rustls::Error> {
+    e.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+/// A TLS failure as the library reports it. A message that is not TLS at all is most often a plain
+/// HTTP server behind an https:// URL (its "HTTP/1.1 400" is not a TLS record); say so, as
+/// rustls's words alone do not.
+pub(crate) fn tls_error(e: &rustls::Error) -> Error {
+    let hint = match e {
+        rustls::Error::InvalidMessage(_) => {
+            " (the server does not speak TLS: is it a plain http:// server?)"
+        }
+        _ => "",
+    };
+    Error::new(ErrorKind::Tls, format!("TLS: {e}{hint}"))
 }

@@ -414,9 +414,13 @@ fn handshake_error<S: tungstenite::handshake::HandshakeRole>(e: HandshakeError<S
         HandshakeError::Failure(tungstenite::Error::Tls(e)) => {
             Error::new(ErrorKind::Tls, format!("TLS: {e}"))
         }
-        HandshakeError::Failure(tungstenite::Error::Io(e)) if crate::tls::is_tls_failure(&e) => {
-            Error::new(ErrorKind::Tls, format!("TLS: {e}"))
-        }
+        HandshakeError::Failure(tungstenite::Error::Io(e)) => match crate::tls::tls_failure(&e) {
+            Some(tls) => crate::tls::tls_error(tls),
+            None => Error::new(
+                ErrorKind::Connection,
+                format!("WebSocket handshake failed: {e}"),
+            ),
+        },
         HandshakeError::Failure(other) => Error::new(
             ErrorKind::Connection,
             format!("WebSocket handshake failed: {other}"),
