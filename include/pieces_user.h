@@ -298,9 +298,9 @@ const char *pieces_status_str(int32_t code);
  * `base_url` (default `"http://localhost:1000"`), `application_id` (sent as `X-Application-ID`),
  * `access_token` (sent as `Authorization: Bearer` on /user/select), `connect_timeout_ms` (2000),
  * `timeout_ms` (30000, bounds a whole call), `user_agent`, `max_response_bytes` (16 MiB),
- * `tls_ca_file` (a PEM file with extra root certificates for https), `discovery` (`true`, or an
- * options object as for `pieces_discover`: find Pieces OS instead of using the default URL; a
- * `base_url` given beside it wins).
+ * `tls_ca_file` (a PEM file whose certificates replace the default roots for https/wss),
+ * `discovery` (`true`, or an options object as for `pieces_discover`: find Pieces OS instead of
+ * using the default URL; a `base_url` given beside it wins).
  *
  * Ownership: `config_json` is only read during the call. On success `*out` receives a new handle
  * owned by the caller, to be freed with `pieces_client_free`; on failure `*out` is left untouched.

@@ -44,7 +44,8 @@ pub struct Config {
     pub user_agent: String,
     /// Larger response bodies fail with [`ErrorKind::ResponseTooLarge`] without being buffered whole.
     pub max_response_bytes: u64,
-    /// A PEM file with extra root certificates for https/wss base URLs (e.g. a test CA).
+    /// A PEM file whose certificates are the only trusted roots for https/wss base URLs (e.g. a
+    /// private or test CA); unset, the webpki roots are used.
     pub tls_ca_file: Option<PathBuf>,
 }
 
