@@ -5,6 +5,7 @@
 //! (A server that echoes the request headers back in its error body is outside this promise: the body
 //! is the server's text, returned as sent.)
 
+mod common;
 mod raw_server;
 
 use std::ffi::{c_char, CStr, CString};
@@ -182,7 +183,7 @@ fn secrets_stay_out_of_errors_and_the_stand_in_output() {
     let dir = std::env::temp_dir().join(format!("pieces-secrets-{}", std::process::id()));
     fs::create_dir_all(&dir).unwrap();
     let stderr = fs::File::create(dir.join("stderr")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pieces-standin"))
+    let mut child = Command::new(common::standin_exe())
         .args(["--port", "0", "--exit-on-stdin-eof"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -21,7 +21,7 @@ fi
     pytest mypy "pieces-os-client==5.0.1" setuptools wheel orjson
 
 # The stand-in the tests start; built in cargo's debug profile like the Rust tests use.
-"$CARGO" build --bin pieces-standin
+"$CARGO" build -p pieces-standin
 TARGET_DIR=$("$CARGO" metadata --no-deps --format-version 1 |
     "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 export PIECES_STANDIN=${PIECES_STANDIN:-$TARGET_DIR/debug/pieces-standin}

@@ -5,8 +5,33 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+/// The `pieces-standin` binary: `$PIECES_STANDIN`, cargo's own path for it in the stand-in package's
+/// tests, else beside this test binary's folder (`target/debug/deps/..`), where `cargo test` in the
+/// workspace builds it (the stand-in package is a default member).
+pub fn standin_exe() -> PathBuf {
+    if let Some(path) = std::env::var_os("PIECES_STANDIN") {
+        return PathBuf::from(path);
+    }
+    if let Some(path) = option_env!("CARGO_BIN_EXE_pieces-standin") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/debug/deps/<test>")
+        .join(format!("pieces-standin{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} not found: build it with `cargo build -p pieces-standin` (or run `cargo test` in the workspace)",
+        path.display()
+    );
+    path
+}
 
 /// A running `pieces-standin`, killed and reaped when dropped.
 pub struct Standin {
@@ -20,7 +45,7 @@ pub struct Standin {
 impl Standin {
     /// Starts the stand-in on a free port with extra `args` and waits for its URL line.
     pub fn start(args: &[&str]) -> Standin {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pieces-standin"))
+        let mut child = Command::new(standin_exe())
             .args(["--port", "0", "--exit-on-stdin-eof"])
             .args(args)
             .stdin(Stdio::piped())

@@ -26,7 +26,7 @@ def standin_path() -> Path:
     path = Path(env) if env else REPO / "target" / "debug" / "pieces-standin"
     if not path.is_file():
         raise RuntimeError(
-            f"stand-in binary not found at {path}: build it (cargo build --bin pieces-standin) "
+            f"stand-in binary not found at {path}: build it (cargo build -p pieces-standin) "
             "or set PIECES_STANDIN"
         )
     return path

@@ -1,5 +1,6 @@
 //! The stand-in Pieces OS server, exercised over real loopback sockets.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::net::TcpStream;
