@@ -20,6 +20,7 @@
 #   make clean
 
 CARGO ?= cargo
+RUSTC ?= rustc
 CC ?= cc
 CARGO_TARGET_DIR ?= target
 export CARGO_TARGET_DIR
@@ -91,7 +92,7 @@ ABI_VERSION := $(shell tools/abi-version.sh)
 VERSION_PARTS = $(subst ., ,$(VERSION))
 FILE_VERSION = $(ABI_VERSION).$(word 2,$(VERSION_PARTS)).$(word 3,$(VERSION_PARTS))
 # For the CMake version file's 32/64-bit check: the pointer size of the target rustc builds for.
-POINTER_BYTES = $(shell expr $$(rustc --print cfg | sed -n 's/^target_pointer_width="\(.*\)"$$/\1/p') / 8)
+POINTER_BYTES = $(shell expr $$($(RUSTC) --print cfg | sed -n 's/^target_pointer_width="\(.*\)"$$/\1/p') / 8)
 
 ifeq ($(shell uname -s),Darwin)
 CARGO_SHARED = libpieces_user.dylib
