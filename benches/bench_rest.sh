@@ -13,6 +13,7 @@ if [ ! -e /usr/include/curl/curl.h ] && [ ! -e /usr/include/x86_64-linux-gnu/cur
     apt-get update -qq && apt-get install -y -qq libcurl4-openssl-dev
 fi
 cargo build --release --lib
+tools/soname-link.sh "$target/release" # the name the benchmark asks the loader for
 python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), separators=(",", ":")), end="")' \
     ../shared/fixtures/UserProfile.max.json > "$out/profile-30k.json"
 lib=$(cd "$target/release" && pwd)

@@ -40,4 +40,14 @@ mod tests {
         assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
         assert_eq!(pieces_abi_version(), 1);
     }
+
+    /// build.rs names the shared library after the ABI version it parses out of this file; the
+    /// soname must be the number `pieces_abi_version()` reports.
+    #[test]
+    fn the_library_name_carries_this_abi_version() {
+        assert_eq!(
+            env!("PIECES_BUILD_ABI_VERSION"),
+            PIECES_ABI_VERSION.to_string()
+        );
+    }
 }

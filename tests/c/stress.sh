@@ -8,6 +8,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 cargo build
+tools/soname-link.sh "$CARGO_TARGET_DIR/debug" # the name the tests ask the loader for
 
 lib_dir=$(cd "$CARGO_TARGET_DIR/debug" && pwd)
 build=$(mktemp -d)

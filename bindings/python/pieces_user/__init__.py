@@ -8,7 +8,8 @@
 
 Documents are plain dicts (typed as the TypedDicts in :mod:`pieces_user.types`); failures raise a
 subclass of :class:`PiecesError`. The native library is found, in order, at the ``library=``
-argument, at ``$PIECES_USER_LIB``, then inside this package.
+argument, at ``$PIECES_USER_LIB``, inside this package, then where ``make install`` put it (the
+system loader's search, by the soname ``libpieces_user.so.N`` on Linux).
 """
 
 from ._ffi import ABI_VERSION, LibraryLoadError

@@ -29,7 +29,7 @@ from ctypes import (
     c_void_p,
 )
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Sequence, Tuple, Union
 
 #: The ABI this package was written against (``pieces_abi_version()``).
 ABI_VERSION = 1
@@ -137,17 +137,52 @@ class LibraryLoadError(ImportError):
         self.tried: List[Tuple[str, str]] = list(tried)
 
 
-def library_file_names() -> List[str]:
-    """The file names cargo gives the cdylib on this platform."""
-    if sys.platform == "darwin":
+def library_file_names(platform: str = sys.platform) -> List[str]:
+    """The file name cargo gives the cdylib on ``platform``: the one in the wheel and the build tree."""
+    if platform == "darwin":
         return ["libpieces_user.dylib"]
-    if sys.platform == "win32":
+    if platform == "win32" or platform == "cygwin":
         return ["pieces_user.dll"]
     return ["libpieces_user.so"]
 
 
+def installed_library_names(platform: str = sys.platform, abi: int = ABI_VERSION) -> List[str]:
+    """The names under which ``make install`` puts the library for the system's loader to find.
+
+    On ELF systems and macOS that is the soname (install name) of ABI ``abi``, so a library of another
+    ABI is never picked up by name; a Windows DLL has no such name.
+    """
+    if platform == "darwin":
+        return [f"libpieces_user.{abi}.dylib"]
+    if platform == "win32" or platform == "cygwin":
+        return ["pieces_user.dll"]
+    return [f"libpieces_user.so.{abi}"]
+
+
+def installed_candidates(platform: str = sys.platform) -> List[Tuple[str, str]]:
+    """``(name or path, "installed")`` for an installed library, found by the system's own search.
+
+    A bare name goes to the loader as it is: ``LD_LIBRARY_PATH``, the ``ldconfig`` cache and the
+    system directories on Linux; ``DYLD_LIBRARY_PATH`` and ``/usr/local/lib`` on macOS. On macOS and
+    Windows ``ctypes.util.find_library`` adds a path the loader would not search by itself (``PATH``
+    for a DLL); on Linux it only ever answers with a soname, so it is not asked (it runs ldconfig
+    and the compiler to find out).
+    """
+    found = [(name, "installed") for name in installed_library_names(platform)]
+    if platform in ("darwin", "win32"):
+        import ctypes.util
+
+        located = ctypes.util.find_library("pieces_user")
+        if located and all(located != name for name, _ in found):
+            found.append((located, "installed"))
+    return found
+
+
 def candidate_paths(explicit: Union[str, "os.PathLike[str]", None] = None) -> List[Tuple[str, str]]:
-    """``(path, origin)`` in loading order: explicit argument, ``PIECES_USER_LIB``, the packaged file."""
+    """``(path, origin)`` in loading order: explicit argument, ``PIECES_USER_LIB``, the packaged file.
+
+    :func:`load` falls back to :func:`installed_candidates` after these.
+    """
     found: List[Tuple[str, str]] = []
     if explicit is not None:
         found.append((os.fspath(explicit), "argument"))
@@ -158,6 +193,12 @@ def candidate_paths(explicit: Union[str, "os.PathLike[str]", None] = None) -> Li
     for name in library_file_names():
         found.append((str(here / name), "package"))
     return found
+
+
+def _all_candidates(explicit: Union[str, "os.PathLike[str]", None]) -> Iterator[Tuple[str, str]]:
+    """:func:`candidate_paths`, then the installed library, looked for only when those all failed."""
+    yield from candidate_paths(explicit)
+    yield from installed_candidates()
 
 
 class Library:
@@ -274,20 +315,25 @@ _load_lock = threading.Lock()
 
 
 def load(path: Union[str, "os.PathLike[str]", None] = None) -> Library:
-    """Loads (once per file) the first usable library in :func:`candidate_paths` order.
+    """Loads (once per file) the first usable library: :func:`candidate_paths`, then an installed one.
 
     Candidates are tried in order and the first that loads with the right ABI wins; if an earlier
-    one failed, a warning names it, so a broken ``PIECES_USER_LIB`` is never silently ignored.
+    one failed, a warning names it, so a broken ``PIECES_USER_LIB`` is never silently ignored. A
+    package without a library of its own (a source checkout) is expected, not warned about.
     """
     tried: List[Tuple[str, str]] = []
+    expected_misses = 0
     with _load_lock:
-        for candidate, origin in candidate_paths(path):
-            key = os.path.realpath(candidate)
+        for candidate, origin in _all_candidates(path):
+            # A bare name is the loader's to search for; a path must exist.
+            by_name = os.path.basename(candidate) == candidate
+            key = candidate if by_name else os.path.realpath(candidate)
             if key in _loaded:
                 lib = _loaded[key]
             else:
-                if not os.path.exists(candidate):
+                if not by_name and not os.path.exists(candidate):
                     tried.append((candidate, f"{origin}: no such file"))
+                    expected_misses += origin == "package"
                     continue
                 try:
                     lib = Library(candidate)
@@ -298,7 +344,7 @@ def load(path: Union[str, "os.PathLike[str]", None] = None) -> Library:
                     tried.append((candidate, f"{origin}: {e}"))
                     continue
                 _loaded[key] = lib
-            if tried:
+            if len(tried) > expected_misses:
                 warnings.warn(
                     "pieces_user: using "
                     + candidate
@@ -312,7 +358,8 @@ def load(path: Union[str, "os.PathLike[str]", None] = None) -> Library:
     raise LibraryLoadError(
         "pieces_user: could not load the native library; tried, in order:\n"
         + lines
-        + f"\nSet {ENV_VAR} to the path of libpieces_user, or reinstall the package.",
+        + f"\nSet {ENV_VAR} to the path of libpieces_user, reinstall the package, or install the "
+        + "library (make install) where the system's loader finds it.",
         tried,
     )
 

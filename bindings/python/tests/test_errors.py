@@ -153,11 +153,12 @@ def test_a_bad_explicit_path_warns_and_names_it(tmp_path: Path) -> None:
 def test_failure_lists_every_path_tried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIECES_USER_LIB", str(tmp_path / "from-env.so"))
     monkeypatch.setattr(_ffi, "library_file_names", lambda: ["libpieces_user.missing"])
+    monkeypatch.setattr(_ffi, "installed_candidates", lambda: [("libpieces_user.missing.1", "installed")])
     with pytest.raises(pieces_user.LibraryLoadError) as e:
         _ffi.load(tmp_path / "explicit.so")
     paths = [p for p, _ in e.value.tried]
     assert paths[0].endswith("explicit.so") and paths[1].endswith("from-env.so")
-    assert paths[2].endswith("libpieces_user.missing")
+    assert paths[2].endswith("libpieces_user.missing") and paths[3] == "libpieces_user.missing.1"
     for p in paths:
         assert p in str(e.value)
 
@@ -169,6 +170,8 @@ def test_abi_mismatch_is_refused_with_a_clear_message(tmp_path: Path, monkeypatc
     subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(so), str(src)], check=True)
     monkeypatch.delenv("PIECES_USER_LIB", raising=False)
     monkeypatch.setattr(_ffi, "library_file_names", lambda: ["libpieces_user.missing"])
+    # This process has loaded the packaged library, so the loader would answer its soname with it.
+    monkeypatch.setattr(_ffi, "installed_candidates", lambda: [])
     with pytest.raises(pieces_user.LibraryLoadError) as e:
         _ffi.load(so)
     assert "ABI version 2" in str(e.value) and "needs ABI version 1" in str(e.value)
