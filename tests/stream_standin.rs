@@ -180,7 +180,8 @@ fn with_discovery_the_stream_follows_a_restart_on_another_port() {
             ports: (ports[0], ports[2]),
             port_file: None,
             legacy_ports: Vec::new(),
-            probe_timeout: Duration::from_millis(100),
+            // Generous: the stand-in must never be taken for a silent port on a loaded machine.
+            probe_timeout: Duration::from_secs(2),
             env_base_url: None,
             ..DiscoveryOptions::default()
         }),
