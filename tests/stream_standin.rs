@@ -7,7 +7,7 @@ use pieces_user::{ErrorKind, StreamEvent};
 use serde_json::Value;
 
 use common::Standin;
-use stream_common::{client, fast, start, Events};
+use stream_common::{client, fast, short_ping_timeout, start, Events};
 
 fn is_connected(e: &StreamEvent) -> bool {
     matches!(e, StreamEvent::Connected { .. })
@@ -117,7 +117,7 @@ fn dropped_connections_reconnect_to_the_current_user() {
 #[test]
 fn muted_pings_are_a_dead_connection() {
     let s = Standin::start(&[]);
-    let (_stream, mut events) = start(&s.url, fast());
+    let (_stream, mut events) = start(&s.url, short_ping_timeout());
     connected(&mut events);
     admin(&s, "stream/mute-pings");
     let e = events.until("disconnected", |e| {
