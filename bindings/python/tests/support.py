@@ -103,12 +103,22 @@ class Standin:
 
 
 class RawServer:
-    """A loopback server that answers every request with fixed bytes (or never answers)."""
+    """A loopback server that answers every request with fixed bytes (or never answers).
 
-    def __init__(self, response: Optional[bytes], wait_for_head: bool = True) -> None:
+    With ``hold=True`` it keeps every request it has read unanswered until ``release()``, and
+    ``wait_held(n)`` waits for the event "n requests are in the server's hands": the way a test
+    knows that calls are in flight, without sleeping and hoping they are.
+    """
+
+    def __init__(self, response: Optional[bytes], wait_for_head: bool = True,
+                 hold: bool = False) -> None:
         self.response = response
         # False: answer as soon as any bytes arrive (e.g. a TLS ClientHello, which has no HTTP head).
         self.wait_for_head = wait_for_head
+        self.hold = hold
+        self.held = 0
+        self.released = False
+        self.changed = threading.Condition()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -136,13 +146,32 @@ class RawServer:
                 if not chunk:
                     return
                 data += chunk
+            if self.hold:
+                self._hold_until_released()
             if self.response is not None:
                 conn.sendall(self.response)
                 conn.shutdown(socket.SHUT_WR)
         except OSError:
             pass
 
+    def _hold_until_released(self) -> None:
+        with self.changed:
+            self.held += 1
+            self.changed.notify_all()
+            self.changed.wait_for(lambda: self.released)
+
+    def wait_held(self, n: int, timeout: float = 10.0) -> bool:
+        """True once ``n`` requests are held; False if that did not happen within ``timeout``."""
+        with self.changed:
+            return self.changed.wait_for(lambda: self.held >= n, timeout)
+
+    def release(self) -> None:
+        with self.changed:
+            self.released = True
+            self.changed.notify_all()
+
     def close(self) -> None:
+        self.release()
         self.closed = True
         self.sock.close()
         for c in self.conns:
