@@ -125,6 +125,8 @@ class RawServer:
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.conns: List[socket.socket] = []
+        self.peers: List[Any] = []
+        self.knocks: List[Any] = []
         self.closed = False
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
@@ -132,10 +134,13 @@ class RawServer:
     def _serve(self) -> None:
         while not self.closed:
             try:
-                conn, _ = self.sock.accept()
+                conn, peer = self.sock.accept()
             except OSError:
                 return
-            self.conns.append(conn)
+            with self.changed:
+                self.conns.append(conn)
+                self.peers.append(peer)
+                self.changed.notify_all()
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
@@ -164,6 +169,18 @@ class RawServer:
         """True once ``n`` requests are held; False if that did not happen within ``timeout``."""
         with self.changed:
             return self.changed.wait_for(lambda: self.held >= n, timeout)
+
+    def connections(self) -> int:
+        """Every connection ever made to this server, counted without a time window: a knock
+        queues behind any client connection still waiting to be accepted, and once the knock is
+        accepted they all have been."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as knock:
+            me = knock.getsockname()
+            self.knocks.append(me)
+            with self.changed:
+                assert self.changed.wait_for(lambda: me in self.peers, 10), "knock not accepted"
+                before = self.peers[: self.peers.index(me)]
+                return sum(1 for p in before if p not in self.knocks)
 
     def release(self) -> None:
         with self.changed:
