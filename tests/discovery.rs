@@ -59,6 +59,7 @@ impl Server {
         let clears = Arc::new(AtomicUsize::new(0));
         let (m, s, c) = (mode.clone(), stop.clone(), clears.clone());
         let thread = thread::spawn(move || {
+            let mut served = Vec::new();
             for conn in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
                     break; // the listener is dropped here, so the port refuses from now on
@@ -66,7 +67,11 @@ impl Server {
                 let Ok(conn) = conn else { continue };
                 let mode = MODES[usize::from(m.load(Ordering::SeqCst))];
                 let c = c.clone();
-                thread::spawn(move || serve(conn, mode, &c));
+                served.push(thread::spawn(move || serve(conn, mode, &c)));
+            }
+            // So that once `stop` returns, every request that reached the server is counted.
+            for t in served {
+                t.join().unwrap();
             }
         });
         Server {
@@ -382,14 +387,16 @@ fn client_rediscovers_after_the_server_moves() {
     // Another process could take the port in the moment it was free: a failure then, not a skip.
     let back = TcpListener::bind(("127.0.0.1", ports[1]))
         .expect("another process took the old port meanwhile: run the test again");
-    let home = Server::start(back, Mode::Healthy);
+    let mut home = Server::start(back, Mode::Healthy);
     drop(later);
     client.clear().unwrap();
-    assert_eq!(home.clears.load(Ordering::SeqCst), 1);
     assert_eq!(client.base_url(), url(ports[1]));
 
     // rediscover() (what the stream calls before reconnecting) keeps the URL while nothing moved.
     assert_eq!(client.rediscover().unwrap(), url(ports[1]));
+    drop(client);
+    home.stop();
+    assert_eq!(home.clears.load(Ordering::SeqCst), 1);
 }
 
 #[test]
