@@ -215,7 +215,8 @@ fn invalid_documents_are_rejected_before_sending() {
         seen += 1;
     }
     assert_eq!(seen, 12);
-    assert_eq!(server.connection_count(), 0);
+    drop(c);
+    assert_eq!(server.stop().connections, 0);
 }
 
 #[test]
@@ -328,7 +329,9 @@ fn calls_reuse_one_keep_alive_connection() {
     for _ in 0..5 {
         c.snapshot_json().unwrap();
     }
-    assert_eq!(server.connection_count(), 1);
+    drop(c);
+    let record = server.stop();
+    assert_eq!((record.connections, record.requests.len()), (1, 5));
 }
 
 #[test]
@@ -392,12 +395,14 @@ fn a_get_is_retried_once_when_the_connection_drops_but_a_post_is_not() {
     };
     let server = RawServer::start(script);
     client(&server.url).refresh_json().unwrap();
-    assert_eq!(server.connection_count(), 2);
+    let record = server.stop();
+    assert_eq!((record.connections, record.count("GET")), (2, 2));
 
     let server = RawServer::start(script);
     let e = client(&server.url).update_json(MIN_PROFILE).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
-    assert_eq!(server.connection_count(), 1);
+    let record = server.stop();
+    assert_eq!((record.connections, record.count("POST")), (1, 1));
 }
 
 #[test]
@@ -528,6 +533,7 @@ mod typed {
         profile.extra.insert("id".into(), serde_json::json!(5));
         let e = c.update(&profile).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidDocument, "{e}");
-        assert_eq!(server.connection_count(), 0);
+        drop(c);
+        assert_eq!(server.stop().connections, 0);
     }
 }

@@ -4,15 +4,18 @@
 
 mod raw_server;
 
-use std::collections::HashSet;
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use pieces_user::{Client, Config, ErrorKind};
 
 use raw_server::RawServer;
+
+/// How long a test waits for an event that should take milliseconds: generous, so a loaded
+/// machine does not fail it, and bounded, so a missing event fails the test instead of hanging it.
+const WAIT: Duration = Duration::from_secs(10);
 
 const MIN_PROFILE: &str = r#"{"id":"u-1","aesthetics":{"font":{"size":14},"theme":{"dark":true}}}"#;
 
@@ -141,6 +144,8 @@ fn a_reset_mid_response_is_a_connection_error_and_a_post_is_not_resent() {
     let script = |_: usize, conn: &mut raw_server::Conn| {
         conn.read_request();
         conn.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"id\":");
+        // Meant as a reset after part of the answer. Should the client not have read the head by
+        // then, it meets a reset before any answer, which must fail both calls the same way.
         thread::sleep(Duration::from_millis(50));
         conn.reset_on_close();
     };
@@ -153,8 +158,8 @@ fn a_reset_mid_response_is_a_connection_error_and_a_post_is_not_resent() {
         .update_json(MIN_PROFILE)
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
-    thread::sleep(Duration::from_millis(100));
-    assert_eq!(server.connection_count(), 1);
+    let record = server.stop();
+    assert_eq!((record.connections, record.count("POST")), (1, 1));
 }
 
 #[test]
@@ -171,15 +176,16 @@ fn a_reset_before_any_answer_is_retried_once_for_a_get_only() {
     };
     let server = RawServer::start(script);
     client_with(&server.url, |_| {}).refresh_json().unwrap();
-    assert_eq!(server.connection_count(), 2);
+    let record = server.stop();
+    assert_eq!((record.connections, record.count("GET")), (2, 2));
 
     let server = RawServer::start(script);
     let e = client_with(&server.url, |_| {})
         .update_json(MIN_PROFILE)
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Connection, "{e}");
-    thread::sleep(Duration::from_millis(100));
-    assert_eq!(server.connection_count(), 1);
+    let record = server.stop();
+    assert_eq!((record.connections, record.count("POST")), (1, 1));
 }
 
 /// A 5xx with a 10 MB body: the message quotes only its start, the body is kept up to
@@ -225,43 +231,41 @@ fn an_error_body_of_exactly_the_limit_is_not_marked_cut() {
     assert!(!e.message().contains("cut"), "{e}");
 }
 
-/// The server answers one request per connection with keep-alive headers, then closes the connection
-/// shortly after. The next call finds the pooled connection closed: a GET still succeeds (a fresh
-/// connection, or one transparent retry), and no POST ever reaches the server twice.
+/// The server answers one request per connection with keep-alive headers, then closes the
+/// connection. Each call starts after the close (the server reports it), so it finds its pooled
+/// connection closed and must open a fresh one: every call succeeds, and every POST reaches the
+/// server exactly once, in order.
 #[test]
 fn a_keep_alive_connection_closed_between_calls() {
-    let posts: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
-    let seen = posts.clone();
+    let (closed_tx, closed) = mpsc::channel();
     let server = RawServer::start(move |_, conn| {
-        if let Some(request) = conn.read_request() {
-            if request.method == "POST" {
-                seen.lock().unwrap().push(request.body.clone());
-            }
+        if conn.read_request().is_some() {
             conn.respond(200, "application/json", MIN_PROFILE.as_bytes());
-            thread::sleep(Duration::from_millis(20));
         }
+        conn.close();
+        closed_tx.send(()).unwrap();
     });
     let c = client_with(&server.url, |_| {});
-    let mut posted_ok = 0;
+    let after_close = || closed.recv_timeout(WAIT).expect("the server never closed");
+    let mut sent = Vec::new();
     for round in 0..6 {
         c.refresh_json().unwrap();
-        thread::sleep(Duration::from_millis(60));
+        after_close();
         c.refresh_json().unwrap();
-        thread::sleep(Duration::from_millis(60));
+        after_close();
         let doc = MIN_PROFILE.replace("u-1", &format!("u-{round}"));
-        match c.update_json(&doc) {
-            Ok(_) => posted_ok += 1,
-            Err(e) => assert_eq!(e.kind(), ErrorKind::Connection, "{e}"),
-        }
-        thread::sleep(Duration::from_millis(60));
+        c.update_json(&doc).unwrap();
+        after_close();
+        sent.push(doc.into_bytes());
     }
-    thread::sleep(Duration::from_millis(100));
-    let posts = posts.lock().unwrap();
-    let distinct: HashSet<_> = posts.iter().collect();
-    assert_eq!(
-        distinct.len(),
-        posts.len(),
-        "a POST reached the server twice"
-    );
-    assert!(posts.len() >= posted_ok);
+    drop(c);
+    let record = server.stop();
+    let posted: Vec<_> = record
+        .requests
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.body.clone())
+        .collect();
+    assert_eq!(posted, sent);
+    assert_eq!(record.connections, 18);
 }

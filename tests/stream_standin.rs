@@ -7,7 +7,7 @@ use pieces_user::{ErrorKind, StreamEvent};
 use serde_json::Value;
 
 use common::Standin;
-use stream_common::{client, fast, start, Events};
+use stream_common::{client, fast, short_ping_timeout, start, Events};
 
 fn is_connected(e: &StreamEvent) -> bool {
     matches!(e, StreamEvent::Connected { .. })
@@ -117,7 +117,7 @@ fn dropped_connections_reconnect_to_the_current_user() {
 #[test]
 fn muted_pings_are_a_dead_connection() {
     let s = Standin::start(&[]);
-    let (_stream, mut events) = start(&s.url, fast());
+    let (_stream, mut events) = start(&s.url, short_ping_timeout());
     connected(&mut events);
     admin(&s, "stream/mute-pings");
     let e = events.until("disconnected", |e| {
@@ -180,7 +180,8 @@ fn with_discovery_the_stream_follows_a_restart_on_another_port() {
             ports: (ports[0], ports[2]),
             port_file: None,
             legacy_ports: Vec::new(),
-            probe_timeout: Duration::from_millis(100),
+            // Generous: the stand-in must never be taken for a silent port on a loaded machine.
+            probe_timeout: Duration::from_secs(2),
             env_base_url: None,
             ..DiscoveryOptions::default()
         }),

@@ -1,14 +1,16 @@
 //! A purpose-built loopback HTTP server for tests that need to see the bytes a client sends or to
 //! misbehave in one precise way. Each accepted connection is handled by `script` on its own thread.
+//! `stop` gives the complete record of what the server saw, so "never sent" and "sent once" are
+//! checked on every request the server ever received, not on what arrived within a time window.
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
-use std::thread;
+use std::thread::{self, JoinHandle};
 
 /// One request as the server read it.
 #[derive(Debug, Clone)]
@@ -110,6 +112,11 @@ impl Conn {
         assert_eq!(rc, 0, "SO_LINGER");
     }
 
+    /// Closes the connection now (FIN both ways), before the script returns.
+    pub fn close(&mut self) {
+        let _ = self.reader.get_ref().shutdown(std::net::Shutdown::Both);
+    }
+
     /// A complete keep-alive response.
     pub fn respond(&mut self, status: u16, content_type: &str, body: &[u8]) {
         let head = format!(
@@ -125,7 +132,25 @@ impl Conn {
 pub struct RawServer {
     pub url: String,
     pub requests: Receiver<SeenRequest>,
-    pub connections: Arc<AtomicUsize>,
+    connections: Arc<AtomicUsize>,
+    stopping: Arc<AtomicBool>,
+    wake: Sender<SocketAddr>,
+    acceptor: JoinHandle<()>,
+}
+
+/// Everything a stopped server saw.
+#[derive(Debug)]
+pub struct Record {
+    /// Connections accepted (the stop's own wake-up connection excluded).
+    pub connections: usize,
+    /// Every request read, in arrival order, except those the test already took from `requests`.
+    pub requests: Vec<SeenRequest>,
+}
+
+impl Record {
+    pub fn count(&self, method: &str) -> usize {
+        self.requests.iter().filter(|r| r.method == method).count()
+    }
 }
 
 impl RawServer {
@@ -133,33 +158,90 @@ impl RawServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = channel();
+        let (wake, wake_rx) = channel();
         let connections = Arc::new(AtomicUsize::new(0));
-        let counter = connections.clone();
-        let script: Arc<Script> = Arc::new(script);
-        thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { return };
-                let index = counter.fetch_add(1, Ordering::SeqCst);
-                let script = script.clone();
-                let seen = tx.clone();
-                thread::spawn(move || {
-                    let mut conn = Conn {
-                        reader: BufReader::new(stream),
-                        seen,
-                    };
-                    script(index, &mut conn);
-                });
-            }
-        });
+        let stopping = Arc::new(AtomicBool::new(false));
+        let acceptor = Acceptor {
+            listener,
+            script: Arc::new(script),
+            seen: tx,
+            counter: connections.clone(),
+            stopping: stopping.clone(),
+            wake: wake_rx,
+        };
         RawServer {
             url,
             requests: rx,
             connections,
+            stopping,
+            wake,
+            acceptor: thread::spawn(move || acceptor.run()),
         }
     }
 
-    pub fn connection_count(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
+    /// Stops accepting, waits for every script to return and gives the full record. Every
+    /// connection the client opened is in the listen queue ahead of the stop's own wake-up
+    /// connection, so none is missed. Drop every client of this server first: a script reading a
+    /// kept-alive connection returns only when the client hangs up.
+    pub fn stop(self) -> Record {
+        self.stopping.store(true, Ordering::SeqCst);
+        let addr = self.url.trim_start_matches("http://");
+        let knock = TcpStream::connect(addr).unwrap();
+        self.wake.send(knock.local_addr().unwrap()).unwrap();
+        self.acceptor.join().unwrap();
+        Record {
+            connections: self.connections.load(Ordering::SeqCst),
+            requests: self.requests.iter().collect(),
+        }
+    }
+}
+
+struct Acceptor {
+    listener: TcpListener,
+    script: Arc<Script>,
+    seen: Sender<SeenRequest>,
+    counter: Arc<AtomicUsize>,
+    stopping: Arc<AtomicBool>,
+    wake: Receiver<SocketAddr>,
+}
+
+impl Acceptor {
+    /// Runs each connection's script on its own thread until `stop` knocks; then joins them all.
+    fn run(self) {
+        let mut scripts = Vec::new();
+        let mut knock = None;
+        for stream in self.listener.incoming() {
+            let Ok(stream) = stream else { break };
+            if self.is_the_knock(&stream, &mut knock) {
+                break;
+            }
+            let index = self.counter.fetch_add(1, Ordering::SeqCst);
+            let script = self.script.clone();
+            let seen = self.seen.clone();
+            scripts.push(thread::spawn(move || {
+                let mut conn = Conn {
+                    reader: BufReader::new(stream),
+                    seen,
+                };
+                script(index, &mut conn);
+            }));
+        }
+        for script in scripts {
+            assert!(script.join().is_ok(), "a connection script panicked");
+        }
+    }
+
+    /// `stop` sets the flag before the knock connects, so the knock is never taken for a client;
+    /// its address, sent once it has connected, tells it apart from client connections queued
+    /// before it.
+    fn is_the_knock(&self, stream: &TcpStream, knock: &mut Option<SocketAddr>) -> bool {
+        if !self.stopping.load(Ordering::SeqCst) {
+            return false;
+        }
+        if knock.is_none() {
+            *knock = self.wake.recv().ok();
+        }
+        stream.peer_addr().ok() == *knock
     }
 }
 

@@ -7,7 +7,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -54,6 +54,8 @@ struct Inner {
     connections: Mutex<usize>,
     /// While set, `GET /user` is read but not answered.
     hold_snapshot: AtomicBool,
+    /// Pings received on all connections.
+    pings: AtomicUsize,
 }
 
 pub struct WsServer {
@@ -80,6 +82,7 @@ impl WsServer {
             muted: AtomicBool::new(false),
             connections: Mutex::new(0),
             hold_snapshot: AtomicBool::new(false),
+            pings: AtomicUsize::new(0),
         });
         let acceptor = Some(spawn_acceptor(listener, Arc::clone(&inner)));
         WsServer {
@@ -146,6 +149,19 @@ impl WsServer {
 
     pub fn connections(&self) -> usize {
         *self.inner.connections.lock().unwrap()
+    }
+
+    /// Waits until `n` pings have arrived in all; false if they have not within `limit`.
+    pub fn wait_for_pings(&self, n: usize, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        // A test double: polling is fine here, as for `hold_snapshot`.
+        while self.inner.pings.load(Ordering::SeqCst) < n {
+            if Instant::now() > deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        true
     }
 
     /// Closes the listener and every connection; connects are refused until `listen_again`.
@@ -282,7 +298,7 @@ fn run_connection(ws: &mut WebSocket<TcpStream>, rx: &Receiver<Cmd>, inner: &Inn
             }
             Ok(Cmd::Drop) | Err(RecvTimeoutError::Disconnected) => return,
             Err(RecvTimeoutError::Timeout) => {
-                if !inner.muted.load(Ordering::SeqCst) && !read_pending(ws) {
+                if !inner.muted.load(Ordering::SeqCst) && !read_pending(ws, &inner.pings) {
                     return;
                 }
             }
@@ -291,13 +307,16 @@ fn run_connection(ws: &mut WebSocket<TcpStream>, rx: &Receiver<Cmd>, inner: &Inn
 }
 
 /// Reads whatever the client sent (tungstenite queues the pongs), then flushes. False when closed.
-fn read_pending(ws: &mut WebSocket<TcpStream>) -> bool {
+fn read_pending(ws: &mut WebSocket<TcpStream>, pings: &AtomicUsize) -> bool {
     let _ = ws
         .get_ref()
         .set_read_timeout(Some(Duration::from_millis(1)));
     loop {
         match ws.read() {
             Ok(Message::Close(_)) => return false,
+            Ok(Message::Ping(_)) => {
+                pings.fetch_add(1, Ordering::SeqCst);
+            }
             Ok(_) => {}
             Err(tungstenite::Error::Io(e))
                 if matches!(

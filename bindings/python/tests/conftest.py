@@ -47,8 +47,8 @@ def signed_out(standin_factory: Callable[..., Standin]) -> Standin:
 def raw_server() -> Iterator[Callable[..., RawServer]]:
     servers: List[RawServer] = []
 
-    def make(response: Optional[bytes], wait_for_head: bool = True) -> RawServer:
-        s = RawServer(response, wait_for_head)
+    def make(response: Optional[bytes], wait_for_head: bool = True, hold: bool = False) -> RawServer:
+        s = RawServer(response, wait_for_head, hold)
         servers.append(s)
         return s
 

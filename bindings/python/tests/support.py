@@ -103,18 +103,30 @@ class Standin:
 
 
 class RawServer:
-    """A loopback server that answers every request with fixed bytes (or never answers)."""
+    """A loopback server that answers every request with fixed bytes (or never answers).
 
-    def __init__(self, response: Optional[bytes], wait_for_head: bool = True) -> None:
+    With ``hold=True`` it keeps every request it has read unanswered until ``release()``, and
+    ``wait_held(n)`` waits for the event "n requests are in the server's hands": the way a test
+    knows that calls are in flight, without sleeping and hoping they are.
+    """
+
+    def __init__(self, response: Optional[bytes], wait_for_head: bool = True,
+                 hold: bool = False) -> None:
         self.response = response
         # False: answer as soon as any bytes arrive (e.g. a TLS ClientHello, which has no HTTP head).
         self.wait_for_head = wait_for_head
+        self.hold = hold
+        self.held = 0
+        self.released = False
+        self.changed = threading.Condition()
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.conns: List[socket.socket] = []
+        self.peers: List[Any] = []
+        self.knocks: List[Any] = []
         self.closed = False
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
@@ -122,10 +134,13 @@ class RawServer:
     def _serve(self) -> None:
         while not self.closed:
             try:
-                conn, _ = self.sock.accept()
+                conn, peer = self.sock.accept()
             except OSError:
                 return
-            self.conns.append(conn)
+            with self.changed:
+                self.conns.append(conn)
+                self.peers.append(peer)
+                self.changed.notify_all()
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
@@ -136,13 +151,44 @@ class RawServer:
                 if not chunk:
                     return
                 data += chunk
+            if self.hold:
+                self._hold_until_released()
             if self.response is not None:
                 conn.sendall(self.response)
                 conn.shutdown(socket.SHUT_WR)
         except OSError:
             pass
 
+    def _hold_until_released(self) -> None:
+        with self.changed:
+            self.held += 1
+            self.changed.notify_all()
+            self.changed.wait_for(lambda: self.released)
+
+    def wait_held(self, n: int, timeout: float = 10.0) -> bool:
+        """True once ``n`` requests are held; False if that did not happen within ``timeout``."""
+        with self.changed:
+            return self.changed.wait_for(lambda: self.held >= n, timeout)
+
+    def connections(self) -> int:
+        """Every connection ever made to this server, counted without a time window: a knock
+        queues behind any client connection still waiting to be accepted, and once the knock is
+        accepted they all have been."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as knock:
+            me = knock.getsockname()
+            self.knocks.append(me)
+            with self.changed:
+                assert self.changed.wait_for(lambda: me in self.peers, 10), "knock not accepted"
+                before = self.peers[: self.peers.index(me)]
+                return sum(1 for p in before if p not in self.knocks)
+
+    def release(self) -> None:
+        with self.changed:
+            self.released = True
+            self.changed.notify_all()
+
     def close(self) -> None:
+        self.release()
         self.closed = True
         self.sock.close()
         for c in self.conns:

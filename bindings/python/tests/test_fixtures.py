@@ -72,7 +72,7 @@ def test_invalid_documents_raise_invalid_input_naming_the_path(
     assert isinstance(e.value, pieces_user.InvalidDocument), repr(e.value)
     assert e.value.path in EXPECTED_PATH[name], repr(e.value)
     assert e.value.code == 5 and e.value.category == "invalid_document"
-    assert not server.conns, "an invalid document must be refused before connecting"
+    assert server.connections() == 0, "an invalid document must be refused before connecting"
 
 
 def test_malformed_json_text(raw_server: Callable[[Any], RawServer]) -> None:

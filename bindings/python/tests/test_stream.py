@@ -39,10 +39,12 @@ def until(stream: UserStream, kind: str, timeout: float = 10.0,
             return seen
 
 
-def quiet(stream: UserStream, settle: float = 0.5) -> None:
-    """Takes events until none arrives for ``settle`` seconds."""
-    while stream.next_event(settle) is not None:
-        pass
+def connected(stream: UserStream) -> List[StreamEvent]:
+    """The events of a new connection, which come in a known order: connected, the user from
+    GET /user, then the stand-in's push on connect. After them the stream is quiet."""
+    seen = [stream.next_event(10.0) for _ in range(3)]
+    assert [e.kind if e else None for e in seen] == ["connected", "user", "user"], seen
+    return [e for e in seen if e is not None]
 
 
 def profile_with_font(size: int) -> Any:
@@ -53,10 +55,8 @@ def profile_with_font(size: int) -> Any:
 
 def test_iterator_delivers_connect_state_and_changes_in_order(standin: Standin) -> None:
     with Client(standin.url, timeout=5) as c, c.user_stream(FAST, timeout=10) as events:
-        first = until(events, "user")
-        assert first[0].kind == "connected"
-        assert first[-1].user == load_fixture("UserProfile.max.json")
-        quiet(events)
+        first = connected(events)
+        assert first[1].user == first[2].user == load_fixture("UserProfile.max.json")
         with Client(standin.url, timeout=5) as other:
             for size in (21, 22, 23):
                 other.update(profile_with_font(size))
@@ -74,12 +74,12 @@ def test_iterator_delivers_connect_state_and_changes_in_order(standin: Standin) 
 
 def test_iterator_timeout_raises_stream_timeout(standin: Standin) -> None:
     with Client(standin.url, timeout=5) as c, c.user_stream(FAST, timeout=0.3) as events:
-        until(events, "user")
-        quiet(events)
+        connected(events)
         start = time.monotonic()
         with pytest.raises(pieces_user.StreamTimeout) as e:
             next(events)
-        assert 0.25 <= time.monotonic() - start < 2.0
+        # Not early (timers do not fire early, so -20 % is safe), and bounded at all.
+        assert 0.25 <= time.monotonic() - start < 10.0
         assert isinstance(e.value, pieces_user.Timeout) and e.value.code == 30
 
 
@@ -105,8 +105,7 @@ def test_unknown_stream_option_is_named(standin: Standin) -> None:
 
 def test_reconnects_after_a_standin_restart(standin: Standin) -> None:
     with Client(standin.url, timeout=5) as c, c.user_stream(FAST, timeout=15) as events:
-        until(events, "user")
-        quiet(events)
+        connected(events)
         standin.restart()
         seen = until(events, "user")
         kinds = [e.kind for e in seen]
@@ -129,8 +128,7 @@ def test_garbage_frame_is_an_error_event_and_the_stream_goes_on(standin: Standin
 
 def test_overflow_when_the_reader_falls_behind(standin: Standin) -> None:
     with Client(standin.url, timeout=5) as c, c.user_stream({**FAST, "queue_size": 4}, timeout=10) as events:
-        until(events, "user")
-        quiet(events)
+        connected(events)
         with Client(standin.url, timeout=5) as other:
             for size in range(50, 70):
                 other.update(profile_with_font(size))
@@ -205,7 +203,16 @@ def test_stop_from_inside_the_callback(standin: Standin) -> None:
 
 
 def _thread_count() -> int:
-    return len(os.listdir("/proc/self/task"))
+    """The library's stream threads in this process (Linux shows their names, cut to 15 bytes).
+    Counting only these keeps other tests' helper threads, which end when they like, out of it."""
+    count = 0
+    for task in os.listdir("/proc/self/task"):
+        try:
+            name = Path(f"/proc/self/task/{task}/comm").read_text().strip()
+        except OSError:  # the thread ended meanwhile
+            continue
+        count += name == "pieces-user-stream"[:15]
+    return count
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to count threads")

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, List
+from typing import Any, Callable, List
 
 import pieces_user
 from pieces_user import Client
-from support import Standin, load_fixture
+from support import RawServer, Standin, http_response, load_fixture
 
 
 def test_many_threads_share_one_client(standin: Standin) -> None:
@@ -27,52 +26,46 @@ def test_many_threads_share_one_client(standin: Standin) -> None:
             assert sum(pool.map(work, range(16))) == 16 * 40
 
 
-def test_the_gil_is_released_during_a_blocking_call(standin: Standin) -> None:
-    standin.admin("delay?ms=400")
-    with Client(standin.url, timeout=10) as c:
-        # 8 calls of 400 ms each: serialized they would take 3.2 s.
-        start = time.monotonic()
-        with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(lambda _: c.snapshot(), range(8)))
-        elapsed = time.monotonic() - start
-        assert all(r.get("user") for r in results)
-        assert elapsed < 1.6, f"8 concurrent calls took {elapsed:.2f} s"
-
-        # And pure-Python work runs meanwhile: a counter thread advances during one blocked call.
-        count = [0]
-        stop = threading.Event()
-
-        def spin() -> None:
-            while not stop.is_set():
-                count[0] += 1
-
-        t = threading.Thread(target=spin)
-        t.start()
-        before = count[0]
-        c.snapshot()
-        during = count[0] - before
-        stop.set()
-        t.join()
-        assert during > 1000, f"the counter advanced only {during} times during a 400 ms call"
+def test_the_gil_is_released_during_a_blocking_call(raw_server: Callable[..., RawServer]) -> None:
+    # The server is Python too: it can read the requests, and this thread can see them held, only
+    # while the calls wait in the library without the GIL. A call that kept the GIL would stall
+    # everything until its 10 s timeout, and fewer than 8 requests would ever be held at once.
+    server = raw_server(http_response("200 OK", b'{"user":null}'), hold=True)
+    with Client(server.url, timeout=10) as c, ThreadPoolExecutor(8) as pool:
+        calls = [pool.submit(c.snapshot) for _ in range(8)]
+        all_held = server.wait_held(8)
+        server.release()
+        results = [f.result() for f in calls]
+    assert all_held, f"only {server.held} of 8 calls were in flight at once"
+    assert results == [{"user": None}] * 8
 
 
-def test_close_waits_for_calls_in_flight(standin: Standin) -> None:
-    standin.admin("delay?ms=300")
-    c = Client(standin.url, timeout=10)
+def test_close_waits_for_calls_in_flight(raw_server: Callable[..., RawServer]) -> None:
+    server = raw_server(http_response("200 OK", b'{"user":null}'), hold=True)
+    c = Client(server.url, timeout=10)
+    order: List[str] = []
     results: List[Any] = []
-    started = threading.Event()
 
     def call() -> None:
-        started.set()
         try:
             results.append(c.snapshot())
         except pieces_user.PiecesError as e:  # pragma: no cover - would be a bug
             results.append(e)
+        order.append("call")
 
-    t = threading.Thread(target=call)
-    t.start()
-    started.wait()
-    time.sleep(0.05)  # let the call enter the library; close() must then wait for it
-    c.close()
-    t.join()
-    assert len(results) == 1 and isinstance(results[0], dict), results
+    def close() -> None:
+        c.close()
+        order.append("close")
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert server.wait_held(1), "the call never reached the server"
+    closer = threading.Thread(target=close)
+    closer.start()
+    # The call is held until release(): a close that did not wait for it returns meanwhile.
+    closer.join(0.5)
+    server.release()
+    caller.join(10)
+    closer.join(10)
+    assert order == ["call", "close"], order
+    assert results == [{"user": None}], results
