@@ -784,3 +784,23 @@ fn sigint_ends_a_blocked_rest_call_promptly_with_130() {
         assert_eq!(stdout, "");
     }
 }
+
+#[test]
+fn the_readme_lists_the_same_exit_statuses_as_help() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md beside cli/");
+    let help = run(&["--help"]).stdout;
+    let table = help
+        .split("Exit status:\n")
+        .nth(1)
+        .expect("a table in --help");
+    let rows: Vec<(&str, &str)> = table
+        .lines()
+        .filter_map(|line| line.trim().split_once("  "))
+        .collect();
+    assert!(rows.len() >= 12, "{rows:?}");
+    for (code, meaning) in rows {
+        let row = format!("| {code} | {} |", meaning.trim());
+        assert!(readme.contains(&row), "README lacks {row}");
+    }
+}
