@@ -126,14 +126,15 @@ pub enum Command {
     /// NDJSON: {"event":"connected","url":…}, {"event":"user","user":{…}}, {"event":"signed_out"},
     /// {"event":"error","kind":…,"message":…,"path":…}, {"event":"disconnected","reason":…},
     /// {"event":"reconnecting","attempt":N,"delay_ms":N}, {"event":"overflow","dropped":N}.
-    /// The stream reconnects on its own for ever. With --format, one plain line per user state
-    /// instead: the template for a user, --signed-out-text when nobody is signed in.
+    /// The stream reconnects on its own for ever. A user state (`user` or `signed_out`) is printed
+    /// only when it differs from the one before: each is a change. With --format, one plain line
+    /// per user state instead: the template for a user, --signed-out-text when nobody is signed in.
     /// SIGINT ends it with status 130, SIGTERM with 143, after a complete line.
     #[command(
         after_help = "Examples:\n  pieces-user watch --format '{name} <{email}>' --signed-out-text 'signed out'\n  pieces-user watch --count 1 | jq .user.name"
     )]
     Watch {
-        /// Exit (0) after N user states (`user` or `signed_out` events; the first is the current one).
+        /// Exit (0) after N user states (the first is the current one: 2 waits for the next change).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         count: Option<u64>,
 

@@ -20,14 +20,23 @@ pub enum Printer {
 }
 
 /// Prints events until `count` user states (`user` or `signed_out`) have been seen; without a count,
-/// until a signal ends the process (see `interrupt`).
+/// until a signal ends the process (see `interrupt`). A state equal to the previous one is skipped:
+/// each printed state is a change.
 pub fn run(client: &Client, printer: &Printer, count: Option<u64>) -> Result<(), Failure> {
     let (send, receive) = mpsc::channel();
     let stream = client.user_stream(StreamOptions::default(), move |event| {
         let _ = send.send(event);
     })?;
     let mut states = 0;
+    let mut last_state = None;
     for event in receive {
+        let state = state_of(&event);
+        if state.is_some() {
+            if state == last_state {
+                continue;
+            }
+            last_state = state;
+        }
         let is_state = event.is_state();
         if let Some(line) = printer.line(event) {
             output::line(&line).map_err(|e| Failure::output(&e))?;
@@ -41,6 +50,17 @@ pub fn run(client: &Client, printer: &Printer, count: Option<u64>) -> Result<(),
     }
     stream.stop();
     Ok(())
+}
+
+/// What a state event says, for telling a change from a repeat: the stream re-sends the current
+/// state after every (re)connect, and the `GET /user` that follows may say it once more. The text
+/// is compacted because the two sources may lay the same profile out differently.
+fn state_of(event: &StreamEvent) -> Option<String> {
+    match event {
+        StreamEvent::User(profile) => Some(jsontext::reformat(profile, Style::Compact)),
+        StreamEvent::SignedOut => Some(String::new()),
+        _ => None,
+    }
 }
 
 impl Printer {

@@ -753,6 +753,37 @@ fn watch_count_ends_with_0_after_n_states() {
     );
 }
 
+#[test]
+fn watch_count_2_waits_for_the_next_change_and_repeats_are_not_changes() {
+    let standin = standin_with(ODD_PROFILE);
+    let mut watch = Watch::start(&standin, &["--count", "2"]);
+    watch.line_where(|l| l.starts_with(r#"{"event":"user","#));
+    // The same profile again (and a dropped stream that reconnects and re-sends it) is no change.
+    assert_eq!(
+        run_with(&["--base-url", &standin.url, "update", "-"], ODD_PROFILE).code(),
+        0
+    );
+    standin.post("/__admin/stream/drop", b"");
+    watch.line_where(|l| l.starts_with(r#"{"event":"connected","#));
+    let changed = ODD_PROFILE.replace("Ada Lovelace", "Ada King");
+    assert_eq!(
+        run_with(&["--base-url", &standin.url, "update", "-"], &changed).code(),
+        0
+    );
+    let status = wait_bounded(&mut watch.child, LIMIT);
+    assert_eq!(status.code(), Some(0));
+    let rest: Vec<String> = watch.lines.iter().collect();
+    let users: Vec<&String> = rest
+        .iter()
+        .filter(|l| l.contains(r#""event":"user""#))
+        .collect();
+    assert_eq!(
+        users,
+        [&format!(r#"{{"event":"user","user":{changed}}}"#)],
+        "{rest:?}"
+    );
+}
+
 // ---- interrupts ----
 
 #[test]
