@@ -74,7 +74,14 @@ impl Failure {
         Failure::new(USAGE, "usage", message)
     }
 
+    /// A closed pipe (the status bar or `head` went away) ends the command quietly, with no line.
     pub fn output(e: &std::io::Error) -> Failure {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Failure {
+                status: FAILURE,
+                line: String::new(),
+            };
+        }
         Failure::new(FAILURE, "output", format!("cannot write to stdout: {e}"))
     }
 }

@@ -20,8 +20,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(failure) => {
-            // A closed stdout (the reader went away) is not worth a message.
-            if failure.status != exit::FAILURE || !failure.line.contains("Broken pipe") {
+            if !failure.line.is_empty() {
                 eprintln!("pieces-user: {}", failure.line);
             }
             ExitCode::from(failure.status)

@@ -784,6 +784,28 @@ fn watch_count_2_waits_for_the_next_change_and_repeats_are_not_changes() {
     );
 }
 
+#[test]
+fn watch_ends_quietly_with_1_when_its_reader_goes_away() {
+    let standin = Standin::start(&[]);
+    let mut child = pieces_user()
+        .args(["--base-url", &standin.url, "watch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with(r#"{"event":"connected""#), "{first}");
+    drop(stdout);
+    // The next line written meets the closed pipe.
+    assert_eq!(run_at(&standin, &["clear"]).code(), 0);
+    let status = wait_bounded(&mut child, LIMIT);
+    assert_eq!(status.code(), Some(1));
+    let stderr = read_all(child.stderr.take().unwrap()).join().unwrap();
+    assert_eq!(stderr, "");
+}
+
 // ---- interrupts ----
 
 #[test]
