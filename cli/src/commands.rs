@@ -150,6 +150,9 @@ fn discover(verbose: bool) -> Result<(), Failure> {
         }
     }
     let url = discovery::discover(&options)?;
+    if verbose {
+        eprintln!("pieces-user: discover: found {url}");
+    }
     output::line(&url).map_err(|e| Failure::output(&e))
 }
 
@@ -161,10 +164,7 @@ fn places(options: &DiscoveryOptions) -> Vec<String> {
     }
     let mut places = vec![format!("{ENV_BASE_URL}: not set")];
     places.push(match &options.port_file {
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(text) => format!("port file {}: {:?}", path.display(), text.trim()),
-            Err(e) => format!("port file {}: {e}", path.display()),
-        },
+        Some(path) => format!("port file {}: {}", path.display(), port_file_text(path)),
         None => "port file: none (no home directory)".to_string(),
     });
     let (first, last) = options.ports;
@@ -175,6 +175,16 @@ fn places(options: &DiscoveryOptions) -> Vec<String> {
     let legacy: Vec<String> = options.legacy_ports.iter().map(u16::to_string).collect();
     places.push(format!("legacy ports {}", legacy.join(", ")));
     places
+}
+
+/// The start of the port file, quoted: a port is a few bytes, and a wrong path (a device, a huge
+/// file) must cost nothing, as in the core.
+fn port_file_text(path: &Path) -> String {
+    let mut text = Vec::new();
+    match std::fs::File::open(path).and_then(|f| f.take(64).read_to_end(&mut text)) {
+        Ok(_) => format!("{:?}", String::from_utf8_lossy(&text).trim()),
+        Err(e) => e.to_string(),
+    }
 }
 
 fn completions(shell: clap_complete::Shell) -> Result<(), Failure> {

@@ -467,7 +467,14 @@ fn nothing_running_is_exit_3_and_discover_finds_pieces_base_url() {
         format!("{}\n", standin.url)
     );
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("PIECES_BASE_URL="), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "pieces-user: discover: PIECES_BASE_URL={0} (used as is, nothing probed)\n\
+             pieces-user: discover: found {0}\n",
+            standin.url
+        )
+    );
     // And the API commands use it when no --base-url is given.
     let out = pieces_user()
         .arg("get")
@@ -856,4 +863,52 @@ fn the_readme_lists_the_same_exit_statuses_as_help() {
         let row = format!("| {code} | {} |", meaning.trim());
         assert!(readme.contains(&row), "README lacks {row}");
     }
+}
+
+#[test]
+fn discover_verbose_lists_every_place_and_finds_the_port_file_port() {
+    let standin = Standin::start(&[]);
+    let home = scratch_dir();
+    let config = home.join("Documents/com.pieces.os/production/Config");
+    std::fs::create_dir_all(&config).unwrap();
+    let port = standin.url.rsplit(':').next().unwrap();
+    std::fs::write(config.join(".port.txt"), format!("{port}\n")).unwrap();
+
+    let out = pieces_user()
+        .args(["discover", "-v"])
+        .env("HOME", &home)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("{}\n", standin.url)
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let expected = [
+        "PIECES_BASE_URL: not set".to_string(),
+        format!(
+            "port file {}: \"{port}\"",
+            config.join(".port.txt").display()
+        ),
+        "ports 39300-39333 on 127.0.0.1, lowest healthy wins".to_string(),
+        if cfg!(target_os = "linux") {
+            "legacy ports 5323, 1000".to_string()
+        } else {
+            "legacy ports 1000, 5323".to_string()
+        },
+        format!("found {}", standin.url),
+    ];
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), expected.len(), "{stderr}");
+    for (line, want) in lines.iter().zip(&expected) {
+        assert_eq!(*line, format!("pieces-user: discover: {want}"));
+    }
+    // The API commands find it the same way.
+    let out = pieces_user()
+        .arg("get")
+        .env("HOME", &home)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
 }
