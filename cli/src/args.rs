@@ -166,11 +166,17 @@ pub enum Command {
     },
 }
 
+const EXAMPLES: &str = "Examples:
+  pieces-user get
+  pieces-user set aesthetics.theme.dark=true
+  pieces-user watch --format '{name} <{email}>' --signed-out-text 'signed out'
+  pieces-user --base-url http://127.0.0.1:39300 refresh --pretty";
+
 /// The clap command with the exit status table after every help text.
 pub fn command() -> clap::Command {
     let table = exit::help_text();
     Cli::command()
-        .after_help(table.clone())
+        .after_help(format!("{EXAMPLES}\n\n{table}"))
         .mut_subcommands(|sub| {
             let help = match sub.get_after_help() {
                 Some(example) => format!("{example}\n\n{table}"),

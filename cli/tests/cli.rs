@@ -557,6 +557,11 @@ fn an_invalid_response_is_exit_8_and_other_statuses_exit_6() {
 fn help_lists_the_exit_statuses_and_every_command_has_an_example() {
     let out = run(&["--help"]);
     assert_eq!(out.code(), 0);
+    assert!(
+        out.stdout.contains("Examples:\n  pieces-user get\n"),
+        "{}",
+        out.stdout
+    );
     for line in [
         "    0  success",
         "    3  Pieces OS is not running",
