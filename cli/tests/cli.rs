@@ -917,3 +917,47 @@ fn discover_verbose_lists_every_place_and_finds_the_port_file_port() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// stdout on a terminal: pretty by default, `--compact` forces one line.
+#[test]
+fn a_terminal_gets_pretty_output_unless_compact_is_asked() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let standin = standin_with(ODD_PROFILE);
+    for (extra, expected) in [
+        (None, ODD_PROFILE_PRETTY.to_string()),
+        (Some("--compact"), format!("{ODD_PROFILE}\n")),
+    ] {
+        // The output is a few hundred bytes: it waits in the terminal's buffer until read below.
+        let (mut controller, mut terminal) = (-1, -1);
+        // SAFETY: openpty writes two new descriptors, owned below; the other pointers may be null.
+        let rc = unsafe {
+            libc::openpty(
+                &mut controller,
+                &mut terminal,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "openpty");
+        // SAFETY: both descriptors were just opened and nothing else owns them.
+        let (controller, terminal) = unsafe {
+            (
+                OwnedFd::from_raw_fd(controller),
+                OwnedFd::from_raw_fd(terminal),
+            )
+        };
+        let mut command = pieces_user();
+        command.args(["--base-url", &standin.url, "refresh"]);
+        command.args(extra);
+        let mut child = command.stdout(Stdio::from(terminal)).spawn().unwrap();
+        let status = wait_bounded(&mut child, LIMIT);
+        assert_eq!(status.code(), Some(0));
+        drop(command); // the parent's copy of the terminal end, so reads end with EIO
+        let mut out = Vec::new();
+        let _ = std::fs::File::from(controller).read_to_end(&mut out);
+        // The terminal turns \n into \r\n on output.
+        let out = String::from_utf8(out).unwrap().replace("\r\n", "\n");
+        assert_eq!(out, expected, "{extra:?}");
+    }
+}
