@@ -6,6 +6,7 @@
 
 use std::io;
 use std::thread;
+use std::time::Duration;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -26,11 +27,15 @@ pub fn install() -> io::Result<()> {
     Ok(())
 }
 
+/// A line being written is finished first, unless its write is stuck this long (a reader that
+/// stopped reading): then the process ends anyway.
+const LINE_PATIENCE: Duration = Duration::from_secs(1);
+
 /// Ends the process with 130 (SIGINT) or 143 (SIGTERM), once no line is being written: output so far
 /// is complete lines only, and nothing more follows. A REST call in flight is abandoned (a POST may
 /// or may not have reached Pieces OS, exactly as with a lost connection).
 fn on_interrupt(signal: i32) -> ! {
-    let _no_more_output = output::lock();
+    let _no_more_output = output::lock_within(LINE_PATIENCE);
     let status = if signal == SIGTERM {
         exit::SIGTERM
     } else {

@@ -821,6 +821,33 @@ fn watch_ends_quietly_with_1_when_its_reader_goes_away() {
 // ---- interrupts ----
 
 #[test]
+fn sigint_ends_watch_even_when_its_reader_stopped_reading() {
+    let standin = Standin::start(&[]);
+    let mut child = pieces_user()
+        .args(["--base-url", &standin.url, "watch"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    // About 3 KB a line: 60 changes fill the pipe (64 KB), and the next write blocks.
+    let mut profile = standin.get("/user").json()["user"].clone();
+    for i in 0..60 {
+        profile["name"] = format!("User {i}").into();
+        let reply = standin.post("/user/update", profile.to_string().as_bytes());
+        assert_eq!(reply.status, 200);
+    }
+    thread::sleep(Duration::from_millis(500)); // let it reach the blocked write
+    let started = Instant::now();
+    signal(&child, libc::SIGINT);
+    let status = wait_bounded(&mut child, Duration::from_secs(10));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(status.code(), Some(130));
+    drop(stdout);
+}
+
+#[test]
 fn sigint_ends_a_blocked_rest_call_promptly_with_130() {
     // Accepts and never answers: the call would wait for its 30 s timeout.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
