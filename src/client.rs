@@ -120,7 +120,7 @@ impl Client {
         let agent = build_agent(&config)?;
         let base: Arc<str> = match &config.discovery {
             Some(options) => discovery::discover(options)?.into(),
-            None => config.base().into(),
+            None => config.base().as_str().into(),
         };
         Ok(Client {
             config,

@@ -111,7 +111,7 @@ impl Config {
     /// `base_url` wins over it (the first step of the discovery order), so a host may always send
     /// `"discovery": true` and add `base_url` only when its user named one.
     pub fn from_json(json: &str) -> Result<Config> {
-        let raw: ConfigJson = serde_json::from_str(json).map_err(|e| json_error("config", &e))?;
+        let raw: ConfigJson = parse_object("config", json)?;
         let defaults = Config::default();
         let discovery = match raw.discovery {
             None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false)) => None,
@@ -168,9 +168,10 @@ impl Config {
         Ok(())
     }
 
-    /// The base URL without a trailing slash, ready to have a route appended.
-    pub(crate) fn base(&self) -> &str {
-        self.base_url.trim_end_matches('/')
+    /// The base URL without a trailing slash and with a lower-case scheme, ready to have a route
+    /// appended.
+    pub(crate) fn base(&self) -> String {
+        normalize_base_url(&self.base_url)
     }
 }
 
@@ -201,6 +202,18 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidArgument, message)
 }
 
+/// Reads an options document, which must be a JSON object. serde would also read a struct from an
+/// array of its values in order, and name its internal type when given another value: both are
+/// refused here by the first byte, before any descent (so 100,000 nested arrays cost nothing).
+pub(crate) fn parse_object<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T> {
+    let first = json.bytes().find(|b| !b" \t\r\n".contains(b));
+    if first.is_some_and(|b| b"[\"-0123456789tfn".contains(&b)) {
+        return Err(invalid(format!("{what} must be a JSON object")));
+    }
+    // Anything else is an object or not JSON at all, which serde reports.
+    serde_json::from_str(json).map_err(|e| json_error(what, &e))
+}
+
 /// Longest message built from a serde_json error on an options document.
 const JSON_ERROR_MESSAGE_LIMIT: usize = 200;
 
@@ -222,11 +235,40 @@ pub(crate) fn json_error(what: &str, e: &serde_json::Error) -> Error {
     Error::new(kind, format!("{what}: {text}"))
 }
 
+/// The scheme of a base URL, matched without regard to case (RFC 3986 §3.1): `Some(true)` for https.
+fn scheme_is_https(url: &str) -> Option<bool> {
+    let has = |scheme: &str| {
+        url.get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    };
+    if has("https://") {
+        Some(true)
+    } else if has("http://") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// `url` with its scheme in lower case and no trailing slash: the form routes are appended to and
+/// `ws://` is derived from. Only for a URL [`check_base_url`] accepted.
+pub(crate) fn normalize_base_url(url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    match scheme_is_https(url) {
+        Some(true) => format!("https://{}", &url["https://".len()..]),
+        Some(false) => format!("http://{}", &url["http://".len()..]),
+        None => url.to_string(),
+    }
+}
+
 pub(crate) fn check_base_url(url: &str) -> Result<()> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
+    let https = scheme_is_https(url)
         .ok_or_else(|| invalid("base_url must start with http:// or https://"))?;
+    let rest = &url[if https {
+        "https://".len()
+    } else {
+        "http://".len()
+    }..];
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     if authority.is_empty() {
         return Err(invalid("base_url has no host"));
@@ -239,7 +281,36 @@ pub(crate) fn check_base_url(url: &str) -> Result<()> {
     if rest.contains(['?', '#']) {
         return Err(invalid("base_url must not have a query or fragment"));
     }
-    Ok(())
+    // A user name and password in the URL would travel as Basic auth and show in the stream URL.
+    if authority.contains('@') {
+        return Err(invalid(
+            "base_url must not hold a user name or password (authenticate with access_token)",
+        ));
+    }
+    check_port(authority)
+}
+
+/// The port after the host, if any, must be a number from 1 to 65535: the HTTP stack would
+/// otherwise fall back to the scheme's default port without a word.
+fn check_port(authority: &str) -> Result<()> {
+    // An IPv6 literal is bracketed: its colons are not the port separator, and after the bracket
+    // only a port may follow.
+    let host_end = authority.rfind(']').map_or(0, |i| i + 1);
+    let after_host = &authority[host_end..];
+    let port = match after_host.rfind(':') {
+        Some(colon) if host_end == 0 || colon == 0 => &after_host[colon + 1..],
+        None if after_host.is_empty() || host_end == 0 => return Ok(()),
+        _ => after_host,
+    };
+    let valid =
+        port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p != 0);
+    if valid {
+        return Ok(());
+    }
+    let shown = crate::error::elide_middle(port, 40);
+    Err(invalid(format!(
+        "base_url port {shown:?} is not a number from 1 to 65535"
+    )))
 }
 
 fn check_timeout(name: &str, value: Duration) -> Result<()> {
@@ -255,13 +326,27 @@ fn check_timeout(name: &str, value: Duration) -> Result<()> {
     Ok(())
 }
 
+/// Longest `user_agent`, `application_id` or `access_token` accepted. Each travels in a request
+/// head, which must fit the HTTP stack's 128 KiB output buffer; real values are far shorter.
+pub const MAX_HEADER_VALUE_BYTES: usize = 16 * 1024;
+
+/// A header value may hold tabs and any printable text, nothing else: a CR or LF would let a
+/// caller's string inject headers, and the HTTP stack refuses other control characters only
+/// when the request is built, on every call.
 fn check_header_value(name: &str, value: Option<&str>) -> Result<()> {
-    match value {
-        Some(v) if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) => {
-            Err(invalid(format!("{name} must not contain CR, LF or NUL")))
-        }
-        _ => Ok(()),
+    let Some(value) = value else { return Ok(()) };
+    if value.len() > MAX_HEADER_VALUE_BYTES {
+        return Err(invalid(format!(
+            "{name} is {} bytes; at most {MAX_HEADER_VALUE_BYTES} are allowed",
+            value.len()
+        )));
     }
+    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(invalid(format!(
+            "{name} must not contain control characters (CR, LF, NUL, ESC, ...)"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -329,6 +414,98 @@ mod tests {
             let e = Config::from_json(json).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{json}");
         }
+    }
+
+    #[test]
+    fn header_values_with_control_characters_or_too_long_are_refused_by_name() {
+        let long = "x".repeat(MAX_HEADER_VALUE_BYTES + 1);
+        for key in ["user_agent", "application_id", "access_token"] {
+            for value in [
+                "a\\u001bb",
+                "a\\u007fb",
+                "a\\u0000b",
+                "a\\r\\nX: 1",
+                long.as_str(),
+            ] {
+                let e = Config::from_json(&format!(r#"{{"{key}":"{value}"}}"#)).unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{key}");
+                assert!(e.message().starts_with(key), "{}", e.message());
+            }
+            let longest = "x".repeat(MAX_HEADER_VALUE_BYTES);
+            let tab = "a\\tb";
+            for value in [longest.as_str(), tab, "caf\u{e9}"] {
+                Config::from_json(&format!(r#"{{"{key}":"{value}"}}"#)).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn ports_out_of_range_and_user_info_are_refused() {
+        for url in [
+            "http://127.0.0.1:99999",
+            "http://127.0.0.1:3x",
+            "http://127.0.0.1:0",
+            "http://127.0.0.1:",
+            "http://127.0.0.1:-1",
+            "http://[::1]:65536",
+            "http://[::1]x",
+            "http://localhost:1234567890123456789012345",
+        ] {
+            let e = Config::new(url).validate().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{url}");
+            assert!(e.message().contains("port"), "{url}: {e}");
+        }
+        for url in ["http://user:pw@127.0.0.1:1", "https://token@host"] {
+            let e = Config::new(url).validate().unwrap_err();
+            assert!(e.message().contains("user name or password"), "{url}: {e}");
+            assert!(
+                !e.message().contains("pw"),
+                "the password is not quoted: {e}"
+            );
+        }
+        for url in [
+            "http://127.0.0.1:1",
+            "http://127.0.0.1:65535/prefix",
+            "http://[::1]:39300",
+            "http://[::1]",
+            "http://localhost",
+        ] {
+            Config::new(url).validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn an_upper_case_scheme_is_valid_and_normalized() {
+        for (url, base) in [
+            ("HTTP://127.0.0.1:1/", "http://127.0.0.1:1"),
+            ("Https://Pieces.local", "https://Pieces.local"),
+        ] {
+            let config = Config::new(url);
+            config.validate().unwrap();
+            assert_eq!(config.base(), base);
+        }
+    }
+
+    #[test]
+    fn a_config_is_an_object_and_messages_name_no_internal_type() {
+        for json in [
+            r#"["http://127.0.0.1:1", null, null, 5, 5, null, 9, null, null]"#,
+            "[]",
+            "null",
+            "5",
+            r#""{}""#,
+            "true",
+        ] {
+            let e = Config::from_json(json).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{json}");
+            assert_eq!(e.message(), "config must be a JSON object", "{json}");
+        }
+        let e = Config::from_json(r#"{"timeout_ms":"5"}"#).unwrap_err();
+        assert!(!e.message().contains("Json"), "{e}");
+        let e = crate::stream::StreamOptions::from_json("[100]").unwrap_err();
+        assert_eq!(e.message(), "stream options must be a JSON object");
+        let e = crate::discovery::DiscoveryOptions::from_json("[[1,2]]").unwrap_err();
+        assert_eq!(e.message(), "discovery options must be a JSON object");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::config::{check_base_url, json_error};
+use crate::config::{check_base_url, json_error, parse_object};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Pieces OS 11+ takes the first free port in this range.
@@ -90,8 +90,7 @@ impl DiscoveryOptions {
     /// `""` disables it), `legacy_ports` (an array), `probe_timeout_ms`, `host` (`"127.0.0.1"` or
     /// `"::1"`). Missing or null keys keep their defaults. `PIECES_BASE_URL` is read from the environment.
     pub fn from_json(json: &str) -> Result<DiscoveryOptions> {
-        let raw: OptionsJson =
-            serde_json::from_str(json).map_err(|e| json_error("discovery options", &e))?;
+        let raw: OptionsJson = parse_object("discovery options", json)?;
         DiscoveryOptions::from_raw(raw)
     }
 
@@ -213,7 +212,7 @@ fn invalid(message: impl Into<String>) -> Error {
 pub fn discover(options: &DiscoveryOptions) -> Result<String> {
     options.validate()?;
     if let Some(url) = &options.env_base_url {
-        return Ok(url.trim_end_matches('/').to_string());
+        return Ok(crate::config::normalize_base_url(url));
     }
 
     // One ranked candidate list: port file, then the range ascending, then legacy. A port listed twice
