@@ -38,7 +38,8 @@ enum Method {
     Post,
 }
 
-/// Which credential a route carries (spec §2): /user/select is guarded by the OAuth token only.
+/// Which credential a route carries, as the official OpenAPI description declares and the official
+/// SDKs send it: /user/select is guarded by the OAuth token only (no `X-Application-ID`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Auth {
     Application,

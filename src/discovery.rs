@@ -1,4 +1,6 @@
-//! Finding a running Pieces OS on this machine (spec §1).
+//! Finding a running Pieces OS on this machine, as the official clients do: Pieces OS 11 and later
+//! listens on the first free port of 39300–39333 and writes it to a port file (the C# client reads
+//! it); Pieces OS 10 and earlier used port 1000 (5323 on Linux).
 //!
 //! Order: `PIECES_BASE_URL` → the port file → a parallel health probe of the port range, where the
 //! **lowest** healthy port wins (the official Python client takes whichever answers first, so two
@@ -46,7 +48,8 @@ pub struct DiscoveryOptions {
     pub ports: (u16, u16),
     /// The file in which Pieces OS writes its port. `None` skips it. When the file's folder is named
     /// `Config` and the file is missing, the same name under a lower-case `config` folder is tried too
-    /// (spec §1: the case is uncertain on case-sensitive file systems).
+    /// (Pieces support spells the folder `config`, the C# client `Config`; on a case-sensitive file
+    /// system only one of them exists).
     pub port_file: Option<PathBuf>,
     /// Ports of Pieces OS ≤ 10, tried after the range, in this order.
     pub legacy_ports: Vec<u16>,
@@ -161,7 +164,8 @@ impl DiscoveryOptions {
     }
 }
 
-/// `~/Library/…` on macOS, `~/Documents/…` elsewhere (spec §1); `None` without a home directory.
+/// `~/Library/com.pieces.os/production/Config/.port.txt` on macOS, the same under `~/Documents`
+/// elsewhere (where the official C# client reads it); `None` without a home directory.
 pub fn default_port_file() -> Option<PathBuf> {
     let home = home_dir()?;
     let base = if cfg!(target_os = "macos") {

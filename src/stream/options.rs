@@ -10,7 +10,8 @@ use crate::error::{Error, ErrorKind, Result};
 /// Tuning for [`crate::Client::user_stream`]. Build it in Rust or with [`StreamOptions::from_json`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamOptions {
-    /// First reconnect delay; each failed attempt doubles it (before jitter).
+    /// First reconnect delay; each failed attempt, or connection that ends before it delivered a
+    /// frame or stayed up 5 s, doubles it (before jitter).
     pub reconnect_min: Duration,
     /// Ceiling of the reconnect delay.
     pub reconnect_max: Duration,
