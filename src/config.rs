@@ -17,6 +17,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A maximal profile is ~70 KB; 16 MiB leaves room while bounding memory.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest `tls_ca_file` read, 4 MiB; only a regular file is read. A full public root bundle is
+/// about 250 KB; a device named by mistake (`/dev/zero`) must not grow the process without bound.
+pub const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// Longest timeout accepted: one day. Anything longer is a mistake (or "forever") in practice.
 const MAX_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
 
@@ -45,7 +48,8 @@ pub struct Config {
     /// Larger response bodies fail with [`ErrorKind::ResponseTooLarge`] without being buffered whole.
     pub max_response_bytes: u64,
     /// A PEM file whose certificates are the only trusted roots for https/wss base URLs (e.g. a
-    /// private or test CA); unset, the webpki roots are used.
+    /// private or test CA); unset, the webpki roots are used. A regular file of at most
+    /// [`MAX_CA_FILE_BYTES`] (4 MiB).
     pub tls_ca_file: Option<PathBuf>,
 }
 
