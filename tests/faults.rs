@@ -265,3 +265,40 @@ fn a_keep_alive_connection_closed_between_calls() {
     );
     assert!(posts.len() >= posted_ok);
 }
+
+#[test]
+fn an_oversized_response_head_is_an_invalid_response_like_too_many_headers() {
+    let big_header = format!("X-Big: {}\r\n", "a".repeat(1 << 20));
+    let many_headers = "X-A: 1\r\n".repeat(100_000);
+    for headers in [big_header, many_headers] {
+        let head = format!("HTTP/1.1 200 OK\r\n{headers}Content-Length: 2\r\n\r\n{{}}");
+        let server = RawServer::start(move |_, conn| {
+            if conn.read_request().is_some() {
+                conn.write(head.as_bytes());
+            }
+        });
+        let e = client_with(&server.url, |_| {}).snapshot().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+        assert!(e.message().len() < 300, "{}", e.message().len());
+    }
+}
+
+#[test]
+fn a_redirect_is_reported_with_its_location_and_not_followed() {
+    let server = RawServer::start(|_, conn| {
+        while conn.read_request().is_some() {
+            conn.write(
+                b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/elsewhere\r\nContent-Length: 0\r\n\r\n",
+            );
+        }
+    });
+    let e = client_with(&server.url, |_| {}).snapshot().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::HttpStatus, "{e}");
+    assert_eq!(e.status(), Some(302));
+    assert!(
+        e.message().contains("http://127.0.0.1:9/elsewhere"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(server.requests.try_iter().count(), 1, "not followed");
+}
