@@ -302,3 +302,48 @@ fn a_redirect_is_reported_with_its_location_and_not_followed() {
     );
     assert_eq!(server.requests.try_iter().count(), 1, "not followed");
 }
+
+/// A valid profile of about `bytes` bytes: the bulk sits under an unknown key.
+fn profile_of(bytes: usize) -> String {
+    format!(
+        r#"{{"id":"u-1","aesthetics":{{"font":{{"size":14}},"theme":{{"dark":true}}}},"pad":"{}"}}"#,
+        "x".repeat(bytes)
+    )
+}
+
+const UPLOAD_BYTES: usize = 50 << 20;
+
+#[test]
+fn an_answer_sent_before_the_upload_ends_is_reported_not_the_reset() {
+    let server = RawServer::start(|_, conn| {
+        conn.skip_bytes(64 * 1024);
+        conn.write(
+            b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: text/plain\r\nContent-Length: 22\r\n\
+              Connection: close\r\n\r\nrequest body too large",
+        );
+        // Returning closes the socket with most of the upload unread: the kernel answers it with a reset.
+    });
+    let client = client_with(&server.url, |c| c.timeout = Duration::from_secs(30));
+    let e = client.update_json(&profile_of(UPLOAD_BYTES)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::HttpStatus, "{e}");
+    assert_eq!(e.status(), Some(413), "{e}");
+    assert_eq!(e.body(), Some("request body too large"));
+    assert_eq!(server.connection_count(), 1, "a POST is sent once");
+}
+
+#[test]
+fn a_hang_up_mid_upload_without_an_answer_stays_a_connection_error() {
+    for reset in [false, true] {
+        let server = RawServer::start(move |_, conn| {
+            conn.skip_bytes(64 * 1024);
+            if reset {
+                conn.reset_on_close();
+            }
+        });
+        let client = client_with(&server.url, |c| c.timeout = Duration::from_secs(30));
+        let e = client.update_json(&profile_of(UPLOAD_BYTES)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Connection, "reset {reset}: {e}");
+        assert_eq!(e.status(), None);
+        assert_eq!(server.connection_count(), 1, "a POST is sent once");
+    }
+}
