@@ -566,7 +566,7 @@ fn redirect_location(response: &Response<Body>) -> Option<String> {
 }
 
 /// A JSON route must not answer HTML (a captive portal, a different server on the port).
-/// text/plain is allowed because the spec's Accept headers list it and some servers mislabel JSON.
+/// text/plain is allowed because the official API description's Accept headers list it and some servers mislabel JSON.
 fn check_content_type(response: &Response<Body>) -> Result<()> {
     let Some(value) = response.headers().get("content-type") else {
         return Ok(());

@@ -31,19 +31,24 @@ const MAX_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
 /// again after a connection failure (see [`crate::Client::base_url`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
-    /// `http://host:port` or `https://host:port`, optionally with a path prefix; no trailing slash needed.
-    /// Ignored when `discovery` is set.
+    /// `http://host:port` or `https://host:port` (scheme in any case; port 1 to 65535; no user
+    /// name or password), optionally with a path prefix; no trailing slash needed. Ignored when
+    /// `discovery` is set.
     pub base_url: String,
     /// Find Pieces OS on this machine instead of using `base_url` (`PIECES_BASE_URL`, port file, port
     /// scan, legacy ports; [`crate::discovery`]).
     pub discovery: Option<DiscoveryOptions>,
-    /// Sent as `X-Application-ID` on every route but /user/select, when set.
+    /// Sent as `X-Application-ID` on every route but /user/select, when set: the official API
+    /// description guards /user/select with the OAuth token only, and the official SDKs send no
+    /// application id there. At most [`MAX_HEADER_VALUE_BYTES`], printable text and tabs only.
     pub application_id: Option<String>,
-    /// Sent as `Authorization: Bearer <token>` on /user/select, when set.
+    /// Sent as `Authorization: Bearer <token>` on /user/select, when set. At most
+    /// [`MAX_HEADER_VALUE_BYTES`], printable text and tabs only.
     pub access_token: Option<String>,
     pub connect_timeout: Duration,
     /// Bounds a whole call: connect, send, wait, and read the body.
     pub timeout: Duration,
+    /// At most [`MAX_HEADER_VALUE_BYTES`], printable text and tabs only.
     pub user_agent: String,
     /// Larger response bodies fail with [`ErrorKind::ResponseTooLarge`] without being buffered whole.
     pub max_response_bytes: u64,

@@ -635,7 +635,7 @@ mod tests {
     }
 
     #[test]
-    fn frames_follow_the_spec() {
+    fn frames_are_read_as_documented() {
         assert_eq!(frame_event(""), StreamEvent::SignedOut);
         assert_eq!(frame_event("  null "), StreamEvent::SignedOut);
         for garbage in ["logged out", "{", "[1,2]x"] {
