@@ -484,6 +484,23 @@ mod tests {
     }
 
     #[test]
+    fn pieces_base_url_is_held_to_the_same_rules() {
+        for url in ["http://127.0.0.1:99999", "http://u:p@127.0.0.1:1"] {
+            let options = DiscoveryOptions {
+                env_base_url: Some(url.into()),
+                ..DiscoveryOptions::default()
+            };
+            let e = options.validate().unwrap_err();
+            assert!(e.message().starts_with("PIECES_BASE_URL"), "{url}: {e}");
+        }
+        let options = DiscoveryOptions {
+            env_base_url: Some("HTTP://127.0.0.1:4242/".into()),
+            ..DiscoveryOptions::default()
+        };
+        assert_eq!(crate::discovery::discover(&options).unwrap(), "http://127.0.0.1:4242");
+    }
+
+    #[test]
     fn an_upper_case_scheme_is_valid_and_normalized() {
         for (url, base) in [
             ("HTTP://127.0.0.1:1/", "http://127.0.0.1:1"),
