@@ -497,7 +497,10 @@ mod tests {
             env_base_url: Some("HTTP://127.0.0.1:4242/".into()),
             ..DiscoveryOptions::default()
         };
-        assert_eq!(crate::discovery::discover(&options).unwrap(), "http://127.0.0.1:4242");
+        assert_eq!(
+            crate::discovery::discover(&options).unwrap(),
+            "http://127.0.0.1:4242"
+        );
     }
 
     #[test]

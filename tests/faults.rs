@@ -347,3 +347,16 @@ fn a_hang_up_mid_upload_without_an_answer_stays_a_connection_error() {
         assert_eq!(server.connection_count(), 1, "a POST is sent once");
     }
 }
+
+#[path = "common/mod.rs"]
+mod common;
+
+#[test]
+fn a_50_mb_update_to_the_stand_in_is_its_413_not_a_reset() {
+    let standin = common::Standin::start(&[]);
+    let client = client_with(&standin.url, |c| c.timeout = Duration::from_secs(30));
+    let e = client.update_json(&profile_of(UPLOAD_BYTES)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::HttpStatus, "{e}");
+    assert_eq!(e.status(), Some(413), "{e}");
+    assert_eq!(e.body(), Some("request body too large"));
+}
