@@ -302,21 +302,21 @@ pub(crate) fn check_base_url(url: &str) -> Result<()> {
 /// The port after the host, if any, must be a number from 1 to 65535: the HTTP stack would
 /// otherwise fall back to the scheme's default port without a word.
 fn check_port(authority: &str) -> Result<()> {
-    // An IPv6 literal is bracketed: its colons are not the port separator, and after the bracket
-    // only a port may follow.
-    let host_end = authority.rfind(']').map_or(0, |i| i + 1);
-    let after_host = &authority[host_end..];
-    let port = match after_host.rfind(':') {
-        Some(colon) if host_end == 0 || colon == 0 => &after_host[colon + 1..],
-        None if after_host.is_empty() || host_end == 0 => return Ok(()),
-        _ => after_host,
+    // An IPv6 literal is bracketed: only a port may follow the bracket.
+    let after_host = match authority.rfind(']') {
+        Some(end) => &authority[end + 1..],
+        None => authority.rfind(':').map_or("", |colon| &authority[colon..]),
     };
-    let valid =
-        port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p != 0);
-    if valid {
+    if after_host.is_empty() {
         return Ok(());
     }
-    let shown = crate::error::elide_middle(port, 40);
+    let port = after_host.strip_prefix(':');
+    let is_port =
+        |p: &str| p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n != 0);
+    if port.is_some_and(is_port) {
+        return Ok(());
+    }
+    let shown = crate::error::elide_middle(port.unwrap_or(after_host), 40);
     Err(invalid(format!(
         "base_url port {shown:?} is not a number from 1 to 65535"
     )))
