@@ -195,14 +195,17 @@
 #define PIECES_EVENT_USER 2
 
 /**
- * Nobody is signed in (an empty, non-JSON or `null` frame, or `GET /user` without a user).
+ * Nobody is signed in (an empty or `null` frame, or `GET /user` without a user).
  * JSON: `null`.
  */
 #define PIECES_EVENT_SIGNED_OUT 3
 
 /**
- * Something failed but the stream goes on: a frame that is JSON but not a valid profile, a failed
- * connection attempt, a failed `GET /user`, a frame over `max_frame_bytes`. JSON:
+ * Something failed but the stream goes on: a frame that is not a valid profile (not JSON, or JSON
+ * that does not fit; a `GET /user` re-sync follows with `PIECES_EVENT_USER` or
+ * `PIECES_EVENT_SIGNED_OUT`), a failed connection attempt, a failed `GET /user`, a frame over
+ * `max_frame_bytes`. After an internal error (`"kind":"panic"`, a bug) the stream stops:
+ * `PIECES_EVENT_STOPPED` follows, then `release`. JSON:
  * `{"kind":"invalid_response","message":"…","path":"$.id"}` (`kind` as the `category` of
  * `pieces_last_error`; `path` is `null` when it does not apply; `status` is added for HTTP errors).
  */
@@ -215,7 +218,8 @@
 
 /**
  * The next connection attempt starts after a delay. JSON: `{"attempt":2,"delay_ms":400}`
- * (`attempt` counts from 1 since the last successful connection).
+ * (`attempt` counts from 1 since the last healthy connection: one that delivered a frame or stayed
+ * up 5 s; a server that accepts and closes at once meets growing delays).
  */
 #define PIECES_EVENT_RECONNECTING 6
 
@@ -295,12 +299,16 @@ const char *pieces_status_str(int32_t code);
  *
  * `config_json` is NULL for the defaults, or a JSON object with any of these keys (all optional;
  * `null` means the default; unknown keys are rejected by name):
- * `base_url` (default `"http://localhost:1000"`), `application_id` (sent as `X-Application-ID`),
- * `access_token` (sent as `Authorization: Bearer` on /user/select), `connect_timeout_ms` (2000),
- * `timeout_ms` (30000, bounds a whole call), `user_agent`, `max_response_bytes` (16 MiB),
- * `tls_ca_file` (a PEM file whose certificates replace the default roots for https/wss),
- * `discovery` (`true`, or an options object as for `pieces_discover`: find Pieces OS instead of
- * using the default URL; a `base_url` given beside it wins).
+ * `base_url` (default `"http://localhost:1000"`; `http://` or `https://` in any case, a port from
+ * 1 to 65535 if any, no user name or password in it), `application_id` (sent as
+ * `X-Application-ID` on every route except /user/select, which takes the OAuth token only, as in
+ * the official SDKs), `access_token` (sent as `Authorization: Bearer` on /user/select),
+ * `connect_timeout_ms` (2000), `timeout_ms` (30000, bounds a whole call), `user_agent`,
+ * `max_response_bytes` (16 MiB), `tls_ca_file` (a regular PEM file of at most 4 MiB whose
+ * certificates replace the default roots for https/wss), `discovery` (`true`, or an options
+ * object as for `pieces_discover`: find Pieces OS instead of using the default URL; a `base_url`
+ * given beside it wins). `user_agent`, `application_id` and `access_token` are header values: at
+ * most 16 KiB each, printable text and tabs only.
  *
  * Ownership: `config_json` is only read during the call. On success `*out` receives a new handle
  * owned by the caller, to be freed with `pieces_client_free`; on failure `*out` is left untouched.
@@ -308,15 +316,16 @@ const char *pieces_status_str(int32_t code);
  * Thread safety: may be called from any thread.
  *
  * Returns `PIECES_OK`, `PIECES_ERR_NULL_POINTER` (`out`), `PIECES_ERR_INVALID_UTF8`,
- * `PIECES_ERR_MALFORMED_JSON`, `PIECES_ERR_INVALID_ARGUMENT` (unknown key, wrong type, bad value,
- * unreadable `tls_ca_file`), `PIECES_ERR_NOT_RUNNING` (discovery found nothing), or `PIECES_ERR_PANIC`.
+ * `PIECES_ERR_MALFORMED_JSON`, `PIECES_ERR_INVALID_ARGUMENT` (not an object, unknown key, wrong
+ * type, bad value, e.g. a control character in a header value or a port out of range, the
+ * message naming the key; unreadable or oversized `tls_ca_file`), `PIECES_ERR_NOT_RUNNING`
+ * (discovery found nothing), or `PIECES_ERR_PANIC`.
  *
  * # Safety
  * `config_json` must be NULL or a NUL-terminated string; `out` must be NULL or valid for writing
  * one pointer.
  */
-int32_t pieces_client_new(const char *config_json,
-                          PiecesClient **out);
+int32_t pieces_client_new(const char *config_json, PiecesClient **out);
 
 /**
  * Frees a client. NULL is accepted and ignored.

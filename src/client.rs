@@ -38,7 +38,8 @@ enum Method {
     Post,
 }
 
-/// Which credential a route carries (spec §2): /user/select is guarded by the OAuth token only.
+/// Which credential a route carries, as the official OpenAPI description declares and the official
+/// SDKs send it: /user/select is guarded by the OAuth token only (no `X-Application-ID`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Auth {
     Application,
@@ -120,7 +121,7 @@ impl Client {
         let agent = build_agent(&config)?;
         let base: Arc<str> = match &config.discovery {
             Some(options) => discovery::discover(options)?.into(),
-            None => config.base().into(),
+            None => config.base().as_str().into(),
         };
         Ok(Client {
             config,
@@ -327,8 +328,13 @@ impl Client {
         let mut response = self.send_with_retry(route, body)?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) {
+            let location = redirect_location(&response);
             let (text, cut) = self.read_error_body(&mut response);
-            let error = Error::http(status, text);
+            let mut error = Error::http(status, text);
+            if let Some(location) = location {
+                error =
+                    error.with_message_suffix(&format!(" (redirect to {location}, not followed)"));
+            }
             return Err(if cut {
                 let limit = self.config.max_response_bytes;
                 error.with_message_suffix(&format!(" (body cut at max_response_bytes = {limit})"))
@@ -521,6 +527,10 @@ fn map_ureq_error(e: ureq::Error) -> Error {
             ErrorKind::InvalidResponse,
             format!("not a valid HTTP response: {err}"),
         ),
+        U::LargeResponseHeader(_, limit) => Error::new(
+            ErrorKind::InvalidResponse,
+            format!("not a valid HTTP response: its head exceeds {limit} bytes"),
+        ),
         U::BadUri(_) | U::Http(_) => {
             Error::new(ErrorKind::InvalidArgument, format!("bad request URL: {e}"))
         }
@@ -544,8 +554,19 @@ fn io_error(e: &io::Error) -> Error {
     }
 }
 
+/// Where a 3xx answer points, shortened for a message: Pieces OS never redirects, so a redirect
+/// means something else answers at the base URL, and where it sends us says what.
+fn redirect_location(response: &Response<Body>) -> Option<String> {
+    if !response.status().is_redirection() {
+        return None;
+    }
+    let location = response.headers().get("location")?;
+    let text = String::from_utf8_lossy(location.as_bytes());
+    Some(crate::error::elide_middle(&text, 200))
+}
+
 /// A JSON route must not answer HTML (a captive portal, a different server on the port).
-/// text/plain is allowed because the spec's Accept headers list it and some servers mislabel JSON.
+/// text/plain is allowed because the official API description's Accept headers list it and some servers mislabel JSON.
 fn check_content_type(response: &Response<Body>) -> Result<()> {
     let Some(value) = response.headers().get("content-type") else {
         return Ok(());

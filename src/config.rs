@@ -17,6 +17,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// A maximal profile is ~70 KB; 16 MiB leaves room while bounding memory.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest `tls_ca_file` read, 4 MiB; only a regular file is read. A full public root bundle is
+/// about 250 KB; a device named by mistake (`/dev/zero`) must not grow the process without bound.
+pub const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// Longest timeout accepted: one day. Anything longer is a mistake (or "forever") in practice.
 const MAX_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
 
@@ -28,24 +31,30 @@ const MAX_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
 /// again after a connection failure (see [`crate::Client::base_url`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
-    /// `http://host:port` or `https://host:port`, optionally with a path prefix; no trailing slash needed.
-    /// Ignored when `discovery` is set.
+    /// `http://host:port` or `https://host:port` (scheme in any case; port 1 to 65535; no user
+    /// name or password), optionally with a path prefix; no trailing slash needed. Ignored when
+    /// `discovery` is set.
     pub base_url: String,
     /// Find Pieces OS on this machine instead of using `base_url` (`PIECES_BASE_URL`, port file, port
     /// scan, legacy ports; [`crate::discovery`]).
     pub discovery: Option<DiscoveryOptions>,
-    /// Sent as `X-Application-ID` on every route but /user/select, when set.
+    /// Sent as `X-Application-ID` on every route but /user/select, when set: the official API
+    /// description guards /user/select with the OAuth token only, and the official SDKs send no
+    /// application id there. At most [`MAX_HEADER_VALUE_BYTES`], printable text and tabs only.
     pub application_id: Option<String>,
-    /// Sent as `Authorization: Bearer <token>` on /user/select, when set.
+    /// Sent as `Authorization: Bearer <token>` on /user/select, when set. At most
+    /// [`MAX_HEADER_VALUE_BYTES`], printable text and tabs only.
     pub access_token: Option<String>,
     pub connect_timeout: Duration,
     /// Bounds a whole call: connect, send, wait, and read the body.
     pub timeout: Duration,
+    /// At most [`MAX_HEADER_VALUE_BYTES`], printable text and tabs only.
     pub user_agent: String,
     /// Larger response bodies fail with [`ErrorKind::ResponseTooLarge`] without being buffered whole.
     pub max_response_bytes: u64,
     /// A PEM file whose certificates are the only trusted roots for https/wss base URLs (e.g. a
-    /// private or test CA); unset, the webpki roots are used.
+    /// private or test CA); unset, the webpki roots are used. A regular file of at most
+    /// [`MAX_CA_FILE_BYTES`] (4 MiB).
     pub tls_ca_file: Option<PathBuf>,
 }
 
@@ -111,7 +120,7 @@ impl Config {
     /// `base_url` wins over it (the first step of the discovery order), so a host may always send
     /// `"discovery": true` and add `base_url` only when its user named one.
     pub fn from_json(json: &str) -> Result<Config> {
-        let raw: ConfigJson = serde_json::from_str(json).map_err(|e| json_error("config", &e))?;
+        let raw: ConfigJson = parse_object("config", json)?;
         let defaults = Config::default();
         let discovery = match raw.discovery {
             None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false)) => None,
@@ -168,9 +177,10 @@ impl Config {
         Ok(())
     }
 
-    /// The base URL without a trailing slash, ready to have a route appended.
-    pub(crate) fn base(&self) -> &str {
-        self.base_url.trim_end_matches('/')
+    /// The base URL without a trailing slash and with a lower-case scheme, ready to have a route
+    /// appended.
+    pub(crate) fn base(&self) -> String {
+        normalize_base_url(&self.base_url)
     }
 }
 
@@ -201,6 +211,18 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidArgument, message)
 }
 
+/// Reads an options document, which must be a JSON object. serde would also read a struct from an
+/// array of its values in order, and name its internal type when given another value: both are
+/// refused here by the first byte, before any descent (so 100,000 nested arrays cost nothing).
+pub(crate) fn parse_object<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T> {
+    let first = json.bytes().find(|b| !b" \t\r\n".contains(b));
+    if first.is_some_and(|b| b"[\"-0123456789tfn".contains(&b)) {
+        return Err(invalid(format!("{what} must be a JSON object")));
+    }
+    // Anything else is an object or not JSON at all, which serde reports.
+    serde_json::from_str(json).map_err(|e| json_error(what, &e))
+}
+
 /// Longest message built from a serde_json error on an options document.
 const JSON_ERROR_MESSAGE_LIMIT: usize = 200;
 
@@ -222,11 +244,40 @@ pub(crate) fn json_error(what: &str, e: &serde_json::Error) -> Error {
     Error::new(kind, format!("{what}: {text}"))
 }
 
+/// The scheme of a base URL, matched without regard to case (RFC 3986 §3.1): `Some(true)` for https.
+fn scheme_is_https(url: &str) -> Option<bool> {
+    let has = |scheme: &str| {
+        url.get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+    };
+    if has("https://") {
+        Some(true)
+    } else if has("http://") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// `url` with its scheme in lower case and no trailing slash: the form routes are appended to and
+/// `ws://` is derived from. Only for a URL [`check_base_url`] accepted.
+pub(crate) fn normalize_base_url(url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    match scheme_is_https(url) {
+        Some(true) => format!("https://{}", &url["https://".len()..]),
+        Some(false) => format!("http://{}", &url["http://".len()..]),
+        None => url.to_string(),
+    }
+}
+
 pub(crate) fn check_base_url(url: &str) -> Result<()> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
+    let https = scheme_is_https(url)
         .ok_or_else(|| invalid("base_url must start with http:// or https://"))?;
+    let rest = &url[if https {
+        "https://".len()
+    } else {
+        "http://".len()
+    }..];
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     if authority.is_empty() {
         return Err(invalid("base_url has no host"));
@@ -239,7 +290,36 @@ pub(crate) fn check_base_url(url: &str) -> Result<()> {
     if rest.contains(['?', '#']) {
         return Err(invalid("base_url must not have a query or fragment"));
     }
-    Ok(())
+    // A user name and password in the URL would travel as Basic auth and show in the stream URL.
+    if authority.contains('@') {
+        return Err(invalid(
+            "base_url must not hold a user name or password (authenticate with access_token)",
+        ));
+    }
+    check_port(authority)
+}
+
+/// The port after the host, if any, must be a number from 1 to 65535: the HTTP stack would
+/// otherwise fall back to the scheme's default port without a word.
+fn check_port(authority: &str) -> Result<()> {
+    // An IPv6 literal is bracketed: only a port may follow the bracket.
+    let after_host = match authority.rfind(']') {
+        Some(end) => &authority[end + 1..],
+        None => authority.rfind(':').map_or("", |colon| &authority[colon..]),
+    };
+    if after_host.is_empty() {
+        return Ok(());
+    }
+    let port = after_host.strip_prefix(':');
+    let is_port =
+        |p: &str| p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n != 0);
+    if port.is_some_and(is_port) {
+        return Ok(());
+    }
+    let shown = crate::error::elide_middle(port.unwrap_or(after_host), 40);
+    Err(invalid(format!(
+        "base_url port {shown:?} is not a number from 1 to 65535"
+    )))
 }
 
 fn check_timeout(name: &str, value: Duration) -> Result<()> {
@@ -255,13 +335,27 @@ fn check_timeout(name: &str, value: Duration) -> Result<()> {
     Ok(())
 }
 
+/// Longest `user_agent`, `application_id` or `access_token` accepted. Each travels in a request
+/// head, which must fit the HTTP stack's 128 KiB output buffer; real values are far shorter.
+pub const MAX_HEADER_VALUE_BYTES: usize = 16 * 1024;
+
+/// A header value may hold tabs and any printable text, nothing else: a CR or LF would let a
+/// caller's string inject headers, and the HTTP stack refuses other control characters only
+/// when the request is built, on every call.
 fn check_header_value(name: &str, value: Option<&str>) -> Result<()> {
-    match value {
-        Some(v) if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) => {
-            Err(invalid(format!("{name} must not contain CR, LF or NUL")))
-        }
-        _ => Ok(()),
+    let Some(value) = value else { return Ok(()) };
+    if value.len() > MAX_HEADER_VALUE_BYTES {
+        return Err(invalid(format!(
+            "{name} is {} bytes; at most {MAX_HEADER_VALUE_BYTES} are allowed",
+            value.len()
+        )));
     }
+    if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        return Err(invalid(format!(
+            "{name} must not contain control characters (CR, LF, NUL, ESC, ...)"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -329,6 +423,118 @@ mod tests {
             let e = Config::from_json(json).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{json}");
         }
+    }
+
+    #[test]
+    fn header_values_with_control_characters_or_too_long_are_refused_by_name() {
+        let long = "x".repeat(MAX_HEADER_VALUE_BYTES + 1);
+        for key in ["user_agent", "application_id", "access_token"] {
+            for value in [
+                "a\\u001bb",
+                "a\\u007fb",
+                "a\\u0000b",
+                "a\\r\\nX: 1",
+                long.as_str(),
+            ] {
+                let e = Config::from_json(&format!(r#"{{"{key}":"{value}"}}"#)).unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{key}");
+                assert!(e.message().starts_with(key), "{}", e.message());
+            }
+            let longest = "x".repeat(MAX_HEADER_VALUE_BYTES);
+            let tab = "a\\tb";
+            for value in [longest.as_str(), tab, "caf\u{e9}"] {
+                Config::from_json(&format!(r#"{{"{key}":"{value}"}}"#)).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn ports_out_of_range_and_user_info_are_refused() {
+        for url in [
+            "http://127.0.0.1:99999",
+            "http://127.0.0.1:3x",
+            "http://127.0.0.1:0",
+            "http://127.0.0.1:",
+            "http://127.0.0.1:-1",
+            "http://[::1]:65536",
+            "http://[::1]x",
+            "http://localhost:1234567890123456789012345",
+        ] {
+            let e = Config::new(url).validate().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{url}");
+            assert!(e.message().contains("port"), "{url}: {e}");
+        }
+        for url in ["http://user:pw@127.0.0.1:1", "https://token@host"] {
+            let e = Config::new(url).validate().unwrap_err();
+            assert!(e.message().contains("user name or password"), "{url}: {e}");
+            assert!(
+                !e.message().contains("pw"),
+                "the password is not quoted: {e}"
+            );
+        }
+        for url in [
+            "http://127.0.0.1:1",
+            "http://127.0.0.1:65535/prefix",
+            "http://[::1]:39300",
+            "http://[::1]",
+            "http://localhost",
+        ] {
+            Config::new(url).validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn pieces_base_url_is_held_to_the_same_rules() {
+        for url in ["http://127.0.0.1:99999", "http://u:p@127.0.0.1:1"] {
+            let options = DiscoveryOptions {
+                env_base_url: Some(url.into()),
+                ..DiscoveryOptions::default()
+            };
+            let e = options.validate().unwrap_err();
+            assert!(e.message().starts_with("PIECES_BASE_URL"), "{url}: {e}");
+        }
+        let options = DiscoveryOptions {
+            env_base_url: Some("HTTP://127.0.0.1:4242/".into()),
+            ..DiscoveryOptions::default()
+        };
+        assert_eq!(
+            crate::discovery::discover(&options).unwrap(),
+            "http://127.0.0.1:4242"
+        );
+    }
+
+    #[test]
+    fn an_upper_case_scheme_is_valid_and_normalized() {
+        for (url, base) in [
+            ("HTTP://127.0.0.1:1/", "http://127.0.0.1:1"),
+            ("Https://Pieces.local", "https://Pieces.local"),
+        ] {
+            let config = Config::new(url);
+            config.validate().unwrap();
+            assert_eq!(config.base(), base);
+        }
+    }
+
+    #[test]
+    fn a_config_is_an_object_and_messages_name_no_internal_type() {
+        for json in [
+            r#"["http://127.0.0.1:1", null, null, 5, 5, null, 9, null, null]"#,
+            "[]",
+            "null",
+            "5",
+            r#""{}""#,
+            "true",
+        ] {
+            let e = Config::from_json(json).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{json}");
+            assert_eq!(e.message(), "config must be a JSON object", "{json}");
+        }
+        let e = Config::from_json(r#"{"timeout_ms":"5"}"#).unwrap_err();
+        assert!(!e.message().contains("Json"), "{e}");
+        let e = crate::stream::StreamOptions::from_json("[100]").unwrap_err();
+        assert_eq!(e.message(), "stream options must be a JSON object");
+        let e = crate::discovery::DiscoveryOptions::from_json("[[1,2]]").unwrap_err();
+        assert_eq!(e.message(), "discovery options must be a JSON object");
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! Finding a running Pieces OS on this machine (spec §1).
+//! Finding a running Pieces OS on this machine, as the official clients do: Pieces OS 11 and later
+//! listens on the first free port of 39300–39333 and writes it to a port file (the C# client reads
+//! it); Pieces OS 10 and earlier used port 1000 (5323 on Linux).
 //!
 //! Order: `PIECES_BASE_URL` → the port file → a parallel health probe of the port range, where the
 //! **lowest** healthy port wins (the official Python client takes whichever answers first, so two
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::config::{check_base_url, json_error};
+use crate::config::{check_base_url, json_error, parse_object};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Pieces OS 11+ takes the first free port in this range.
@@ -46,7 +48,8 @@ pub struct DiscoveryOptions {
     pub ports: (u16, u16),
     /// The file in which Pieces OS writes its port. `None` skips it. When the file's folder is named
     /// `Config` and the file is missing, the same name under a lower-case `config` folder is tried too
-    /// (spec §1: the case is uncertain on case-sensitive file systems).
+    /// (Pieces support spells the folder `config`, the C# client `Config`; on a case-sensitive file
+    /// system only one of them exists).
     pub port_file: Option<PathBuf>,
     /// Ports of Pieces OS ≤ 10, tried after the range, in this order.
     pub legacy_ports: Vec<u16>,
@@ -90,8 +93,7 @@ impl DiscoveryOptions {
     /// `""` disables it), `legacy_ports` (an array), `probe_timeout_ms`, `host` (`"127.0.0.1"` or
     /// `"::1"`). Missing or null keys keep their defaults. `PIECES_BASE_URL` is read from the environment.
     pub fn from_json(json: &str) -> Result<DiscoveryOptions> {
-        let raw: OptionsJson =
-            serde_json::from_str(json).map_err(|e| json_error("discovery options", &e))?;
+        let raw: OptionsJson = parse_object("discovery options", json)?;
         DiscoveryOptions::from_raw(raw)
     }
 
@@ -162,7 +164,8 @@ impl DiscoveryOptions {
     }
 }
 
-/// `~/Library/…` on macOS, `~/Documents/…` elsewhere (spec §1); `None` without a home directory.
+/// `~/Library/com.pieces.os/production/Config/.port.txt` on macOS, the same under `~/Documents`
+/// elsewhere (where the official C# client reads it); `None` without a home directory.
 pub fn default_port_file() -> Option<PathBuf> {
     let home = home_dir()?;
     let base = if cfg!(target_os = "macos") {
@@ -213,7 +216,7 @@ fn invalid(message: impl Into<String>) -> Error {
 pub fn discover(options: &DiscoveryOptions) -> Result<String> {
     options.validate()?;
     if let Some(url) = &options.env_base_url {
-        return Ok(url.trim_end_matches('/').to_string());
+        return Ok(crate::config::normalize_base_url(url));
     }
 
     // One ranked candidate list: port file, then the range ascending, then legacy. A port listed twice

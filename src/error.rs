@@ -40,6 +40,8 @@ pub enum ErrorKind {
     ResponseTooLarge,
     /// Discovery found no running Pieces OS.
     NotRunning,
+    /// An internal error: a panic caught inside the library (a bug; please report it).
+    Panic,
 }
 
 impl ErrorKind {
@@ -61,6 +63,7 @@ impl ErrorKind {
             ErrorKind::InvalidResponse => "invalid_response",
             ErrorKind::ResponseTooLarge => "response_too_large",
             ErrorKind::NotRunning => "not_running",
+            ErrorKind::Panic => "panic",
         }
     }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
+use crate::config::MAX_CA_FILE_BYTES;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The certificates of a PEM file; an unreadable file, or one without a certificate, is an error.
@@ -19,7 +20,7 @@ pub(crate) fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> 
             format!("tls_ca_file {shown}: {why}"),
         )
     };
-    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let pem = read_bounded(path).map_err(bad)?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| bad(format!("not PEM: {e}")))?;
@@ -27,6 +28,32 @@ pub(crate) fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>> 
         return Err(bad("holds no certificate".into()));
     }
     Ok(certs)
+}
+
+/// The file's bytes, if it is a regular file of at most [`MAX_CA_FILE_BYTES`].
+fn read_bounded(path: &Path) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    // Checked before opening too: opening a FIFO would wait for a writer.
+    let regular = |m: std::fs::Metadata| match m.is_file() {
+        true => Ok(m),
+        false => Err("not a regular file".to_string()),
+    };
+    regular(std::fs::metadata(path).map_err(|e| e.to_string())?)?;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let metadata = regular(file.metadata().map_err(|e| e.to_string())?)?;
+    let too_big = || format!("larger than {MAX_CA_FILE_BYTES} bytes");
+    if metadata.len() > MAX_CA_FILE_BYTES {
+        return Err(too_big());
+    }
+    // The size may change between the check and the read: the read is bounded too.
+    let mut pem = Vec::with_capacity(metadata.len() as usize);
+    file.take(MAX_CA_FILE_BYTES + 1)
+        .read_to_end(&mut pem)
+        .map_err(|e| e.to_string())?;
+    if pem.len() as u64 > MAX_CA_FILE_BYTES {
+        return Err(too_big());
+    }
+    Ok(pem)
 }
 
 /// A rustls client configuration (ring, TLS 1.2 and 1.3) trusting `ca_file` or the webpki roots.

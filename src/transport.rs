@@ -10,7 +10,10 @@
 //!   much shorter than the time left; a read that times out early simply reads again;
 //! - probes an idle connection with one `recv(MSG_PEEK | MSG_DONTWAIT)`;
 //! - writes with `send(MSG_NOSIGNAL)` (std's `write`), never `writev`, so a peer that hangs up
-//!   cannot raise SIGPIPE in a host that left it at its default action.
+//!   cannot raise SIGPIPE in a host that left it at its default action;
+//! - when a send fails because the peer closed, drops the rest of the request and reads what the
+//!   peer answered before closing (a server refusing a large upload answers 413 and closes); when
+//!   nothing was answered, the send's error is the call's error.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -77,6 +80,11 @@ pub(crate) struct TcpTransport {
     pending: Vec<u8>,
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
+    /// The peer closed while we were sending: the rest of the output is dropped, and this error is
+    /// reported if no answer can be read either.
+    send_failed: Option<io::Error>,
+    /// Set with `send_failed` and never cleared: the connection must not go back to the pool.
+    peer_closed: bool,
 }
 
 impl TcpTransport {
@@ -87,11 +95,17 @@ impl TcpTransport {
             pending: Vec::new(),
             read_timeout: None,
             write_timeout: None,
+            send_failed: None,
+            peer_closed: false,
         }
     }
 
     /// Sends everything held back, within the write deadline.
     fn flush(&mut self, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        if self.peer_closed {
+            self.pending.clear();
+            return Ok(());
+        }
         let timeout = timeout.for_write();
         let deadline = deadline_of(timeout);
         let mut sent = 0;
@@ -104,11 +118,22 @@ impl TcpTransport {
                 Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
                 Ok(n) => sent += n,
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_peer_closed(&e) => {
+                    self.send_failed = Some(e);
+                    self.peer_closed = true;
+                    break;
+                }
                 Err(e) => return Err(e.into()),
             }
         }
         self.pending.clear();
         Ok(())
+    }
+
+    /// The end of the input, or a read error: after a failed send, the send's error explains it
+    /// (an answer, had there been one, would have been read first).
+    fn input_failed(&mut self, e: io::Error) -> ureq::Error {
+        self.send_failed.take().unwrap_or(e).into()
     }
 }
 
@@ -137,13 +162,16 @@ impl Transport for TcpTransport {
             })?;
             let input = self.buffers.input_append_buf();
             match self.stream.read(input) {
+                Ok(0) if self.send_failed.is_some() => {
+                    return Err(self.input_failed(io::ErrorKind::UnexpectedEof.into()));
+                }
                 Ok(n) => {
                     self.buffers.input_appended(n);
                     return Ok(n > 0);
                 }
                 // An early wake-up (the socket timeout may be shorter than the time left) reads again.
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(self.input_failed(e)),
             }
         }
     }
@@ -151,6 +179,9 @@ impl Transport for TcpTransport {
     /// Open means: nothing to read and not closed. Bytes waiting on an idle connection mean the
     /// previous response was not what it claimed, so the connection must not be reused either.
     fn is_open(&mut self) -> bool {
+        if self.peer_closed {
+            return false;
+        }
         let mut byte = 0u8;
         // SAFETY: one writable byte; MSG_PEEK | MSG_DONTWAIT neither consumes nor blocks.
         let n = unsafe {
@@ -215,6 +246,16 @@ pub(crate) fn ensure_timeout(
         *current = want;
     }
     Ok(())
+}
+
+/// What a send to a peer that closed its socket fails with.
+fn is_peer_closed(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+    )
 }
 
 fn is_timeout(e: &io::Error) -> bool {

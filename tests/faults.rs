@@ -269,3 +269,98 @@ fn a_keep_alive_connection_closed_between_calls() {
     assert_eq!(posted, sent);
     assert_eq!(record.connections, 18);
 }
+
+#[test]
+fn an_oversized_response_head_is_an_invalid_response_like_too_many_headers() {
+    let big_header = format!("X-Big: {}\r\n", "a".repeat(1 << 20));
+    let many_headers = "X-A: 1\r\n".repeat(100_000);
+    for headers in [big_header, many_headers] {
+        let head = format!("HTTP/1.1 200 OK\r\n{headers}Content-Length: 2\r\n\r\n{{}}");
+        let server = RawServer::start(move |_, conn| {
+            if conn.read_request().is_some() {
+                conn.write(head.as_bytes());
+            }
+        });
+        let e = client_with(&server.url, |_| {}).snapshot().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+        assert!(e.message().len() < 300, "{}", e.message().len());
+    }
+}
+
+#[test]
+fn a_redirect_is_reported_with_its_location_and_not_followed() {
+    let server = RawServer::start(|_, conn| {
+        while conn.read_request().is_some() {
+            conn.write(
+                b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/elsewhere\r\nContent-Length: 0\r\n\r\n",
+            );
+        }
+    });
+    let e = client_with(&server.url, |_| {}).snapshot().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::HttpStatus, "{e}");
+    assert_eq!(e.status(), Some(302));
+    assert!(
+        e.message().contains("http://127.0.0.1:9/elsewhere"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(server.requests.try_iter().count(), 1, "not followed");
+}
+
+/// A valid profile of about `bytes` bytes: the bulk sits under an unknown key.
+fn profile_of(bytes: usize) -> String {
+    format!(
+        r#"{{"id":"u-1","aesthetics":{{"font":{{"size":14}},"theme":{{"dark":true}}}},"pad":"{}"}}"#,
+        "x".repeat(bytes)
+    )
+}
+
+const UPLOAD_BYTES: usize = 50 << 20;
+
+#[test]
+fn an_answer_sent_before_the_upload_ends_is_reported_not_the_reset() {
+    let server = RawServer::start(|_, conn| {
+        conn.skip_bytes(64 * 1024);
+        conn.write(
+            b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: text/plain\r\nContent-Length: 22\r\n\
+              Connection: close\r\n\r\nrequest body too large",
+        );
+        // Returning closes the socket with most of the upload unread: the kernel answers it with a reset.
+    });
+    let client = client_with(&server.url, |c| c.timeout = Duration::from_secs(30));
+    let e = client.update_json(&profile_of(UPLOAD_BYTES)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::HttpStatus, "{e}");
+    assert_eq!(e.status(), Some(413), "{e}");
+    assert_eq!(e.body(), Some("request body too large"));
+    assert_eq!(server.connection_count(), 1, "a POST is sent once");
+}
+
+#[test]
+fn a_hang_up_mid_upload_without_an_answer_stays_a_connection_error() {
+    for reset in [false, true] {
+        let server = RawServer::start(move |_, conn| {
+            conn.skip_bytes(64 * 1024);
+            if reset {
+                conn.reset_on_close();
+            }
+        });
+        let client = client_with(&server.url, |c| c.timeout = Duration::from_secs(30));
+        let e = client.update_json(&profile_of(UPLOAD_BYTES)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Connection, "reset {reset}: {e}");
+        assert_eq!(e.status(), None);
+        assert_eq!(server.connection_count(), 1, "a POST is sent once");
+    }
+}
+
+#[path = "common/mod.rs"]
+mod common;
+
+#[test]
+fn a_50_mb_update_to_the_stand_in_is_its_413_not_a_reset() {
+    let standin = common::Standin::start(&[]);
+    let client = client_with(&standin.url, |c| c.timeout = Duration::from_secs(30));
+    let e = client.update_json(&profile_of(UPLOAD_BYTES)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::HttpStatus, "{e}");
+    assert_eq!(e.status(), Some(413), "{e}");
+    assert_eq!(e.body(), Some("request body too large"));
+}

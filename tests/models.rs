@@ -720,3 +720,61 @@ fn validator_timing_by_size() {
         );
     }
 }
+
+/// A minimal profile with `font_size` as the text of `aesthetics.font.size` and `extra` members.
+fn profile_with_size(font_size: &str, extra: &str) -> String {
+    format!(
+        r#"{{"id":"u"{extra},"aesthetics":{{"font":{{"size":{font_size}}},"theme":{{"dark":true}}}}}}"#
+    )
+}
+
+#[test]
+fn a_lone_surrogate_escape_is_refused_in_every_string_read_or_skipped() {
+    for doc in [
+        r#"{"id":"\ud800","aesthetics":{"font":{"size":1},"theme":{"dark":true}}}"#.to_string(),
+        profile_with_size("1", r#","x":"\ud800""#),
+        profile_with_size("1", r#","x":["a\udc00"]"#),
+        profile_with_size("1", r#","x":{"\ud800":1}"#),
+        profile_with_size("1", r#","\udbff":1"#),
+        profile_with_size("1", r#","x":"\ud800\u0041""#),
+    ] {
+        let v = validate(DocumentKind::UserProfile, doc.as_bytes()).unwrap_err();
+        assert!(v.syntax, "{doc}: {v}");
+        assert!(v.message.contains("surrogate pair"), "{doc}: {v}");
+    }
+    // A pair is one character, wherever it is.
+    let paired = profile_with_size("1", r#","x":"\ud83d\ude00""#);
+    validate(DocumentKind::UserProfile, paired.as_bytes()).unwrap();
+}
+
+#[test]
+fn minus_zero_is_an_integer() {
+    for size in ["-0", "0", "-1"] {
+        let doc = profile_with_size(size, "");
+        validate(DocumentKind::UserProfile, doc.as_bytes())
+            .unwrap_or_else(|v| panic!("{size}: {v}"));
+    }
+    // A fraction or an exponent makes a float, which an integer field refuses.
+    for size in ["-0.0", "0e0"] {
+        let doc = profile_with_size(size, "");
+        let v = validate(DocumentKind::UserProfile, doc.as_bytes()).unwrap_err();
+        assert!(
+            !v.syntax && v.path == "$.aesthetics.font.size",
+            "{size}: {v}"
+        );
+    }
+}
+
+#[test]
+fn a_number_out_of_range_is_valid_json_and_reported_at_its_path() {
+    let digits = "9".repeat(400);
+    for size in ["1e309", "-1e400", digits.as_str()] {
+        let doc = profile_with_size(size, "");
+        assert!(serde_json::from_str::<serde::de::IgnoredAny>(&doc).is_ok());
+        let v = validate(DocumentKind::UserProfile, doc.as_bytes()).unwrap_err();
+        assert!(!v.syntax, "{size}: not a syntax error: {v}");
+        assert_eq!(v.path, "$.aesthetics.font.size", "{size}: {v}");
+        assert!(v.message.contains("out of the range"), "{size}: {v}");
+        assert!(v.message.len() < 200, "{}", v.message.len());
+    }
+}

@@ -266,8 +266,32 @@ fn an_invalid_profile_frame_is_an_error_and_the_stream_goes_on() {
         }
         other => panic!("expected an error, got {other:?}"),
     }
+    // The frame said nothing about the user: GET /user re-syncs.
+    assert_eq!(events.next(), StreamEvent::User(profile("p0")));
     server.set_profile(&profile("after"));
     assert_eq!(events.next(), StreamEvent::User(profile("after")));
+}
+
+#[test]
+fn a_garbage_frame_is_an_error_and_a_resync_not_a_sign_out() {
+    let server = WsServer::start(Some(profile("p0")));
+    let (_stream, mut events) = start(&server.url, fast());
+    events.user("p0");
+    events.user("p0");
+    for garbage in ["this is not JSON", "{\"id\":", "[1,2]x"] {
+        server.push_raw(garbage);
+        match events.next() {
+            StreamEvent::Error(e) => assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}"),
+            other => panic!("{garbage}: expected an error, got {other:?}"),
+        }
+        assert_eq!(events.next(), StreamEvent::User(profile("p0")), "{garbage}");
+    }
+    // A garbage frame while nobody is signed in re-syncs to signed out.
+    server.clear();
+    assert_eq!(events.next(), StreamEvent::SignedOut);
+    server.push_raw("garbage");
+    assert!(matches!(events.next(), StreamEvent::Error(_)));
+    assert_eq!(events.next(), StreamEvent::SignedOut);
 }
 
 #[test]

@@ -71,3 +71,49 @@ fn a_frame_over_the_default_16_mib_limit_is_refused_and_the_stream_survives() {
     assert_eq!(StreamOptions::default().max_frame_bytes, 16 << 20);
     a_big_frame_is_refused_and_the_stream_survives(fast(), (16 << 20) + 4096);
 }
+
+/// Accepts every WebSocket handshake and closes the connection at once; other requests (the
+/// stream's `GET /user`) are dropped unanswered. Serves until the test process ends.
+fn accept_and_close_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            if let Ok(mut ws) = tungstenite::accept(conn) {
+                let _ = ws.close(None);
+                let _ = ws.flush();
+            }
+        }
+    });
+    url
+}
+
+#[test]
+fn a_server_that_accepts_and_closes_at_once_meets_a_growing_backoff() {
+    let url = accept_and_close_server();
+    let options = StreamOptions {
+        reconnect_min: std::time::Duration::from_millis(20),
+        reconnect_max: std::time::Duration::from_secs(10),
+        ..fast()
+    };
+    let (stream, mut events) = start(&url, options);
+    let mut reconnects = Vec::new();
+    while reconnects.len() < 5 {
+        let e = events.until("reconnecting", |e| {
+            matches!(e, StreamEvent::Reconnecting { .. })
+        });
+        if let StreamEvent::Reconnecting { attempt, delay } = e {
+            reconnects.push((attempt, delay));
+        }
+    }
+    stream.stop();
+    // Every attempt connected: the backoff grows although the connects succeed.
+    let connects = events.seen.iter().filter(|e| is_connected(e)).count();
+    assert!(connects >= 5, "{:#?}", events.seen);
+    let attempts: Vec<u32> = reconnects.iter().map(|(attempt, _)| *attempt).collect();
+    assert_eq!(attempts, [1, 2, 3, 4, 5], "{:#?}", events.seen);
+    // Each delay is jittered into the upper half of 20 ms · 2^(attempt-1).
+    let (first, fifth) = (reconnects[0].1, reconnects[4].1);
+    assert!(first <= std::time::Duration::from_millis(20), "{first:?}");
+    assert!(fifth >= std::time::Duration::from_millis(160), "{fifth:?}");
+}

@@ -75,14 +75,26 @@ fn garbage_frames_are_reported_and_the_stream_survives() {
     let (_stream, mut events) = start(&s.url, fast());
     let profile = connected(&mut events);
     admin(&s, "stream/garbage");
-    // `{"id": 5}` (JSON, not a profile), then `this is not JSON` (signed out, spec §6).
-    let first = events.next();
-    let StreamEvent::Error(e) = first else {
-        panic!("expected an error, got {first:?}")
-    };
-    assert_eq!(e.kind(), ErrorKind::InvalidResponse);
-    assert!(e.path().is_some_and(|p| p.starts_with('$')), "{e}");
-    assert_eq!(events.next(), StreamEvent::SignedOut);
+    // `{"id": 5}` (JSON, not a profile), then `this is not JSON`: each an error, then a re-sync
+    // from GET /user (still signed in), never a sign-out.
+    for has_path in [true, false] {
+        let first = events.next();
+        let StreamEvent::Error(e) = first else {
+            panic!("expected an error, got {first:?}")
+        };
+        assert_eq!(e.kind(), ErrorKind::InvalidResponse);
+        assert_eq!(
+            e.path().is_some_and(|p| p.starts_with('$')),
+            has_path,
+            "{e}"
+        );
+        let resync = events.next();
+        assert_eq!(
+            vanity(&resync),
+            vanity(&StreamEvent::User(profile.clone())),
+            "{resync:?}"
+        );
+    }
     client(&s.url)
         .update_json(&with_vanity(&profile, "after"))
         .unwrap();

@@ -233,6 +233,30 @@ fn a_ca_file_without_a_certificate_is_refused_at_creation() {
     let _ = std::fs::remove_file(path);
 }
 
+#[test]
+fn a_ca_file_that_is_not_a_regular_file_or_too_big_is_refused_unread() {
+    let sparse = write_temp("ca-huge.pem", "");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&sparse)
+        .unwrap()
+        .set_len(pieces_user::config::MAX_CA_FILE_BYTES + 1)
+        .unwrap();
+    let cases = [
+        (PathBuf::from("/dev/zero"), "not a regular file"),
+        (std::env::temp_dir(), "not a regular file"),
+        (sparse.clone(), "larger than 4194304 bytes"),
+    ];
+    for (path, why) in cases {
+        let mut config = Config::new("https://127.0.0.1:1");
+        config.tls_ca_file = Some(path.clone());
+        let e = Client::new(config).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{path:?}: {e}");
+        assert!(e.message().contains(why), "{path:?}: {e}");
+    }
+    let _ = std::fs::remove_file(sparse);
+}
+
 /// The child half of the SIGPIPE test, run by the parent below in a child process (`--ignored`);
 /// ignored otherwise, since on its own it proves nothing.
 #[test]

@@ -74,12 +74,16 @@ unsafe fn route_with_body(
 ///
 /// `config_json` is NULL for the defaults, or a JSON object with any of these keys (all optional;
 /// `null` means the default; unknown keys are rejected by name):
-/// `base_url` (default `"http://localhost:1000"`), `application_id` (sent as `X-Application-ID`),
-/// `access_token` (sent as `Authorization: Bearer` on /user/select), `connect_timeout_ms` (2000),
-/// `timeout_ms` (30000, bounds a whole call), `user_agent`, `max_response_bytes` (16 MiB),
-/// `tls_ca_file` (a PEM file whose certificates replace the default roots for https/wss),
-/// `discovery` (`true`, or an options object as for `pieces_discover`: find Pieces OS instead of
-/// using the default URL; a `base_url` given beside it wins).
+/// `base_url` (default `"http://localhost:1000"`; `http://` or `https://` in any case, a port from
+/// 1 to 65535 if any, no user name or password in it), `application_id` (sent as
+/// `X-Application-ID` on every route except /user/select, which takes the OAuth token only, as in
+/// the official SDKs), `access_token` (sent as `Authorization: Bearer` on /user/select),
+/// `connect_timeout_ms` (2000), `timeout_ms` (30000, bounds a whole call), `user_agent`,
+/// `max_response_bytes` (16 MiB), `tls_ca_file` (a regular PEM file of at most 4 MiB whose
+/// certificates replace the default roots for https/wss), `discovery` (`true`, or an options
+/// object as for `pieces_discover`: find Pieces OS instead of using the default URL; a `base_url`
+/// given beside it wins). `user_agent`, `application_id` and `access_token` are header values: at
+/// most 16 KiB each, printable text and tabs only.
 ///
 /// Ownership: `config_json` is only read during the call. On success `*out` receives a new handle
 /// owned by the caller, to be freed with `pieces_client_free`; on failure `*out` is left untouched.
@@ -87,8 +91,10 @@ unsafe fn route_with_body(
 /// Thread safety: may be called from any thread.
 ///
 /// Returns `PIECES_OK`, `PIECES_ERR_NULL_POINTER` (`out`), `PIECES_ERR_INVALID_UTF8`,
-/// `PIECES_ERR_MALFORMED_JSON`, `PIECES_ERR_INVALID_ARGUMENT` (unknown key, wrong type, bad value,
-/// unreadable `tls_ca_file`), `PIECES_ERR_NOT_RUNNING` (discovery found nothing), or `PIECES_ERR_PANIC`.
+/// `PIECES_ERR_MALFORMED_JSON`, `PIECES_ERR_INVALID_ARGUMENT` (not an object, unknown key, wrong
+/// type, bad value, e.g. a control character in a header value or a port out of range, the
+/// message naming the key; unreadable or oversized `tls_ca_file`), `PIECES_ERR_NOT_RUNNING`
+/// (discovery found nothing), or `PIECES_ERR_PANIC`.
 ///
 /// # Safety
 /// `config_json` must be NULL or a NUL-terminated string; `out` must be NULL or valid for writing

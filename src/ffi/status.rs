@@ -208,6 +208,7 @@ pub(crate) fn code_for_kind(kind: ErrorKind) -> i32 {
         ErrorKind::InvalidResponse => PIECES_ERR_INVALID_RESPONSE,
         ErrorKind::ResponseTooLarge => PIECES_ERR_RESPONSE_TOO_LARGE,
         ErrorKind::NotRunning => PIECES_ERR_NOT_RUNNING,
+        ErrorKind::Panic => PIECES_ERR_PANIC,
     }
 }
 
@@ -227,7 +228,7 @@ pub extern "C" fn pieces_status_str(code: i32) -> *const c_char {
 mod tests {
     use super::*;
 
-    const KINDS: [ErrorKind; 15] = [
+    const KINDS: [ErrorKind; 16] = [
         ErrorKind::InvalidArgument,
         ErrorKind::MalformedJson,
         ErrorKind::InvalidDocument,
@@ -243,6 +244,7 @@ mod tests {
         ErrorKind::InvalidResponse,
         ErrorKind::ResponseTooLarge,
         ErrorKind::NotRunning,
+        ErrorKind::Panic,
     ];
 
     #[test]

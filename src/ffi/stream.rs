@@ -23,18 +23,22 @@ pub const PIECES_EVENT_CONNECTED: i32 = 1;
 /// The signed-in user changed (or was fetched after a connect). JSON: the UserProfile document
 /// itself, validated, exactly as the server sent it (unknown keys kept).
 pub const PIECES_EVENT_USER: i32 = 2;
-/// Nobody is signed in (an empty, non-JSON or `null` frame, or `GET /user` without a user).
+/// Nobody is signed in (an empty or `null` frame, or `GET /user` without a user).
 /// JSON: `null`.
 pub const PIECES_EVENT_SIGNED_OUT: i32 = 3;
-/// Something failed but the stream goes on: a frame that is JSON but not a valid profile, a failed
-/// connection attempt, a failed `GET /user`, a frame over `max_frame_bytes`. JSON:
+/// Something failed but the stream goes on: a frame that is not a valid profile (not JSON, or JSON
+/// that does not fit; a `GET /user` re-sync follows with `PIECES_EVENT_USER` or
+/// `PIECES_EVENT_SIGNED_OUT`), a failed connection attempt, a failed `GET /user`, a frame over
+/// `max_frame_bytes`. After an internal error (`"kind":"panic"`, a bug) the stream stops:
+/// `PIECES_EVENT_STOPPED` follows, then `release`. JSON:
 /// `{"kind":"invalid_response","message":"…","path":"$.id"}` (`kind` as the `category` of
 /// `pieces_last_error`; `path` is `null` when it does not apply; `status` is added for HTTP errors).
 pub const PIECES_EVENT_ERROR: i32 = 4;
 /// The open connection was lost; reconnecting follows. JSON: `{"reason":"…"}`.
 pub const PIECES_EVENT_DISCONNECTED: i32 = 5;
 /// The next connection attempt starts after a delay. JSON: `{"attempt":2,"delay_ms":400}`
-/// (`attempt` counts from 1 since the last successful connection).
+/// (`attempt` counts from 1 since the last healthy connection: one that delivered a frame or stayed
+/// up 5 s; a server that accepts and closes at once meets growing delays).
 pub const PIECES_EVENT_RECONNECTING: i32 = 6;
 /// Pull streams only: events were dropped because the host fell behind. JSON: `{"dropped":5}`.
 /// The oldest user/signed-out events go first; the newest state and the stopped event never do.

@@ -5,11 +5,15 @@
 //! accepted:
 //! - values the schema does not look at (unknown keys, a duplicate's second value, the rest of a
 //!   document after a violation) are only checked for JSON grammar, as serde_json's `IgnoredAny`
-//!   does: no nesting limit, no surrogate check in their strings, no range check on their numbers;
+//!   does: no nesting limit, no range check on their numbers;
 //!
-//! and where serde_json's walk is more lenient than JSON itself, this is stricter: every string,
-//! key or value, read or skipped, must be UTF-8 without raw control characters (RFC 8259 §7, §8.1;
-//! found by fuzzing).
+//! and where serde_json's walk is more lenient or less precise, this departs from it on purpose:
+//! - one rule for every string, key or value, read or skipped: UTF-8 without raw control
+//!   characters (RFC 8259 §7, §8.1; found by fuzzing), and surrogate escapes only in pairs
+//!   (serde_json's `IgnoredAny` lets a lone `\ud800` through);
+//! - `-0` is an integer (serde_json reads it as the float `-0.0`);
+//! - a number the schema reads that overflows an `f64` (`1e309`) is valid JSON, so it is a
+//!   violation at its path ("out of range"), not a syntax error as serde_json reports it;
 //! - every value the schema does look at is fully checked: UTF-8, escapes, numbers that overflow
 //!   an `f64`, and at most 127 nested containers (serde_json's limit of 128).
 
@@ -29,16 +33,6 @@ enum Mode {
     Walking,
     Violation,
     Syntax,
-}
-
-/// How strictly a string is read; see the module comment for why there are three.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Text {
-    /// A value the schema reads: no control characters, paired surrogates, UTF-8.
-    Checked,
-    /// A skipped value or key: UTF-8, no control characters, well-formed escapes; lone surrogates
-    /// are let through, as serde_json's `IgnoredAny` does.
-    Skipped,
 }
 
 /// A string as found in the input: its content is `b[start..end]`.
@@ -180,7 +174,7 @@ impl<'a> Walk<'a> {
                 b',' => {
                     self.pos += 1;
                     self.expect_key_quote()?;
-                    self.string(Text::Checked)?;
+                    self.string()?;
                     self.colon()?;
                     self.skip()?;
                 }
@@ -403,7 +397,7 @@ fn find_stop_swar(b: &[u8], mut i: usize) -> (usize, bool) {
 impl Walk<'_> {
     /// Reads a string whose opening quote is at `pos`; `pos` ends after the closing quote.
     #[inline(always)]
-    fn string(&mut self, text: Text) -> Step<Span> {
+    fn string(&mut self) -> Step<Span> {
         let start = self.pos + 1;
         let mut i = start;
         let mut escaped = false;
@@ -418,7 +412,7 @@ impl Walk<'_> {
                 }
                 Some(b'\\') => {
                     escaped = true;
-                    i = self.escape(stop + 1, text)?;
+                    i = self.escape(stop + 1)?;
                 }
                 Some(_) => {
                     self.pos = stop;
@@ -445,10 +439,10 @@ impl Walk<'_> {
     }
 
     /// Checks the escape whose letter is at `i`; returns the index after it.
-    fn escape(&mut self, i: usize, text: Text) -> Step<usize> {
+    fn escape(&mut self, i: usize) -> Step<usize> {
         match self.b.get(i) {
             Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(i + 1),
-            Some(b'u') => self.unicode_escape(i + 1, text),
+            Some(b'u') => self.unicode_escape(i + 1),
             _ => {
                 self.pos = i;
                 Err(self.syntax("an escape: one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u"))
@@ -457,11 +451,10 @@ impl Walk<'_> {
     }
 
     /// A `\u` escape (four hex digits) after the `u` at `i - 1`. A surrogate must be part of a
-    /// pair, except in skipped text; a lone one in a key cannot be UTF-8, so keys are held to the
-    /// same rule.
-    fn unicode_escape(&mut self, i: usize, text: Text) -> Step<usize> {
+    /// pair, in every string: a lone one cannot become UTF-8 text.
+    fn unicode_escape(&mut self, i: usize) -> Step<usize> {
         let unit = self.hex4(i)?;
-        if text == Text::Skipped || !(0xD800..=0xDFFF).contains(&unit) {
+        if !(0xD800..=0xDFFF).contains(&unit) {
             return Ok(i + 4);
         }
         let paired = unit < 0xDC00
@@ -641,32 +634,29 @@ impl Walk<'_> {
         Ok(())
     }
 
-    /// serde_json's reading of a number the schema looks at: an `f64` that overflows is an
-    /// error.
+    /// serde_json's reading of a number inside a value the schema rejects anyway: an `f64` that
+    /// overflows is an error.
     #[inline]
     fn checked_number(&mut self) -> Step<Number> {
         let n = self.number()?;
-        if !n.integer || n.int_digits > SAFE_DIGITS {
-            self.check_range(n)?;
+        if !self.in_range(n) {
+            self.pos = n.start;
+            return Err(self.syntax("a number that fits a 64-bit float"));
         }
         Ok(n)
     }
 
-    /// Numbers whose magnitude stays well below 1e308 are finite; the rest (rare) are parsed as
-    /// serde_json parses them, since its rounding decides which side of `f64::MAX` they fall.
-    fn check_range(&mut self, n: Number) -> Step {
+    /// Integers of up to 18 digits and numbers whose magnitude stays well below 1e308 are finite;
+    /// the rest (rare) are parsed as serde_json parses them, since its rounding decides which
+    /// side of `f64::MAX` they fall.
+    fn in_range(&self, n: Number) -> bool {
+        if n.integer && n.int_digits <= SAFE_DIGITS {
+            return true;
+        }
         let text = &self.b[n.start..n.end];
         let exponent = exponent_of(text);
-        if (n.int_digits as i64).saturating_add(exponent) <= 300 {
-            return Ok(());
-        }
-        match serde_json::from_slice::<f64>(text) {
-            Ok(_) => Ok(()),
-            Err(_) => {
-                self.pos = n.start;
-                Err(self.syntax("a number that fits a 64-bit float"))
-            }
-        }
+        (n.int_digits as i64).saturating_add(exponent) <= 300
+            || serde_json::from_slice::<f64>(text).is_ok()
     }
 }
 
@@ -692,16 +682,13 @@ fn exponent_of(text: &[u8]) -> i64 {
 }
 
 impl Number {
-    /// What serde_json makes of it: `u64` if it is a non-negative integer that fits, `i64` if a
-    /// negative one fits (`-0` does not: serde_json makes it `-0.0`), else `f64`.
+    /// What it is as an integer: `i64` or `u64` if it is an integer that fits (`-0` too, which
+    /// serde_json would make the float `-0.0`), else `f64`.
     fn class(self, b: &[u8]) -> Class {
         if !self.integer {
             return Class::Float;
         }
         let digits = &b[self.start + usize::from(self.negative)..self.end];
-        if self.negative && digits == b"0" {
-            return Class::Float;
-        }
         if digits.len() <= SAFE_DIGITS {
             return Class::I64;
         }
@@ -814,7 +801,7 @@ impl Walk<'_> {
 
     #[inline(always)]
     fn string_value(&mut self, ty: &Ty) -> Step {
-        let span = self.string(Text::Checked)?;
+        let span = self.string()?;
         let ok = match ty {
             Ty::Str | Ty::Enum(_) => true,
             Ty::DateTime if !span.escaped => is_date_time_bytes(&self.b[span.start..span.end]),
@@ -830,10 +817,19 @@ impl Walk<'_> {
 
     #[inline(never)]
     fn number_value(&mut self, ty: &Ty) -> Step {
-        let n = self.checked_number()?;
+        let n = self.number()?;
         let fast = n.integer && n.int_digits <= SAFE_DIGITS && matches!(ty, Ty::Int | Ty::Num);
-        if fast && !(n.negative && n.int_digits == 1 && self.b[n.end - 1] == b'0') {
+        if fast {
             return Ok(());
+        }
+        if !self.in_range(n) {
+            let text =
+                crate::error::elide_middle(&String::from_utf8_lossy(&self.b[n.start..n.end]), 40);
+            let message = format!(
+                "expected {}, found {text}, out of the range of a 64-bit float",
+                ty.expected()
+            );
+            return Err(self.violation(message));
         }
         let class = n.class(self.b);
         match (ty, class) {
@@ -996,7 +992,7 @@ impl Walk<'_> {
 
     /// A key read in full and looked up, and the ':' after it.
     fn any_key(&mut self, m: &'static Model) -> Step<Key> {
-        let span = self.string(Text::Checked)?;
+        let span = self.string()?;
         let found = if span.escaped {
             (m.lookup)(self.decoded(span).as_bytes())
         } else {
@@ -1053,7 +1049,7 @@ impl Walk<'_> {
             if self.peek() != b'"' {
                 return Err(self.syntax("a string key"));
             }
-            let span = self.string(Text::Checked)?;
+            let span = self.string()?;
             if self
                 .colon()
                 .and_then(|()| self.value(&Ty::Int, false))
@@ -1073,7 +1069,7 @@ impl Walk<'_> {
     /// Any value, read as strictly as a checked one but against no schema.
     fn any_checked(&mut self) -> Step {
         match self.ws() {
-            b'"' => self.string(Text::Checked).map(drop),
+            b'"' => self.string().map(drop),
             b'{' => self.any_checked_object(),
             b'[' => self.any_checked_array(),
             b't' => self.literal(b"true"),
@@ -1093,7 +1089,7 @@ impl Walk<'_> {
                 if self.peek() != b'"' {
                     return Err(self.syntax("a string key"));
                 }
-                self.string(Text::Checked)?;
+                self.string()?;
                 self.colon()?;
                 self.any_checked()?;
                 if self.object_separator()? {
@@ -1214,7 +1210,7 @@ impl Walk<'_> {
     /// container, with its first key, which is pushed to `frames` (true).
     fn skip_scalar_or_open(&mut self, frames: &mut Frames) -> Step<bool> {
         match self.ws() {
-            b'"' => self.string(Text::Skipped).map(|_| false),
+            b'"' => self.string().map(|_| false),
             b'{' => {
                 self.pos += 1;
                 if self.ws() == b'}' {
@@ -1251,7 +1247,7 @@ impl Walk<'_> {
     }
 
     fn skipped_key_body(&mut self) -> Step {
-        self.string(Text::Skipped)?;
+        self.string()?;
         self.colon()
     }
 }

@@ -11,14 +11,17 @@ pub enum StreamEvent {
     Connected { url: String },
     /// The signed-in user: a validated UserProfile document, exactly as the server sent it.
     User(String),
-    /// Nobody is signed in (an empty, non-JSON or `null` frame, or `GET /user` without a user).
+    /// Nobody is signed in (an empty or `null` frame, or `GET /user` without a user).
     SignedOut,
-    /// Something went wrong but the stream goes on: an invalid profile frame (with its JSON path),
-    /// a failed connection attempt, a failed `GET /user`, an oversized frame.
+    /// Something went wrong but the stream goes on: a frame that is not a profile (with its JSON
+    /// path when it is JSON; `GET /user` then re-syncs the state), a failed connection attempt, a
+    /// failed `GET /user`, an oversized frame, or (kind `panic`) a bug caught on the stream thread,
+    /// which then stops.
     Error(Error),
     /// The open connection was lost.
     Disconnected { reason: String },
-    /// The next connection attempt (1, 2, …) starts after `delay`.
+    /// The next connection attempt (1, 2, …, counted since the last healthy connection: one that
+    /// delivered a frame or stayed up 5 s) starts after `delay`.
     Reconnecting { attempt: u32, delay: Duration },
     /// Pull streams only: this many events were dropped because the host fell behind.
     Overflow { dropped: u64 },

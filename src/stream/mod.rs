@@ -1,4 +1,4 @@
-//! The user stream: `GET /user/stream` (spec §6) on a thread of its own that reconnects forever
+//! The user stream: the `GET /user/stream` WebSocket on a thread of its own that reconnects forever
 //! (or up to `max_attempts`) and always tells the host the user's current state.
 //!
 //! Two ways to consume it, chosen at start: a handler called on the stream thread

@@ -4,13 +4,14 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::json_error;
+use crate::config::parse_object;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Tuning for [`crate::Client::user_stream`]. Build it in Rust or with [`StreamOptions::from_json`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamOptions {
-    /// First reconnect delay; each failed attempt doubles it (before jitter).
+    /// First reconnect delay; each failed attempt, or connection that ends before it delivered a
+    /// frame or stayed up 5 s, doubles it (before jitter).
     pub reconnect_min: Duration,
     /// Ceiling of the reconnect delay.
     pub reconnect_max: Duration,
@@ -73,8 +74,7 @@ impl StreamOptions {
     /// `ping_interval_ms`, `ping_timeout_ms`, `queue_size`, `max_frame_bytes`. Missing keys and
     /// `null` keep the defaults (`max_attempts` absent or `null`: retry forever).
     pub fn from_json(json: &str) -> Result<StreamOptions> {
-        let raw: OptionsJson =
-            serde_json::from_str(json).map_err(|e| json_error("stream options", &e))?;
+        let raw: OptionsJson = parse_object("stream options", json)?;
         let d = StreamOptions::default();
         let ms = |v: Option<u64>, default: Duration| v.map_or(default, Duration::from_millis);
         let options = StreamOptions {

@@ -140,10 +140,35 @@ pub(crate) struct Worker {
 
 const STOP_REQUESTED: &str = "stop requested";
 
+/// A connection that stays up this long counts as healthy even without a frame: the reconnect
+/// backoff starts over after it. One that a server accepts and closes at once does not, so
+/// against such a server the attempts and delays keep growing.
+const HEALTHY_AFTER: Duration = Duration::from_secs(5);
+
 impl Worker {
-    pub(crate) fn run(mut self) {
-        let reason = self.run_connections();
+    pub(crate) fn run(self) {
+        self.run_contained(Worker::run_connections);
+    }
+
+    fn run_contained(mut self, body: impl FnOnce(&mut Worker) -> String) {
+        let reason = self.contain(body);
         self.deliver(StreamEvent::Stopped { reason });
+    }
+
+    /// The stream thread's panic boundary. A panic in `body` (a bug) becomes an error event, and the
+    /// stream ends as it always does: `stopped`, then the handler is dropped (a C host's `release`).
+    fn contain(&mut self, body: impl FnOnce(&mut Worker) -> String) -> String {
+        let payload = match catch_unwind(AssertUnwindSafe(|| body(self))) {
+            Ok(reason) => return reason,
+            Err(payload) => payload,
+        };
+        self.shared.unregister();
+        let what = panic_text(payload);
+        self.deliver(StreamEvent::Error(Error::new(
+            ErrorKind::Panic,
+            format!("internal error (a bug in pieces_user, please report it): {what}"),
+        )));
+        format!("internal error: {what}")
     }
 
     /// Connects and reconnects until stopped or out of attempts; returns why it ended.
@@ -160,8 +185,11 @@ impl Worker {
             match self.connect(&url) {
                 Ok(mut connection) => {
                     failures = 0;
-                    attempt = 0;
-                    let reason = self.session(&mut connection, url);
+                    let opened = Instant::now();
+                    let (reason, heard) = self.session(&mut connection, url);
+                    if heard || opened.elapsed() >= HEALTHY_AFTER {
+                        attempt = 0;
+                    }
                     self.shared.unregister();
                     if self.shared.is_stopping() {
                         return STOP_REQUESTED.into();
@@ -202,8 +230,19 @@ impl Worker {
     }
 
     /// One open connection: `connected`, the current user from `GET /user`, then frames until the
-    /// connection ends. Returns why it ended.
-    fn session(&mut self, connection: &mut Connection, url: String) -> String {
+    /// connection ends. Returns why it ended, and whether the server sent any frame but a close.
+    fn session(&mut self, connection: &mut Connection, url: String) -> (String, bool) {
+        let mut heard = false;
+        let reason = self.read_frames(connection, url, &mut heard);
+        (reason, heard)
+    }
+
+    fn read_frames(
+        &mut self,
+        connection: &mut Connection,
+        url: String,
+        heard: &mut bool,
+    ) -> String {
         let Connection { socket, tcp } = connection;
         // What the socket's read timeout is now: set again only when it must change (a syscall per
         // frame otherwise); a read that wakes early just loops and checks the deadline again.
@@ -240,6 +279,7 @@ impl Worker {
                 Ok(message) => {
                     last_frame = Instant::now();
                     ping_sent = None;
+                    *heard |= !message.is_close();
                     if let Some(reason) = self.on_message(message) {
                         return reason;
                     }
@@ -254,10 +294,10 @@ impl Worker {
     fn on_message(&mut self, message: Message) -> Option<String> {
         match message {
             // tungstenite has checked a text frame's UTF-8 already; only binary frames need it.
-            Message::Text(text) => self.deliver(frame_event(text.as_str())),
-            Message::Binary(bytes) => self.deliver(match std::str::from_utf8(&bytes) {
+            Message::Text(text) => self.on_frame(frame_event(text.as_str())),
+            Message::Binary(bytes) => self.on_frame(match std::str::from_utf8(&bytes) {
                 Ok(text) => frame_event(text),
-                Err(_) => StreamEvent::SignedOut,
+                Err(_) => not_a_profile("a binary frame that is not UTF-8".into()),
             }),
             Message::Close(frame) => {
                 return Some(match frame {
@@ -269,6 +309,16 @@ impl Worker {
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
         }
         None
+    }
+
+    /// A frame that is not a profile says nothing about the user: after its error, `GET /user`
+    /// decides between `user` and `signed_out`.
+    fn on_frame(&mut self, event: StreamEvent) {
+        let resync = matches!(event, StreamEvent::Error(_));
+        self.deliver(event);
+        if resync {
+            self.deliver_snapshot();
+        }
     }
 
     fn read_failure(&mut self, e: tungstenite::Error) -> String {
@@ -428,8 +478,10 @@ fn handshake_error<S: tungstenite::handshake::HandshakeRole>(e: HandshakeError<S
     }
 }
 
-/// A pushed frame, read as spec §6 says: empty, non-JSON or `null` means signed out; JSON that is
-/// not a valid profile is an error (with its path) and the stream goes on.
+/// A pushed frame: empty or `null` means signed out (as Pieces OS sends it); anything else that is
+/// not a valid profile is an error (with its JSON path when it is JSON), which the caller follows
+/// with a re-sync. The official Python client reads any non-JSON frame as signed out; one garbage
+/// frame must not sign the user out here.
 pub(crate) fn frame_event(text: &str) -> StreamEvent {
     let trimmed = text.trim();
     if trimmed.is_empty() || trimmed == "null" {
@@ -442,13 +494,29 @@ pub(crate) fn frame_event(text: &str) -> StreamEvent {
             owned.push_str(text);
             StreamEvent::User(owned)
         }
-        Err(v) if v.syntax => StreamEvent::SignedOut,
+        Err(v) if v.syntax => not_a_profile(format!("a frame that is not JSON: {}", v.message)),
         Err(v) => StreamEvent::Error(Error::invalid_document(
             ErrorKind::InvalidResponse,
             v.path,
             v.message,
         )),
     }
+}
+
+fn not_a_profile(message: String) -> StreamEvent {
+    StreamEvent::Error(Error::new(ErrorKind::InvalidResponse, message))
+}
+
+/// A panic's message. Its payload is dropped inside a boundary of its own: a payload whose
+/// destructor panics would otherwise escape right here.
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic payload".to_owned());
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+    text
 }
 
 /// The stream's reading of a pushed frame and of a GET /user answer, for fuzz/ only: cargo fuzz
@@ -569,10 +637,15 @@ mod tests {
     }
 
     #[test]
-    fn frames_follow_the_spec() {
+    fn frames_are_read_as_documented() {
         assert_eq!(frame_event(""), StreamEvent::SignedOut);
         assert_eq!(frame_event("  null "), StreamEvent::SignedOut);
-        assert_eq!(frame_event("logged out"), StreamEvent::SignedOut);
+        for garbage in ["logged out", "{", "[1,2]x"] {
+            match frame_event(garbage) {
+                StreamEvent::Error(e) => assert_eq!(e.kind(), ErrorKind::InvalidResponse),
+                other => panic!("{garbage}: {other:?}"),
+            }
+        }
         let profile = r#"{"id":"u","aesthetics":{"font":{"size":14},"theme":{"dark":true}}}"#;
         assert_eq!(frame_event(profile), StreamEvent::User(profile.into()));
         match frame_event(r#"{"id":5}"#) {
@@ -582,6 +655,54 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_panic_on_the_stream_thread_is_an_error_then_stopped_then_one_release() {
+        use std::sync::{mpsc, Arc};
+        /// Reports its drop: the C ABI's `release` is the drop of the handler.
+        struct Release(mpsc::Sender<Option<StreamEvent>>);
+        impl Drop for Release {
+            fn drop(&mut self) {
+                let _ = self.0.send(None);
+            }
+        }
+        let (tx, rx) = mpsc::channel();
+        let release = Release(tx.clone());
+        let sink: Sink = Box::new(move |event| {
+            let _ = &release;
+            let _ = tx.send(Some(event));
+        });
+        let config = crate::Config::new("http://127.0.0.1:1");
+        let worker = Worker {
+            client: Arc::new(Client::new(config).unwrap()),
+            options: StreamOptions::default(),
+            shared: Arc::new(Shared::new()),
+            sink,
+            broken: false,
+            rng: XorShift::from_clock(1),
+            tls: None,
+        };
+        let thread = std::thread::spawn(move || {
+            worker.run_contained(|_| panic!("a bug inside the stream thread"))
+        });
+        assert!(thread.join().is_ok(), "the panic escaped the stream thread");
+        let events: Vec<Option<StreamEvent>> = rx.try_iter().collect();
+        assert_eq!(events.len(), 3, "{events:#?}");
+        match &events[0] {
+            Some(StreamEvent::Error(e)) => {
+                assert_eq!(e.kind(), ErrorKind::Panic);
+                assert!(
+                    e.message().contains("a bug inside the stream thread"),
+                    "{e}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(&events[1], Some(StreamEvent::Stopped { reason }) if reason.contains("internal error"))
+        );
+        assert_eq!(events[2], None, "released once, after stopped");
     }
 
     #[test]

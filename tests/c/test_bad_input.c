@@ -284,8 +284,9 @@ static void test_profile_values(const PiecesClient *client) {
     struct doc_case cases[] = {
         {"id of the wrong type", (char *)"{\"id\":5,\"aesthetics\":{\"font\":{\"size\":16},\"theme\":{\"dark\":true}}}", 0,
          PIECES_ERR_INVALID_DOCUMENT, -1},
+        /* Valid JSON, out of range: a document error at its path, not "not JSON". */
         {"font size 1e400", (char *)"{\"id\":\"u\",\"aesthetics\":{\"font\":{\"size\":1e400},\"theme\":{\"dark\":true}}}", 0,
-         PIECES_ERR_INVALID_DOCUMENT, PIECES_ERR_MALFORMED_JSON},
+         PIECES_ERR_INVALID_DOCUMENT, -1},
         {"font size 2^64", (char *)"{\"id\":\"u\",\"aesthetics\":{\"font\":{\"size\":18446744073709551616},\"theme\":{\"dark\":true}}}", 0,
          PIECES_ERR_INVALID_DOCUMENT, -1},
         {"font size -2^63-1", (char *)"{\"id\":\"u\",\"aesthetics\":{\"font\":{\"size\":-9223372036854775809},\"theme\":{\"dark\":true}}}", 0,
@@ -293,7 +294,7 @@ static void test_profile_values(const PiecesClient *client) {
         {"font size 1.5", (char *)"{\"id\":\"u\",\"aesthetics\":{\"font\":{\"size\":1.5},\"theme\":{\"dark\":true}}}", 0,
          PIECES_ERR_INVALID_DOCUMENT, -1},
         {"font size as a 10 MB string", NULL, 1, PIECES_ERR_INVALID_DOCUMENT, -1},
-        {"font size with 10 MB of digits", NULL, 1, PIECES_ERR_INVALID_DOCUMENT, PIECES_ERR_MALFORMED_JSON},
+        {"font size with 10 MB of digits", NULL, 1, PIECES_ERR_INVALID_DOCUMENT, -1},
         /* Valid documents that are simply big: they pass the checks and fail only to connect. */
         {"a valid profile with a 10 MB name", NULL, 1, PIECES_ERR_CONNECTION, -1},
         /* At a known position the validator descends, with serde_json's nesting limit (128). */
@@ -301,8 +302,11 @@ static void test_profile_values(const PiecesClient *client) {
         /* Nothing in the models nests objects in objects without end: the unknown key "a" is skipped
          * and font's required size is missing. */
         {"100,000 nested objects as aesthetics.font", NULL, 1, PIECES_ERR_INVALID_DOCUMENT, -1},
+        /* One rule for every string, read or skipped. */
         {"a lone surrogate escape", (char *)"{\"id\":\"\\ud800\",\"aesthetics\":{\"font\":{\"size\":16},\"theme\":{\"dark\":true}}}", 0,
-         PIECES_ERR_MALFORMED_JSON, PIECES_ERR_CONNECTION},
+         PIECES_ERR_MALFORMED_JSON, -1},
+        {"a lone surrogate escape under an unknown key", (char *)"{\"id\":\"u\",\"x\":\"\\ud800\",\"aesthetics\":{\"font\":{\"size\":16},\"theme\":{\"dark\":true}}}", 0,
+         PIECES_ERR_MALFORMED_JSON, -1},
     };
     cases[5].doc = repeat("{\"id\":\"u\",\"aesthetics\":{\"font\":{\"size\":\"", '9', TEN_MB, "\"},\"theme\":{\"dark\":true}}}");
     cases[6].doc = repeat("{\"id\":\"u\",\"aesthetics\":{\"font\":{\"size\":", '9', TEN_MB, "},\"theme\":{\"dark\":true}}}");
@@ -448,16 +452,77 @@ static void test_configs(void) {
         }
     }
 
-    /* Big but valid: accepted, and the client works as far as a refused connection. */
-    char *big_id = repeat("{\"base_url\":\"http://127.0.0.1:1\",\"connect_timeout_ms\":500,\"application_id\":\"", 'a',
-                          TEN_MB, "\"}");
+}
+
+/* Values that the HTTP stack would refuse only on every call (a control character in a header
+ * value made every route PIECES_ERR_PANIC, an oversized one a blamed-on-the-server
+ * PIECES_ERR_INVALID_RESPONSE) or silently reinterpret (a port out of range went to port 80): refused
+ * at creation, by name. */
+static void test_values_refused_at_creation(void) {
+    struct {
+        const char *what;
+        char *doc;
+        int owned;
+        const char *named; /* the message must contain this */
+    } cases[] = {
+        {"ESC in user_agent", (char *)"{\"user_agent\":\"a\\u001bb\"}", 0, "user_agent"},
+        {"ESC in application_id", (char *)"{\"application_id\":\"a\\u001bb\"}", 0, "application_id"},
+        {"ESC in access_token", (char *)"{\"access_token\":\"a\\u001bb\"}", 0, "access_token"},
+        {"DEL in user_agent", (char *)"{\"user_agent\":\"a\\u007fb\"}", 0, "user_agent"},
+        {"big user_agent", repeat("{\"user_agent\":\"", 'u', TEN_MB, "\"}"), 1, "user_agent"},
+        {"big application_id", repeat("{\"application_id\":\"", 'a', TEN_MB, "\"}"), 1, "application_id"},
+        {"big access_token", repeat("{\"access_token\":\"", 't', TEN_MB, "\"}"), 1, "access_token"},
+        {"port 99999", (char *)"{\"base_url\":\"http://127.0.0.1:99999\"}", 0, "port"},
+        {"port 3x", (char *)"{\"base_url\":\"http://127.0.0.1:3x\"}", 0, "port"},
+        {"port 0", (char *)"{\"base_url\":\"http://127.0.0.1:0\"}", 0, "port"},
+        {"IPv6 port 65536", (char *)"{\"base_url\":\"http://[::1]:65536\"}", 0, "port"},
+        {"user info", (char *)"{\"base_url\":\"http://user:pw@127.0.0.1:39300\"}", 0, "user name"},
+    };
+    size_t n = sizeof cases / sizeof cases[0];
+    for (size_t i = 0; i < n; i++) {
+        char what[160];
+        snprintf(what, sizeof what, "pieces_client_new(%s)", cases[i].what);
+        PiecesClient *client = (PiecesClient *)(void *)SENTINEL_STR;
+        int32_t rc = pieces_client_new(cases[i].doc, &client);
+        if (rc == PIECES_OK) {
+            pieces_client_free(client);
+            client = NULL;
+        }
+        check_failure(what, rc, PIECES_ERR_INVALID_ARGUMENT, -1,
+                      client == (PiecesClient *)(void *)SENTINEL_STR ? SENTINEL_STR : NULL);
+        char *detail = NULL;
+        if (rc != PIECES_OK && pieces_last_error(&detail) == PIECES_OK) {
+            if (strstr(detail, cases[i].named) == NULL) {
+                FAIL("%s: message does not name %s: %.300s", what, cases[i].named, detail);
+            } else {
+                passed++;
+            }
+            pieces_string_free(detail);
+        }
+        if (cases[i].owned) {
+            free(cases[i].doc);
+        }
+    }
+
+    /* Valid: an upper-case scheme, and the longest header values allowed. */
     PiecesClient *client = NULL;
-    CHECK(pieces_client_new(big_id, &client) == PIECES_OK);
-    free(big_id);
+    CHECK(pieces_client_new("{\"base_url\":\"HTTP://127.0.0.1:1\"}", &client) == PIECES_OK);
+    if (client != NULL) {
+        char *url = NULL;
+        CHECK(pieces_user_stream_url(client, &url) == PIECES_OK);
+        CHECK(url != NULL && strcmp(url, "ws://127.0.0.1:1/user/stream") == 0);
+        pieces_string_free(url);
+        pieces_client_free(client);
+        client = NULL;
+    }
+    char *long_ua = repeat("{\"base_url\":\"http://127.0.0.1:1\",\"connect_timeout_ms\":500,\"user_agent\":\"", 'u',
+                           16384 /* the documented limit */, "\"}");
+    CHECK(pieces_client_new(long_ua, &client) == PIECES_OK);
+    free(long_ua);
     if (client != NULL) {
         char *out = SENTINEL_STR;
         int32_t rc = pieces_user_snapshot(client, &out);
-        check_failure("snapshot with a 10 MB application id", rc, PIECES_ERR_CONNECTION, -1, out);
+        check_failure("snapshot with the longest user_agent", rc, PIECES_ERR_CONNECTION, -1, out);
         pieces_client_free(client);
     }
 }
@@ -509,6 +574,7 @@ int main(void) {
     }
     test_value_exports();
     test_configs();
+    test_values_refused_at_creation();
     test_discover_options();
 
     PiecesClient *client = NULL;

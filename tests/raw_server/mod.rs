@@ -76,6 +76,16 @@ impl Conn {
         Some(request)
     }
 
+    /// Reads and drops up to `n` bytes of whatever the client sends (e.g. the start of an upload);
+    /// returns how many arrived before `n` or the end of the stream.
+    pub fn skip_bytes(&mut self, n: usize) -> usize {
+        let mut sink = Vec::new();
+        (&mut self.reader)
+            .take(n as u64)
+            .read_to_end(&mut sink)
+            .unwrap_or(0)
+    }
+
     pub fn write(&mut self, bytes: &[u8]) {
         let _ = self.reader.get_mut().write_all(bytes);
         let _ = self.reader.get_mut().flush();
