@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::config::{check_base_url, json_error, parse_object};
+use crate::check::{check_base_url, invalid, json_error, normalize_base_url, parse_object};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Pieces OS 11+ takes the first free port in this range.
@@ -205,10 +205,6 @@ fn env_base_url() -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn invalid(message: impl Into<String>) -> Error {
-    Error::new(ErrorKind::InvalidArgument, message)
-}
-
 /// Finds Pieces OS and returns its base URL (`http://127.0.0.1:39300`, no trailing slash).
 ///
 /// Fails with [`ErrorKind::NotRunning`] — its message lists every place tried and what each gave —
@@ -216,7 +212,7 @@ fn invalid(message: impl Into<String>) -> Error {
 pub fn discover(options: &DiscoveryOptions) -> Result<String> {
     options.validate()?;
     if let Some(url) = &options.env_base_url {
-        return Ok(crate::config::normalize_base_url(url));
+        return Ok(normalize_base_url(url));
     }
 
     // One ranked candidate list: port file, then the range ascending, then legacy. A port listed twice
@@ -422,7 +418,7 @@ fn probe(host: IpAddr, port: u16, timeout: Duration) -> Outcome {
     let _ = stream.set_nodelay(true);
     let request = format!(
         "GET /.well-known/health HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: {}\r\nAccept: text/plain\r\nConnection: close\r\n\r\n",
-        crate::config::default_user_agent()
+        crate::check::default_user_agent()
     );
     if stream.set_write_timeout(Some(timeout)).is_err()
         || stream.write_all(request.as_bytes()).is_err()

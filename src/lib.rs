@@ -10,6 +10,7 @@ pub mod models;
 pub mod schema;
 pub mod stream;
 
+mod check;
 mod resolve;
 mod tls;
 mod transport;

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::parse_object;
-use crate::error::{Error, ErrorKind, Result};
+use crate::check::{check_millis, invalid, parse_object};
+use crate::error::Result;
 
 /// Tuning for [`crate::Client::user_stream`]. Build it in Rust or with [`StreamOptions::from_json`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +39,6 @@ pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_QUEUE_SIZE: usize = 64;
 /// A maximal profile is ~70 KB; 16 MiB matches the client's response limit.
 pub const DEFAULT_MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
-/// One day: anything longer is a mistake (or "forever") in practice, as in the client config.
-const MAX_DURATION_MS: u64 = 24 * 60 * 60 * 1000;
 
 impl Default for StreamOptions {
     fn default() -> StreamOptions {
@@ -92,10 +90,10 @@ impl StreamOptions {
 
     /// Rejects values that would make the stream spin, never retry, or never notice a dead peer.
     pub fn validate(&self) -> Result<()> {
-        check_duration("reconnect_min_ms", self.reconnect_min)?;
-        check_duration("reconnect_max_ms", self.reconnect_max)?;
-        check_duration("ping_interval_ms", self.ping_interval)?;
-        check_duration("ping_timeout_ms", self.ping_timeout)?;
+        check_millis("reconnect_min_ms", self.reconnect_min)?;
+        check_millis("reconnect_max_ms", self.reconnect_max)?;
+        check_millis("ping_interval_ms", self.ping_interval)?;
+        check_millis("ping_timeout_ms", self.ping_timeout)?;
         if self.reconnect_max < self.reconnect_min {
             return Err(invalid(
                 "reconnect_max_ms must be at least reconnect_min_ms",
@@ -117,26 +115,10 @@ impl StreamOptions {
     }
 }
 
-fn check_duration(name: &str, value: Duration) -> Result<()> {
-    let ms = value.as_millis();
-    if ms == 0 {
-        return Err(invalid(format!("{name} must be at least 1 ms")));
-    }
-    if ms > u128::from(MAX_DURATION_MS) {
-        return Err(invalid(format!(
-            "{name} must be at most {MAX_DURATION_MS} ms"
-        )));
-    }
-    Ok(())
-}
-
-fn invalid(message: impl Into<String>) -> Error {
-    Error::new(ErrorKind::InvalidArgument, message)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     #[test]
     fn empty_object_gives_defaults() {
