@@ -22,13 +22,12 @@ fn main() {
     // 34 range ports + 2 legacy, all bound so they stay free while we pick them.
     let mut listeners = free_range(RANGE + 2);
     let first = listeners[0].local_addr().unwrap().port();
-    let options = DiscoveryOptions {
-        ports: (first, first + RANGE - 1),
-        port_file: Some(std::env::temp_dir().join("pieces-bench-no-such-dir/Config/.port.txt")),
-        legacy_ports: vec![first + RANGE, first + RANGE + 1],
-        env_base_url: None,
-        ..DiscoveryOptions::default()
-    };
+    let mut options = DiscoveryOptions::default();
+    options.ports = (first, first + RANGE - 1);
+    options.port_file =
+        Some(std::env::temp_dir().join("pieces-bench-no-such-dir/Config/.port.txt"));
+    options.legacy_ports = vec![first + RANGE, first + RANGE + 1];
+    options.env_base_url = None;
 
     let server = listeners.remove(0);
     drop(listeners); // every port but the first now refuses

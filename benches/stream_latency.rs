@@ -108,10 +108,8 @@ fn measure(run: &Run) -> Vec<f64> {
     let server = WsServer::start(Some(PROFILE_3K.to_string()));
     let client = Client::new(Config::new(server.url.as_str())).expect("client");
     let seen: Arc<Mutex<Vec<Instant>>> = Arc::new(Mutex::new(Vec::with_capacity(run.count + 8)));
-    let options = StreamOptions {
-        queue_size: run.count + 16,
-        ..StreamOptions::default()
-    };
+    let mut options = StreamOptions::default();
+    options.queue_size = run.count + 16;
     if run.api == Api::RawTungstenite {
         return measure_raw(run, &server);
     }

@@ -29,6 +29,7 @@ pub const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// is set, `base_url` is not used: the client finds the server itself, caches the URL and finds it
 /// again after a connection failure (see [`crate::Client::base_url`]).
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// `http://host:port` or `https://host:port` (scheme in any case; port 1 to 65535; no user
     /// name or password), optionally with a path prefix; no trailing slash needed. Ignored when
@@ -103,8 +104,13 @@ impl Config {
     /// A config that finds Pieces OS with the default [`DiscoveryOptions`] (which read
     /// `PIECES_BASE_URL` from the environment).
     pub fn discover() -> Config {
+        Config::discover_with(DiscoveryOptions::default())
+    }
+
+    /// A config that finds Pieces OS with these discovery options.
+    pub fn discover_with(options: DiscoveryOptions) -> Config {
         Config {
-            discovery: Some(DiscoveryOptions::default()),
+            discovery: Some(options),
             ..Config::default()
         }
     }

@@ -43,6 +43,7 @@ const MAX_HEALTH_RESPONSE: usize = 4096;
 
 /// How [`discover`] searches. [`Default`] is what official clients do; tests point it at free ports.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DiscoveryOptions {
     /// Inclusive `(first, last)` port range probed in parallel.
     pub ports: (u16, u16),

@@ -172,14 +172,13 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Options that look only where a test says: no environment, no home, no real legacy ports.
 fn options(first: u16, last: u16) -> DiscoveryOptions {
-    DiscoveryOptions {
-        ports: (first, last),
-        port_file: None,
-        legacy_ports: Vec::new(),
-        probe_timeout: PROBE_TIMEOUT,
-        env_base_url: None,
-        ..DiscoveryOptions::default()
-    }
+    let mut options = DiscoveryOptions::default();
+    options.ports = (first, last);
+    options.port_file = None;
+    options.legacy_ports = Vec::new();
+    options.probe_timeout = PROBE_TIMEOUT;
+    options.env_base_url = None;
+    options
 }
 
 fn url(port: u16) -> String {
@@ -346,10 +345,7 @@ fn a_client_without_a_server_is_not_running() {
     let ls = free_range(2);
     let (p0, p1) = (port(&ls[0]), port(&ls[1]));
     drop(ls);
-    let config = Config {
-        discovery: Some(options(p0, p1)),
-        ..Config::default()
-    };
+    let config = Config::discover_with(options(p0, p1));
     let e = Client::new(config).err().unwrap();
     assert_eq!(e.kind(), ErrorKind::NotRunning);
 }
@@ -365,10 +361,7 @@ fn client_rediscovers_after_the_server_moves() {
     let mut first = Server::start(ls.pop().unwrap(), Mode::Healthy);
     drop(ls.pop());
 
-    let config = Config {
-        discovery: Some(options(ports[0], ports[3])),
-        ..Config::default()
-    };
+    let config = Config::discover_with(options(ports[0], ports[3]));
     let client = Client::new(config).unwrap();
     assert_eq!(client.base_url(), url(ports[1]));
     assert_eq!(client.snapshot_json().unwrap(), r#"{"user":null}"#);
@@ -420,10 +413,7 @@ fn the_standin_is_found_and_followed_when_it_restarts_elsewhere() {
     let standin = Standin::start(&["--port", &ports[1].to_string()]);
     assert_eq!(standin.url, url(ports[1]));
 
-    let config = Config {
-        discovery: Some(options(ports[0], ports[2])),
-        ..Config::default()
-    };
+    let config = Config::discover_with(options(ports[0], ports[2]));
     let client = Client::new(config).unwrap();
     assert_eq!(client.base_url(), url(ports[1]));
     let before = client.snapshot_json().unwrap();

@@ -74,10 +74,8 @@ fn changes_arrive_in_order() {
 #[test]
 fn stop_is_prompt_and_stopped_comes_last() {
     let server = WsServer::start(Some(profile("p0")));
-    let options = StreamOptions {
-        ping_interval: Duration::from_secs(60),
-        ..StreamOptions::default()
-    };
+    let mut options = StreamOptions::default();
+    options.ping_interval = Duration::from_secs(60);
     let (stream, mut events) = start(&server.url, options);
     events.user("p0");
     let t = Instant::now();
@@ -144,11 +142,9 @@ fn dropping_the_handle_inside_the_handler_detaches_cleanly() {
 #[test]
 fn stop_while_waiting_to_reconnect() {
     // A reconnect delay far beyond the bound below: only a stop that waited it out fails.
-    let options = StreamOptions {
-        reconnect_min: Duration::from_secs(60),
-        reconnect_max: Duration::from_secs(120),
-        ..fast()
-    };
+    let mut options = fast();
+    options.reconnect_min = Duration::from_secs(60);
+    options.reconnect_max = Duration::from_secs(120);
     let (stream, mut events) = start(&closed_port_url(), options);
     let e = events.until("a connection error", |e| matches!(e, StreamEvent::Error(_)));
     let StreamEvent::Error(e) = e else {
@@ -221,10 +217,8 @@ fn drop_without_stop_ends_the_thread_and_drops_the_handler() {
 
 #[test]
 fn gives_up_after_max_attempts() {
-    let options = StreamOptions {
-        max_attempts: Some(3),
-        ..fast()
-    };
+    let mut options = fast();
+    options.max_attempts = Some(3);
     let (stream, mut events) = start(&closed_port_url(), options);
     let stopped = events.until("stopped", is_stopped);
     let errors = events
@@ -308,10 +302,8 @@ fn a_one_megabyte_profile_arrives_whole() {
 #[test]
 fn a_frame_over_max_frame_bytes_is_an_error_then_a_reconnect() {
     let server = WsServer::start(Some(profile("p0")));
-    let options = StreamOptions {
-        max_frame_bytes: 64 * 1024,
-        ..fast()
-    };
+    let mut options = fast();
+    options.max_frame_bytes = 64 * 1024;
     let (_stream, mut events) = start(&server.url, options);
     events.user("p0");
     events.user("p0");
@@ -421,11 +413,9 @@ fn several_streams_on_one_client() {
 #[test]
 fn pull_stream_overflow_keeps_the_newest_state_and_counts_the_rest() {
     let mut server = WsServer::start(Some(profile("p0")));
-    let options = StreamOptions {
-        queue_size: 4,
-        max_attempts: Some(1),
-        ..fast()
-    };
+    let mut options = fast();
+    options.queue_size = 4;
+    options.max_attempts = Some(1);
     let stream = client(&server.url).user_stream_pull(options).unwrap();
     // Connected, the user from GET /user, the push on connect: taken, so none of them count below.
     let mut taken = Vec::new();

@@ -59,10 +59,8 @@ fn a_big_frame_is_refused_and_the_stream_survives(options: StreamOptions, frame_
 
 #[test]
 fn a_16_mib_frame_over_a_1_mib_limit_is_refused_and_the_stream_survives() {
-    let options = StreamOptions {
-        max_frame_bytes: 1 << 20,
-        ..fast()
-    };
+    let mut options = fast();
+    options.max_frame_bytes = 1 << 20;
     a_big_frame_is_refused_and_the_stream_survives(options, 16 << 20);
 }
 
@@ -91,11 +89,9 @@ fn accept_and_close_server() -> String {
 #[test]
 fn a_server_that_accepts_and_closes_at_once_meets_a_growing_backoff() {
     let url = accept_and_close_server();
-    let options = StreamOptions {
-        reconnect_min: std::time::Duration::from_millis(20),
-        reconnect_max: std::time::Duration::from_secs(10),
-        ..fast()
-    };
+    let mut options = fast();
+    options.reconnect_min = std::time::Duration::from_millis(20);
+    options.reconnect_max = std::time::Duration::from_secs(10);
     let (stream, mut events) = start(&url, options);
     let mut reconnects = Vec::new();
     while reconnects.len() < 5 {

@@ -187,18 +187,14 @@ fn with_discovery_the_stream_follows_a_restart_on_another_port() {
 
     let ports = free_ports(3);
     let s = Standin::start(&["--port", &ports[1].to_string()]);
-    let config = Config {
-        discovery: Some(DiscoveryOptions {
-            ports: (ports[0], ports[2]),
-            port_file: None,
-            legacy_ports: Vec::new(),
-            // Generous: the stand-in must never be taken for a silent port on a loaded machine.
-            probe_timeout: Duration::from_secs(2),
-            env_base_url: None,
-            ..DiscoveryOptions::default()
-        }),
-        ..Config::default()
-    };
+    let mut options = DiscoveryOptions::default();
+    options.ports = (ports[0], ports[2]);
+    options.port_file = None;
+    options.legacy_ports = Vec::new();
+    // Generous: the stand-in must never be taken for a silent port on a loaded machine.
+    options.probe_timeout = Duration::from_secs(2);
+    options.env_base_url = None;
+    let config = Config::discover_with(options);
     let (tx, rx) = std::sync::mpsc::channel();
     let _stream = Client::new(config)
         .unwrap()

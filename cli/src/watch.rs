@@ -90,11 +90,8 @@ fn event_line(event: StreamEvent) -> Option<String> {
         }
         StreamEvent::SignedOut => return Some(r#"{"event":"signed_out"}"#.to_string()),
         StreamEvent::Stopped { .. } => return None,
-        StreamEvent::Connected { .. } => "connected",
-        StreamEvent::Error(_) => "error",
-        StreamEvent::Disconnected { .. } => "disconnected",
-        StreamEvent::Reconnecting { .. } => "reconnecting",
-        StreamEvent::Overflow { .. } => "overflow",
+        // Every other event (including kinds a later library adds) is its name and JSON members.
+        other => other.name(),
     };
     let fields = event.into_json();
     // The core's form is a compact object: `{"url":"…"}` becomes `{"event":"connected","url":"…"}`.

@@ -6,6 +6,7 @@ use crate::error::Error;
 
 /// One event of a user stream. Events arrive in order on one thread; [`StreamEvent::Stopped`] is last.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StreamEvent {
     /// The WebSocket is open. A `User` or `SignedOut` from `GET /user` follows.
     Connected { url: String },
@@ -33,6 +34,22 @@ impl StreamEvent {
     /// True for the events that carry the user's state; overflow drops old ones of these first.
     pub fn is_state(&self) -> bool {
         matches!(self, StreamEvent::User(_) | StreamEvent::SignedOut)
+    }
+
+    /// The event's snake_case name, stable across versions: `connected`, `user`, `signed_out`,
+    /// `error`, `disconnected`, `reconnecting`, `overflow`, `stopped` (and whatever later
+    /// versions add).
+    pub fn name(&self) -> &'static str {
+        match self {
+            StreamEvent::Connected { .. } => "connected",
+            StreamEvent::User(_) => "user",
+            StreamEvent::SignedOut => "signed_out",
+            StreamEvent::Error(_) => "error",
+            StreamEvent::Disconnected { .. } => "disconnected",
+            StreamEvent::Reconnecting { .. } => "reconnecting",
+            StreamEvent::Overflow { .. } => "overflow",
+            StreamEvent::Stopped { .. } => "stopped",
+        }
     }
 
     /// The event's JSON text:
@@ -93,6 +110,8 @@ mod tests {
             delay: Duration::from_millis(400),
         };
         assert_eq!(reconnecting.to_json(), r#"{"attempt":2,"delay_ms":400}"#);
+        assert_eq!(reconnecting.name(), "reconnecting");
+        assert_eq!(StreamEvent::SignedOut.name(), "signed_out");
         assert_eq!(StreamEvent::SignedOut.to_json(), "null");
         assert_eq!(
             StreamEvent::User(r#"{"id":"x"}"#.into()).to_json(),

@@ -9,6 +9,7 @@ use crate::error::Result;
 
 /// Tuning for [`crate::Client::user_stream`]. Build it in Rust or with [`StreamOptions::from_json`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StreamOptions {
     /// First reconnect delay; each failed attempt, or connection that ends before it delivered a
     /// frame or stayed up 5 s, doubles it (before jitter).

@@ -18,21 +18,19 @@ pub fn client(url: &str) -> Client {
 /// generous: a pong that a loaded machine delays must not end a connection in a test about
 /// something else (the tests about unanswered pings use `short_ping_timeout`).
 pub fn fast() -> StreamOptions {
-    StreamOptions {
-        reconnect_min: Duration::from_millis(10),
-        reconnect_max: Duration::from_millis(50),
-        ping_interval: Duration::from_millis(100),
-        ping_timeout: Duration::from_secs(5),
-        ..StreamOptions::default()
-    }
+    let mut options = StreamOptions::default();
+    options.reconnect_min = Duration::from_millis(10);
+    options.reconnect_max = Duration::from_millis(50);
+    options.ping_interval = Duration::from_millis(100);
+    options.ping_timeout = Duration::from_secs(5);
+    options
 }
 
 /// `fast`, for tests where every ping goes unanswered: a short timeout only makes them quicker.
 pub fn short_ping_timeout() -> StreamOptions {
-    StreamOptions {
-        ping_timeout: Duration::from_millis(200),
-        ..fast()
-    }
+    let mut options = fast();
+    options.ping_timeout = Duration::from_millis(200);
+    options
 }
 
 pub struct Events {
