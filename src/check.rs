@@ -19,7 +19,7 @@ pub(crate) fn parse_object<T: serde::de::DeserializeOwned>(what: &str, json: &st
         return Err(invalid(format!("{what} must be a JSON object")));
     }
     // Anything else is an object or not JSON at all, which serde reports.
-    serde_json::from_str(json).map_err(|e| json_error(what, &e))
+    serde_json::from_str(json).map_err(|e| json_error(what, e))
 }
 
 /// Longest message built from a serde_json error on an options document.
@@ -27,7 +27,7 @@ const JSON_ERROR_MESSAGE_LIMIT: usize = 200;
 
 /// Maps a serde_json error on an options document to our kinds: syntax → MalformedJson, shape → InvalidArgument.
 /// serde's message names the offending key (`unknown field \`x\``) or the expected type.
-pub(crate) fn json_error(what: &str, e: &serde_json::Error) -> Error {
+pub(crate) fn json_error(what: &str, e: serde_json::Error) -> Error {
     use serde_json::error::Category;
     let text = e.to_string();
     let kind = match e.classify() {
@@ -40,7 +40,7 @@ pub(crate) fn json_error(what: &str, e: &serde_json::Error) -> Error {
     // serde quotes a wrong-typed string value and an unknown key whole: a 10 MB value must not
     // become a 10 MB message (nor a config's secret a log line).
     let text = crate::error::elide_middle(&text, JSON_ERROR_MESSAGE_LIMIT);
-    Error::new(kind, format!("{what}: {text}"))
+    Error::new(kind, format!("{what}: {text}")).with_source(e)
 }
 
 /// The scheme of a base URL, matched without regard to case (RFC 3986 §3.1): `Some(true)` for https.

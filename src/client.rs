@@ -304,6 +304,7 @@ impl Client {
                 format!("decoding a validated response: {e}"),
             )
             .with_body(String::from_utf8_lossy(&bytes).into_owned())
+            .with_source(e)
         })
     }
 
@@ -507,6 +508,15 @@ fn is_stale_connection(e: &io::Error) -> bool {
 }
 
 fn map_ureq_error(e: ureq::Error) -> Error {
+    let error = match e {
+        // The I/O error is the root cause: ureq's wrapper adds nothing to it.
+        ureq::Error::Io(io) => return io_error(&io).with_source(io),
+        ref e => describe_ureq_error(e),
+    };
+    error.with_source(e)
+}
+
+fn describe_ureq_error(e: &ureq::Error) -> Error {
     use ureq::Error as U;
     match e {
         U::Timeout(which) => Error::new(ErrorKind::Timeout, format!("timed out ({which})")),
@@ -515,13 +525,13 @@ fn map_ureq_error(e: ureq::Error) -> Error {
             "could not connect (refused or unreachable)",
         ),
         U::HostNotFound => Error::new(ErrorKind::Connection, "host not found"),
-        U::Io(io) => io_error(&io),
+        U::Io(io) => io_error(io),
         U::BodyExceedsLimit(limit) => Error::new(
             ErrorKind::ResponseTooLarge,
             format!("response body exceeds max_response_bytes ({limit})"),
         ),
         U::Tls(msg) => Error::new(ErrorKind::Tls, format!("TLS: {msg}")),
-        U::Rustls(err) => tls_error(&err),
+        U::Rustls(err) => tls_error(err),
         U::Pem(err) => Error::new(ErrorKind::Tls, format!("TLS certificates: {err}")),
         U::Protocol(err) => Error::new(
             ErrorKind::InvalidResponse,

@@ -101,7 +101,7 @@ impl DiscoveryOptions {
     /// The same, from an already parsed value (the `discovery` object inside a client config).
     pub(crate) fn from_value(value: serde_json::Value) -> Result<DiscoveryOptions> {
         let raw: OptionsJson =
-            serde_json::from_value(value).map_err(|e| json_error("config.discovery", &e))?;
+            serde_json::from_value(value).map_err(|e| json_error("config.discovery", e))?;
         DiscoveryOptions::from_raw(raw)
     }
 

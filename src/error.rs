@@ -5,6 +5,7 @@
 //! document. Messages never contain the access token or the application id.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// What went wrong, as a stable category. New kinds may be added; existing ones never change meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -86,15 +87,44 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// The library's error: a kind plus the detail a caller needs to report it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The underlying error (I/O, TLS, HTTP, JSON) an [`Error`] was made from. An `Arc` keeps
+/// [`Error`] cheap to clone, as stream events are.
+type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The library's error: a kind plus the detail a caller needs to report it, and, through
+/// [`std::error::Error::source`], the underlying error when there is one.
+///
+/// Two errors are equal when kind, message, status, body and path are: the underlying error is
+/// not compared (most error types cannot be).
+#[derive(Debug, Clone)]
 pub struct Error {
     kind: ErrorKind,
     message: String,
     status: Option<u16>,
     body: Option<String>,
     path: Option<String>,
+    source: Option<Source>,
 }
+
+impl PartialEq for Error {
+    fn eq(&self, other: &Error) -> bool {
+        (
+            self.kind,
+            &self.message,
+            self.status,
+            &self.body,
+            &self.path,
+        ) == (
+            other.kind,
+            &other.message,
+            other.status,
+            &other.body,
+            &other.path,
+        )
+    }
+}
+
+impl Eq for Error {}
 
 /// Messages built from a server body are cut to this many bytes; the whole body stays in `body()`.
 const MESSAGE_BODY_LIMIT: usize = 200;
@@ -107,6 +137,7 @@ impl Error {
             status: None,
             body: None,
             path: None,
+            source: None,
         }
     }
 
@@ -128,6 +159,7 @@ impl Error {
             status: Some(status),
             body: Some(body),
             path: None,
+            source: None,
         }
     }
 
@@ -144,6 +176,7 @@ impl Error {
             status: None,
             body: None,
             path: Some(path),
+            source: None,
         }
     }
 
@@ -155,6 +188,12 @@ impl Error {
     /// Adds a remark to the message (e.g. that the body was cut).
     pub(crate) fn with_message_suffix(mut self, suffix: &str) -> Error {
         self.message.push_str(suffix);
+        self
+    }
+
+    /// Keeps `source` as the underlying error, returned by [`std::error::Error::source`].
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Error {
+        self.source = Some(Arc::new(source));
         self
     }
 
@@ -193,7 +232,13 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

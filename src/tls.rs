@@ -97,5 +97,5 @@ pub(crate) fn tls_error(e: &rustls::Error) -> Error {
         }
         _ => "",
     };
-    Error::new(ErrorKind::Tls, format!("TLS: {e}{hint}"))
+    Error::new(ErrorKind::Tls, format!("TLS: {e}{hint}")).with_source(e.clone())
 }

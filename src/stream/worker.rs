@@ -431,7 +431,7 @@ fn connect_tcp(url: &str, timeout: Duration) -> Result<TcpStream, Error> {
     };
     let addrs = target
         .to_socket_addrs()
-        .map_err(|e| Error::new(ErrorKind::Connection, format!("{target}: {e}")))?;
+        .map_err(|e| Error::new(ErrorKind::Connection, format!("{target}: {e}")).with_source(e))?;
     let mut last = None;
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, timeout) {
@@ -440,8 +440,12 @@ fn connect_tcp(url: &str, timeout: Duration) -> Result<TcpStream, Error> {
         }
     }
     Err(match last {
-        Some(e) if is_timeout(&e) => Error::new(ErrorKind::Timeout, format!("connect: {e}")),
-        Some(e) => Error::new(ErrorKind::Connection, format!("connect to {target}: {e}")),
+        Some(e) if is_timeout(&e) => {
+            Error::new(ErrorKind::Timeout, format!("connect: {e}")).with_source(e)
+        }
+        Some(e) => {
+            Error::new(ErrorKind::Connection, format!("connect to {target}: {e}")).with_source(e)
+        }
         None => Error::new(ErrorKind::Connection, format!("{target}: no address")),
     })
 }
@@ -462,19 +466,21 @@ fn handshake_error<S: tungstenite::handshake::HandshakeRole>(e: HandshakeError<S
             Error::http(status, body)
         }
         HandshakeError::Failure(tungstenite::Error::Tls(e)) => {
-            Error::new(ErrorKind::Tls, format!("TLS: {e}"))
+            Error::new(ErrorKind::Tls, format!("TLS: {e}")).with_source(e)
         }
         HandshakeError::Failure(tungstenite::Error::Io(e)) => match crate::tls::tls_failure(&e) {
             Some(tls) => crate::tls::tls_error(tls),
             None => Error::new(
                 ErrorKind::Connection,
                 format!("WebSocket handshake failed: {e}"),
-            ),
+            )
+            .with_source(e),
         },
         HandshakeError::Failure(other) => Error::new(
             ErrorKind::Connection,
             format!("WebSocket handshake failed: {other}"),
-        ),
+        )
+        .with_source(other),
     }
 }
 
