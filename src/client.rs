@@ -142,6 +142,7 @@ impl Client {
         }
     }
 
+    /// The config this client was built with.
     pub fn config(&self) -> &Config {
         &self.config
     }

@@ -45,6 +45,7 @@ pub struct Config {
     /// Sent as `Authorization: Bearer <token>` on /user/select, when set. At most
     /// [`MAX_HEADER_VALUE_BYTES`], printable text and tabs only.
     pub access_token: Option<String>,
+    /// Bounds the TCP connect of each connection.
     pub connect_timeout: Duration,
     /// Bounds a whole call: connect, send, wait, and read the body.
     pub timeout: Duration,
@@ -94,6 +95,8 @@ struct ConfigJson {
 }
 
 impl Config {
+    /// The default config for the server at `base_url` (checked by [`Client::new`](crate::Client::new)
+    /// or [`Config::validate`]).
     pub fn new(base_url: impl Into<String>) -> Config {
         Config {
             base_url: base_url.into(),

@@ -130,6 +130,7 @@ impl Eq for Error {}
 const MESSAGE_BODY_LIMIT: usize = 200;
 
 impl Error {
+    /// An error of `kind` with `message` and no further detail.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
         Error {
             kind,
@@ -180,6 +181,7 @@ impl Error {
         }
     }
 
+    /// Adds the HTTP status the error came with.
     pub fn with_status(mut self, status: u16) -> Error {
         self.status = Some(status);
         self
@@ -197,15 +199,18 @@ impl Error {
         self
     }
 
+    /// Adds the server's body (text) the error came with.
     pub fn with_body(mut self, body: String) -> Error {
         self.body = Some(body);
         self
     }
 
+    /// What went wrong, as a stable category to branch on.
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
 
+    /// A human message (never containing the access token or application id).
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -240,6 +245,7 @@ impl std::error::Error for Error {
     }
 }
 
+/// `std::result::Result` with this library's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.

@@ -19,7 +19,10 @@ macro_rules! open_enum {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         pub enum $name {
-            $($variant,)*
+            $(
+                #[doc = concat!("`", $wire, "`")]
+                $variant,
+            )*
             /// A value this version does not know, kept verbatim.
             Other(String),
         }
@@ -206,6 +209,7 @@ impl<'de> Deserialize<'de> for DateTime {
 
 /// A top-level document of the User API.
 pub trait Document: Serialize + de::DeserializeOwned + Send + Sync + 'static {
+    /// Which document this is, for validation against its model.
     const KIND: DocumentKind;
 }
 

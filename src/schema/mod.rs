@@ -24,9 +24,13 @@ pub(crate) use datetime::is_date_time;
 /// The four documents the User API exchanges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DocumentKind {
+    /// The signed-in user: sent by /user/update and /user/update/vanity, returned by most routes.
     UserProfile,
+    /// `{"user": UserProfile | null}`: what GET /user and /user/providers return.
     ReturnedUserProfile,
+    /// The identity provider's user, sent to /user/select.
     Auth0User,
+    /// The beta programme status, sent to and returned by /user/beta/status.
     UserBetaStatus,
 }
 

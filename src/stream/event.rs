@@ -9,7 +9,10 @@ use crate::error::Error;
 #[non_exhaustive]
 pub enum StreamEvent {
     /// The WebSocket is open. A `User` or `SignedOut` from `GET /user` follows.
-    Connected { url: String },
+    Connected {
+        /// The stream's `ws://` or `wss://` URL.
+        url: String,
+    },
     /// The signed-in user: a validated UserProfile document, exactly as the server sent it.
     User(String),
     /// Nobody is signed in (an empty or `null` frame, or `GET /user` without a user).
@@ -20,14 +23,28 @@ pub enum StreamEvent {
     /// which then stops.
     Error(Error),
     /// The open connection was lost.
-    Disconnected { reason: String },
+    Disconnected {
+        /// What ended it, for a log line.
+        reason: String,
+    },
     /// The next connection attempt (1, 2, …, counted since the last healthy connection: one that
     /// delivered a frame or stayed up 5 s) starts after `delay`.
-    Reconnecting { attempt: u32, delay: Duration },
+    Reconnecting {
+        /// The attempt's number, counted as described above.
+        attempt: u32,
+        /// The wait before the attempt (backoff with jitter).
+        delay: Duration,
+    },
     /// Pull streams only: this many events were dropped because the host fell behind.
-    Overflow { dropped: u64 },
+    Overflow {
+        /// How many events were dropped.
+        dropped: u64,
+    },
     /// The stream has ended (stopped by the host, or gave up after `max_attempts`). Always last.
-    Stopped { reason: String },
+    Stopped {
+        /// Why: stopped by the host, or the last error after `max_attempts`.
+        reason: String,
+    },
 }
 
 impl StreamEvent {

@@ -14,6 +14,7 @@ use super::event::StreamEvent;
 /// What [`crate::stream::UserStream::next`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {
+    /// The next event.
     Event(StreamEvent),
     /// Nothing arrived within the timeout; the stream is still running.
     Timeout,
