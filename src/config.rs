@@ -51,7 +51,7 @@ pub struct Config {
     pub timeout: Duration,
     /// At most [`MAX_HEADER_VALUE_BYTES`], printable text and tabs only.
     pub user_agent: String,
-    /// Larger response bodies fail with [`ErrorKind::ResponseTooLarge`] without being buffered whole.
+    /// Larger response bodies fail with [`ErrorKind::ResponseTooLarge`](crate::ErrorKind::ResponseTooLarge) without being buffered whole.
     pub max_response_bytes: u64,
     /// A PEM file whose certificates are the only trusted roots for https/wss base URLs (e.g. a
     /// private or test CA); unset, the webpki roots are used. A regular file of at most

@@ -21,6 +21,7 @@ import json
 import re
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,7 @@ class Field:
     ty: Ty
     required: bool
     nullable: bool
+    description: str | None = None
 
 
 def load_defs(fixtures: Path) -> dict[str, dict]:
@@ -119,8 +121,9 @@ def build(defs: dict[str, dict]):
         required = set(d.get("required", []))
         fields = []
         for key in sorted(d.get("properties", {})):
-            ty, nullable = parse_type(d["properties"][key], enums)
-            fields.append(Field(key, ty, key in required, nullable))
+            p = d["properties"][key]
+            ty, nullable = parse_type(p, enums)
+            fields.append(Field(key, ty, key in required, nullable, p.get("description")))
         if not all(f.key.isascii() and '"' not in f.key and "\\" not in f.key for f in fields):
             sys.exit(f"gen_models: {name} has a key that is not plain ASCII")
         if len(fields) > MAX_FIELDS:
@@ -129,7 +132,13 @@ def build(defs: dict[str, dict]):
     reach_models, reach_enums = reachable(models, enums)
     models = {n: models[n] for n in sorted(reach_models)}
     enum_values = {n: list(defs[n]["enum"]) for n in sorted(reach_enums)}
-    return models, enum_values
+    # A description that only repeats the name (`EntityTypeEnum`) says nothing.
+    descriptions = {
+        n: defs[n].get("description")
+        for n in [*models, *enum_values]
+        if (defs[n].get("description") or "").strip() != n
+    }
+    return models, enum_values, descriptions
 
 
 def type_names(ty: Ty):
@@ -237,6 +246,26 @@ def enum_variants(name: str, values: list[str]) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------- emitters
 
 
+def doc_lines(description: str | None, indent: str) -> list[str]:
+    """The official description as doc comment lines, or none when it is empty.
+
+    The text is prose written for the Python SDK: white space (which held its line breaks) is
+    collapsed, the few characters rustdoc would read as links or HTML (`Map<String, int>`) are
+    escaped and URLs made links, so that the docs build without warnings and no stray
+    indentation becomes a doctest.
+    """
+    text = " ".join((description or "").split())
+    if not text:
+        return []
+    text = re.sub(r"([\[\]<>])", r"\\\1", text)
+    text = re.sub(r"https?://[^\s\\]+", r"<\g<0>>", text)
+    wrapped = textwrap.wrap(text, width=92, break_on_hyphens=False, break_long_words=False)
+    # A wrapped line that starts like a list item or heading would be read as one.
+    if any(re.match(r"(?:[-+*#]|\d+[.)])(?:\s|$)", line) for line in wrapped[1:]):
+        wrapped = [text]
+    return [f"{indent}/// {line}" for line in wrapped]
+
+
 def rust_str(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
@@ -252,7 +281,7 @@ def rust_type(ty: Ty) -> str:
     }.get(ty.kind) or (f"Vec<{rust_type(ty.item)}>" if ty.kind == "array" else ty.name)
 
 
-def emit_models(models, enums, boxed) -> str:
+def emit_models(models, enums, descriptions, boxed) -> str:
     out = [
         HEADER,
         "//! Typed models of the Python SDK 5.0.1 graph behind UserProfile, ReturnedUserProfile,",
@@ -269,6 +298,10 @@ def emit_models(models, enums, boxed) -> str:
     for name, values in enums.items():
         out.append(f"open_enum! {{")
         out.append(f"    /// Wire enum `{name}`; values this version does not know are kept in `Other`.")
+        described = doc_lines(descriptions.get(name), "    ")
+        if described:
+            out.append("    ///")
+            out.extend(described)
         out.append(f"    {name} {{")
         for ident, value in enum_variants(name, values):
             out.append(f"        {ident} = {rust_str(value)},")
@@ -281,6 +314,10 @@ def emit_models(models, enums, boxed) -> str:
         if all_optional:
             derives += ", Default"
         out.append(f"/// Wire model `{name}`.")
+        described = doc_lines(descriptions.get(name), "")
+        if described:
+            out.append("///")
+            out.extend(described)
         out.append(f"#[derive({derives})]")
         out.append(f"pub struct {name} {{")
         names = set()
@@ -292,10 +329,14 @@ def emit_models(models, enums, boxed) -> str:
             ty = rust_type(f.ty)
             if (name, f.key) in boxed:
                 ty = f"Box<{ty}>"
+            described = doc_lines(f.description, "    ")
+            out.extend(described)
             if f.required and not f.nullable:
                 out.append(f"    #[serde(rename = {rust_str(f.key)})]")
                 out.append(f"    pub {ident}: {ty},")
             elif f.required:
+                if described:
+                    out.append("    ///")
                 out.append("    /// Required but nullable: always written, as `null` when `None`.")
                 out.append(f"    #[serde(rename = {rust_str(f.key)})]")
                 out.append(f"    pub {ident}: Option<{ty}>,")
@@ -398,9 +439,10 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=CRATE, help="crate root to write into")
     args = ap.parse_args()
 
-    models, enums = build(load_defs(args.fixtures))
+    models, enums, descriptions = build(load_defs(args.fixtures))
+    generated = emit_models(models, enums, descriptions, boxed_fields(models))
     outputs = {
-        "src/models/generated.rs": rustfmt(emit_models(models, enums, boxed_fields(models))),
+        "src/models/generated.rs": rustfmt(generated),
         "src/schema/tables.rs": rustfmt(emit_tables(models)),
     }
     stale = []

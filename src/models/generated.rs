@@ -11,6 +11,9 @@ use super::DateTime;
 
 open_enum! {
     /// Wire enum `AllocationStatusEnum`; values this version does not know are kept in `Other`.
+    ///
+    /// This is a Generic status enumeration that will be used for the status of dns and pod or
+    /// cloud.
     AllocationStatusEnum {
         Unknown = "UNKNOWN",
         Pending = "PENDING",
@@ -23,6 +26,9 @@ open_enum! {
 
 open_enum! {
     /// Wire enum `CapabilitiesEnum`; values this version does not know are kept in `Other`.
+    ///
+    /// This lets us know what capabilites in relation to ml/ cloud infrastructure you are opting
+    /// into.
     CapabilitiesEnum {
         Unknown = "UNKNOWN",
         Local = "LOCAL",
@@ -33,6 +39,8 @@ open_enum! {
 
 open_enum! {
     /// Wire enum `EmbeddedModelSchemaSemanticVersionEnum`; values this version does not know are kept in `Other`.
+    ///
+    /// This is a Semantic Version Enum that will reflect the Semantic version of the api.
     EmbeddedModelSchemaSemanticVersionEnum {
         Unknown = "UNKNOWN",
         Major0Minor0Patch1 = "MAJOR_0_MINOR_0_PATCH_1",
@@ -50,6 +58,9 @@ open_enum! {
 
 open_enum! {
     /// Wire enum `ExternalMLProviderEnum`; values this version does not know are kept in `Other`.
+    ///
+    /// This is a Model used for the Model class. This will be used to describe the provider in
+    /// which this Mode lcam from IE meta, google, apple, ...etc
     ExternalMLProviderEnum {
         Unknown = "UNKNOWN",
         Apple = "APPLE",
@@ -87,6 +98,10 @@ open_enum! {
 
 open_enum! {
     /// Wire enum `ExternalProviderTypeEnum`; values this version does not know are kept in `Other`.
+    ///
+    /// This is an enum to describe the provider used to authenticate a user. IMPORTANT NOT to
+    /// modify tha values here unless they are explicitly mapped with auth0's provider
+    /// values(example within cloud server) 'waad': (windows azure active directory)
     ExternalProviderTypeEnum {
         Unknown = "UNKNOWN",
         Github = "github",
@@ -107,6 +122,8 @@ open_enum! {
 
 open_enum! {
     /// Wire enum `InstanceConfigurationEnabledEnum`; values this version does not know are kept in `Other`.
+    ///
+    /// UNKNOWN is default/undefined state. if UNKNOWN we will assume it is OFF.
     InstanceConfigurationEnabledEnum {
         Unknown = "UNKNOWN",
         Enabled = "ENABLED",
@@ -116,6 +133,12 @@ open_enum! {
 
 open_enum! {
     /// Wire enum `ModelFoundationEnum`; values this version does not know are kept in `Other`.
+    ///
+    /// This is used to describe the foundational models used within POS. Note: LATEST models could
+    /// be used as the latests of these and then could use a system to either(check a file) or we
+    /// could add and endpoint to click out to the cloud to get the latest models and update these
+    /// locally so that our users can always have the latest without having to update the
+    /// application.(not used for now)
     ModelFoundationEnum {
         Unknown = "UNKNOWN",
         Gpt3_5 = "GPT_3.5",
@@ -264,6 +287,8 @@ open_enum! {
 
 open_enum! {
     /// Wire enum `ModelTypeEnum`; values this version does not know are kept in `Other`.
+    ///
+    /// This will describe the type of Model balanced, speed, accuracy...
     ModelTypeEnum {
         Unknown = "UNKNOWN",
         Balanced = "BALANCED",
@@ -283,6 +308,9 @@ open_enum! {
 }
 
 /// Wire model `Aesthetics`.
+///
+/// These are aesthetics properties that will ensure the darkmode + font size and other
+/// aesthetics properties persist:)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Aesthetics {
     #[serde(rename = "font")]
@@ -297,12 +325,18 @@ pub struct Aesthetics {
 }
 
 /// Wire model `AllocationCloud`.
+///
+/// update && version: will be present only if your cloud was successfully spun up && running.
+/// updated: is the last time this was updated.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AllocationCloud {
+    /// This is a uuid that represents this cloud.(this is the same as the userid)
     #[serde(rename = "id")]
     pub id: String,
+    /// This is the project that this is attached to.
     #[serde(rename = "project")]
     pub project: String,
+    /// this is the region where the project is defined.
     #[serde(rename = "region", default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
@@ -313,8 +347,10 @@ pub struct AllocationCloud {
     pub updated: Option<GroupedTimestamp>,
     #[serde(rename = "urls")]
     pub urls: AllocationCloudUrls,
+    /// this is your useruuid.
     #[serde(rename = "user")]
     pub user: String,
+    /// this is the current version of the server.
     #[serde(rename = "version", default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -335,12 +371,15 @@ pub struct AllocationCloudStatus {
 }
 
 /// Wire model `AllocationCloudUrl`.
+///
+/// This is one of the 3 possible urls that will route to your cloud :).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AllocationCloudUrl {
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
     #[serde(rename = "status")]
     pub status: AllocationStatusEnum,
+    /// this is the base url that is used to communicat with your vpc.
     #[serde(rename = "url")]
     pub url: String,
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -349,6 +388,9 @@ pub struct AllocationCloudUrl {
 }
 
 /// Wire model `AllocationCloudUrls`.
+///
+/// you will have at minimum 2 urls, base: is the default url of your cloud. id: is the branded
+/// url, uuid.pieces.cloud. (optional) vanity: is the custom branded url, mark.pieces.cloud
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AllocationCloudUrls {
     #[serde(rename = "base")]
@@ -365,6 +407,9 @@ pub struct AllocationCloudUrls {
 }
 
 /// Wire model `AllowedCloudModelsInstanceConfiguration`.
+///
+/// Configuration for allowed cloud models with allow-list note: this model can scale to use
+/// rate-limits and so on in the future
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AllowedCloudModelsInstanceConfiguration {
     #[serde(
@@ -389,6 +434,9 @@ pub struct AllowedCloudModelsInstanceConfiguration {
 }
 
 /// Wire model `AnonymousTemporalRange`.
+///
+/// if you want a range between you can use from && to. if you want anything before, use to and
+/// NO from. if you want anything after, use from and NO to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct AnonymousTemporalRange {
     #[serde(rename = "between", default, skip_serializing_if = "Option::is_none")]
@@ -411,6 +459,14 @@ pub struct AnonymousTemporalRange {
 }
 
 /// Wire model `Auth0Identity`.
+///
+/// Contains info retrieved from the identity provider with which the user originally
+/// authenticates. Users may also link their profile to multiple identity providers; those
+/// identities will then also appear in this array. The contents of an individual identity
+/// provider object varies by provider, but it will typically include the following. Link:
+/// \[<https://auth0.com/docs/rules/user-object-in-rules>\] Currently left out: - profile_data:
+/// (Object) User information associated with the connection. When profiles are linked, it is
+/// populated with the associated user info for secondary accounts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Auth0Identity {
     #[serde(
@@ -419,6 +475,7 @@ pub struct Auth0Identity {
         skip_serializing_if = "Option::is_none"
     )]
     pub access_token: Option<String>,
+    /// Name of the Auth0 connection used to authenticate the user.
     #[serde(
         rename = "connection",
         default,
@@ -431,10 +488,13 @@ pub struct Auth0Identity {
         skip_serializing_if = "Option::is_none"
     )]
     pub expires_in: Option<i64>,
+    /// Indicates whether the connection is a social one.
     #[serde(rename = "isSocial", default, skip_serializing_if = "Option::is_none")]
     pub is_social: Option<bool>,
+    /// mapped from user_id -\> id
     #[serde(rename = "provider", default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
+    /// User's unique identifier for this connection/provider.
     #[serde(rename = "user_id", default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -443,6 +503,8 @@ pub struct Auth0Identity {
 }
 
 /// Wire model `Auth0OpenAIUserMetadata`.
+///
+/// Only supporting a single api key per user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Auth0OpenAIUserMetadata {
     #[serde(rename = "api_key", default, skip_serializing_if = "Option::is_none")]
@@ -483,18 +545,22 @@ pub struct Auth0User {
     pub created_at: Option<DateTime>,
     #[serde(rename = "email", default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Indicates whether the user has verified their email address. Mapped from email_verified -\>
+    /// emailVerified.
     #[serde(
         rename = "email_verified",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub email_verified: Option<bool>,
+    /// User's family name.
     #[serde(
         rename = "family_name",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub family_name: Option<String>,
+    /// User's given name.
     #[serde(
         rename = "given_name",
         default,
@@ -507,6 +573,8 @@ pub struct Auth0User {
         skip_serializing_if = "Option::is_none"
     )]
     pub guardian_authenticators: Option<Vec<String>>,
+    /// Contains info retrieved from the identity provider with which the user originally
+    /// authenticates.
     #[serde(
         rename = "identities",
         default,
@@ -529,10 +597,13 @@ pub struct Auth0User {
         skip_serializing_if = "Option::is_none"
     )]
     pub logins_count: Option<i64>,
+    /// User's full name.
     #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// User's nickname.
     #[serde(rename = "nickname", default, skip_serializing_if = "Option::is_none")]
     pub nickname: Option<String>,
+    /// mapped from picture.URL pointing to the user's profile picture.
     #[serde(rename = "picture", default, skip_serializing_if = "Option::is_none")]
     pub picture: Option<String>,
     #[serde(
@@ -549,6 +620,7 @@ pub struct Auth0User {
         skip_serializing_if = "Option::is_none"
     )]
     pub user_metadata: Option<Auth0UserMetadata>,
+    /// (unique) User's username.
     #[serde(rename = "username", default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -557,6 +629,8 @@ pub struct Auth0User {
 }
 
 /// Wire model `Auth0UserAllocationMetadata`.
+///
+/// This is specifically for our allocation server metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Auth0UserAllocationMetadata {
     #[serde(rename = "project")]
@@ -569,6 +643,11 @@ pub struct Auth0UserAllocationMetadata {
 }
 
 /// Wire model `Auth0UserBetaStatus`.
+///
+/// Note: continuous: this means that from this moment in time, the user is continuously opted
+/// into beta otherwise we will use the from/to values provided. Note: in order to opt out of
+/// vision, you will just end their beta w/ the updated with a to property that is effectively
+/// right now in time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Auth0UserBetaStatus {
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
@@ -581,6 +660,8 @@ pub struct Auth0UserBetaStatus {
 }
 
 /// Wire model `Auth0UserMetadata`.
+///
+/// User Metadata from Auth0
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Auth0UserMetadata {
     #[serde(
@@ -599,12 +680,15 @@ pub struct Auth0UserMetadata {
     pub open_ai: Option<Auth0OpenAIUserMetadata>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
+    /// A customer ID that is added to the user in the case of payments
     #[serde(
         rename = "stripe_customer_id",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub stripe_customer_id: Option<String>,
+    /// this is the vanityname of the user.(set from their custom CNAME dns record.) ie
+    /// mark.pieces.cloud where "mark" is the vanityname.
     #[serde(
         rename = "vanityname",
         default,
@@ -617,6 +701,9 @@ pub struct Auth0UserMetadata {
 }
 
 /// Wire model `BigQueryInstanceConfiguration`.
+///
+/// Configuration for the BigQuery analytics feature note: this model can scale to use dataset
+/// and table in the future
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BigQueryInstanceConfiguration {
     #[serde(rename = "enabled")]
@@ -629,6 +716,8 @@ pub struct BigQueryInstanceConfiguration {
 }
 
 /// Wire model `CloudBackupCreationInstanceConfiguration`.
+///
+/// Configuration for the Cloud Backup Creation feature (toggle only).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CloudBackupCreationInstanceConfiguration {
     #[serde(rename = "enabled")]
@@ -641,6 +730,8 @@ pub struct CloudBackupCreationInstanceConfiguration {
 }
 
 /// Wire model `ConnectToCloudInstanceConfiguration`.
+///
+/// Configuration for the Connect to Cloud feature.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectToCloudInstanceConfiguration {
     #[serde(rename = "enabled")]
@@ -653,6 +744,8 @@ pub struct ConnectToCloudInstanceConfiguration {
 }
 
 /// Wire model `DeleteCloudBackupInstanceConfiguration`.
+///
+/// Configuration for the Delete Cloud Backup feature (toggle only).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeleteCloudBackupInstanceConfiguration {
     #[serde(rename = "enabled")]
@@ -665,6 +758,8 @@ pub struct DeleteCloudBackupInstanceConfiguration {
 }
 
 /// Wire model `DeniedWorkstreamPatternEngineSourcesInstanceConfiguration`.
+///
+/// Configuration for denied workstream pattern engine sources.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeniedWorkstreamPatternEngineSourcesInstanceConfiguration {
     #[serde(
@@ -683,6 +778,8 @@ pub struct DeniedWorkstreamPatternEngineSourcesInstanceConfiguration {
 }
 
 /// Wire model `DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration`.
+///
+/// Configuration for denied workstream pattern engine websites.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration {
     #[serde(
@@ -701,6 +798,8 @@ pub struct DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration {
 }
 
 /// Wire model `DescopeUserMetadata`.
+///
+/// User Metadata from Descope
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DescopeUserMetadata {
     #[serde(
@@ -719,6 +818,8 @@ pub struct DescopeUserMetadata {
     pub open_ai: Option<Auth0OpenAIUserMetadata>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
+    /// this is the vanityname of the user.(set from their custom CNAME dns record.) ie
+    /// mark.pieces.cloud where "mark" is the vanityname.
     #[serde(
         rename = "vanityname",
         default,
@@ -731,8 +832,12 @@ pub struct DescopeUserMetadata {
 }
 
 /// Wire model `EmbeddedModelSchema`.
+///
+/// This is a model that will keep track of all of our version related to our models. ie (1) the
+/// database migration and (2) the global semantic version of the api.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmbeddedModelSchema {
+    /// this is the current database version that this model was used for.
     #[serde(rename = "migration")]
     pub migration: i64,
     #[serde(rename = "semantic")]
@@ -743,14 +848,22 @@ pub struct EmbeddedModelSchema {
 }
 
 /// Wire model `ExternalProvider`.
+///
+/// I know that profileData and user_id have differeing casing but they are done because they
+/// map to Auth0's projeecties.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExternalProvider {
+    /// This is optional here, but will be present for BB, Github, and google.
     #[serde(
         rename = "access_token",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub access_token: Option<String>,
+    /// This is an optional field that will be provided onentreprise connections. ie is type == waad
+    /// then connection might be PiecesApp. However is other cases,you my find your provider and
+    /// connection is the exact same string. To decifer between the two, you can use the isSocial
+    /// bool.
     #[serde(
         rename = "connection",
         default,
@@ -759,6 +872,7 @@ pub struct ExternalProvider {
     pub connection: Option<String>,
     #[serde(rename = "created")]
     pub created: GroupedTimestamp,
+    /// Some providers have an expiration on their access token. IE BB, Google, NOT Github.
     #[serde(
         rename = "expires_in",
         default,
@@ -779,6 +893,7 @@ pub struct ExternalProvider {
     pub r#type: ExternalProviderTypeEnum,
     #[serde(rename = "updated")]
     pub updated: GroupedTimestamp,
+    /// This is the user_id within the provider.
     #[serde(rename = "user_id")]
     pub user_id: String,
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -787,6 +902,8 @@ pub struct ExternalProvider {
 }
 
 /// Wire model `ExternalProviderProfileData`.
+///
+/// All of these will be optional. Will support ProfileData from all our social providers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ExternalProviderProfileData {
     #[serde(rename = "anchor", default, skip_serializing_if = "Option::is_none")]
@@ -967,8 +1084,11 @@ pub struct ExternalProviders {
 }
 
 /// Wire model `FlattenedEntities`.
+///
+/// This is a DAG-Safe collection of Entity references.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlattenedEntities {
+    /// This is a Map\<String, int\> where the key is an entity id.
     #[serde(rename = "indices", default, skip_serializing_if = "Option::is_none")]
     pub indices: Option<BTreeMap<String, i64>>,
     #[serde(rename = "iterable")]
@@ -983,6 +1103,8 @@ pub struct FlattenedEntities {
 }
 
 /// Wire model `FlattenedEntity`.
+///
+/// This is a DAG-Safe minimal representation of an Entity to prevent circular dependencies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlattenedEntity {
     #[serde(rename = "configuration")]
@@ -995,6 +1117,7 @@ pub struct FlattenedEntity {
     pub id: String,
     #[serde(rename = "name")]
     pub name: String,
+    /// this is the id that represents the org in the user-team service
     #[serde(
         rename = "org_identifier",
         default,
@@ -1009,6 +1132,7 @@ pub struct FlattenedEntity {
         skip_serializing_if = "Option::is_none"
     )]
     pub subscriptions: Option<Box<FlattenedSubscriptions>>,
+    /// this is the id that represents the team in the user-team service
     #[serde(
         rename = "team_identifier",
         default,
@@ -1027,6 +1151,8 @@ pub struct FlattenedEntity {
 }
 
 /// Wire model `FlattenedSubscription`.
+///
+/// TODO
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlattenedSubscription {
     #[serde(rename = "active")]
@@ -1037,6 +1163,7 @@ pub struct FlattenedSubscription {
     pub created: GroupedTimestamp,
     #[serde(rename = "entities", default, skip_serializing_if = "Option::is_none")]
     pub entities: Option<Box<FlattenedEntities>>,
+    /// The id of the subscription
     #[serde(rename = "id")]
     pub id: String,
     #[serde(rename = "name")]
@@ -1073,10 +1200,14 @@ pub struct FlattenedSubscription {
 }
 
 /// Wire model `FlattenedSubscriptions`.
+///
+/// This is the referenced subscriptions
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlattenedSubscriptions {
+    /// This is a Map\<String, int\> where the the key is an subscription.
     #[serde(rename = "indices", default, skip_serializing_if = "Option::is_none")]
     pub indices: Option<BTreeMap<String, i64>>,
+    /// This is the iterable of the referenced subscriptions
     #[serde(rename = "iterable")]
     pub iterable: Vec<ReferencedSubscription>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
@@ -1089,12 +1220,16 @@ pub struct FlattenedSubscriptions {
 }
 
 /// Wire model `FlattenedUserProfile`.
+///
+/// This is a FlattenedUserProfile that includes information that is not sensative in relation
+/// to a user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlattenedUserProfile {
     #[serde(rename = "email", default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(rename = "entities", default, skip_serializing_if = "Option::is_none")]
     pub entities: Option<Box<FlattenedEntities>>,
+    /// this is the uuid that identifies a user.
     #[serde(rename = "id")]
     pub id: String,
     #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
@@ -1123,8 +1258,11 @@ pub struct FlattenedUserProfile {
 }
 
 /// Wire model `FlattenedUsers`.
+///
+/// A DAG-Safe collection of User references.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlattenedUsers {
+    /// This is a Map\<String, int\> where the key is a user id.
     #[serde(rename = "indices", default, skip_serializing_if = "Option::is_none")]
     pub indices: Option<BTreeMap<String, i64>>,
     #[serde(rename = "iterable")]
@@ -1139,6 +1277,8 @@ pub struct FlattenedUsers {
 }
 
 /// Wire model `Font`.
+///
+/// This will describe the font that the user sees.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Font {
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
@@ -1151,6 +1291,8 @@ pub struct Font {
 }
 
 /// Wire model `GroupedTimestamp`.
+///
+/// A helper classs to wrap Date-Time Values with Useful Helper Properties
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupedTimestamp {
     #[serde(rename = "readable", default, skip_serializing_if = "Option::is_none")]
@@ -1165,6 +1307,9 @@ pub struct GroupedTimestamp {
 }
 
 /// Wire model `InstanceConfiguration`.
+///
+/// Configuration settings for the entity. Extended with strongly-typed per-feature properties
+/// organized into hierarchical groupings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct InstanceConfiguration {
     #[serde(rename = "analytics", default, skip_serializing_if = "Option::is_none")]
@@ -1189,6 +1334,9 @@ pub struct InstanceConfiguration {
 }
 
 /// Wire model `InstanceConfigurationAllowedCloudModelsDefaultModels`.
+///
+/// Default model configurations for different use cases in allowed cloud models instance
+/// configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct InstanceConfigurationAllowedCloudModelsDefaultModels {
     #[serde(rename = "accurate", default, skip_serializing_if = "Option::is_none")]
@@ -1215,8 +1363,13 @@ pub struct InstanceConfigurationAllowedCloudModelsDefaultModels {
 }
 
 /// Wire model `InstanceConfigurationAllowedModel`.
+///
+/// Represents a single allowed model with its unique identifier and optional usage notes.
+/// unique: this is the unique model name used to identify the model
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceConfigurationAllowedModel {
+    /// This will let us know if this is a custom, fine tuned model imported by the user, or is a
+    /// custom model from an organization.
     #[serde(rename = "custom", default, skip_serializing_if = "Option::is_none")]
     pub custom: Option<bool>,
     #[serde(
@@ -1227,6 +1380,7 @@ pub struct InstanceConfigurationAllowedModel {
     pub foundation: Option<ModelFoundationEnum>,
     #[serde(rename = "maxTokens", default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<ModelMaxTokens>,
+    /// This is an Optional Name of the Model.
     #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(rename = "provider", default, skip_serializing_if = "Option::is_none")]
@@ -1235,8 +1389,10 @@ pub struct InstanceConfigurationAllowedModel {
     pub schema: Option<EmbeddedModelSchema>,
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<ModelTypeEnum>,
+    /// This is the unique model name used to identify the model.
     #[serde(rename = "unique")]
     pub unique: String,
+    /// this is a version of the model.
     #[serde(rename = "version", default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -1245,6 +1401,8 @@ pub struct InstanceConfigurationAllowedModel {
 }
 
 /// Wire model `InstanceConfigurationAllowedModels`.
+///
+/// A collection of allowed models for an entity configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceConfigurationAllowedModels {
     #[serde(rename = "iterable")]
@@ -1257,6 +1415,9 @@ pub struct InstanceConfigurationAllowedModels {
 }
 
 /// Wire model `InstanceConfigurationAnalytics`.
+///
+/// Grouping of all analytics-related features. This includes BigQuery and Segment integrations
+/// for tracking and reporting, as well as internal summary reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct InstanceConfigurationAnalytics {
     #[serde(rename = "bigQuery", default, skip_serializing_if = "Option::is_none")]
@@ -1278,14 +1439,19 @@ pub struct InstanceConfigurationAnalytics {
 }
 
 /// Wire model `InstanceConfigurationDeniedWorkstreamPatternEngineSource`.
+///
+/// Represents a single denied workstream pattern engine source. application: this is the
+/// application name that will be used to check executable and application detected
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct InstanceConfigurationDeniedWorkstreamPatternEngineSource {
+    /// This is the application name that will be used to check executable and application detected.
     #[serde(
         rename = "application",
         default,
         skip_serializing_if = "Option::is_none"
     )]
     pub application: Option<String>,
+    /// this is the bundle identifier of the application ie, com.pieces.os, ...
     #[serde(
         rename = "bundle_identifiers",
         default,
@@ -1300,6 +1466,8 @@ pub struct InstanceConfigurationDeniedWorkstreamPatternEngineSource {
 }
 
 /// Wire model `InstanceConfigurationDeniedWorkstreamPatternEngineSources`.
+///
+/// A collection of denied workstream pattern engine sources for an entity configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceConfigurationDeniedWorkstreamPatternEngineSources {
     #[serde(rename = "iterable")]
@@ -1312,10 +1480,13 @@ pub struct InstanceConfigurationDeniedWorkstreamPatternEngineSources {
 }
 
 /// Wire model `InstanceConfigurationDeniedWorkstreamPatternEngineWebsite`.
+///
+/// Represents a single denied workstream pattern engine website.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsite {
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
+    /// This is the URL of the denied website.
     #[serde(rename = "url")]
     pub url: String,
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -1324,6 +1495,8 @@ pub struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsite {
 }
 
 /// Wire model `InstanceConfigurationDeniedWorkstreamPatternEngineWebsites`.
+///
+/// A collection of denied workstream pattern engine websites for an entity configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsites {
     #[serde(rename = "iterable")]
@@ -1336,6 +1509,9 @@ pub struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsites {
 }
 
 /// Wire model `InstanceConfigurationExternalCloud`.
+///
+/// Grouping of all cloud-related operations and features. This includes connection management,
+/// allocation updates, backups, and sharing capabilities.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct InstanceConfigurationExternalCloud {
     #[serde(
@@ -1400,6 +1576,9 @@ pub struct InstanceConfigurationExternalCloud {
 }
 
 /// Wire model `InstanceConfigurationExternalProvider`.
+///
+/// Grouping of all external provider-related features. This includes model customization,
+/// processing capabilities, and denied lists for workstream pattern engine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct InstanceConfigurationExternalProvider {
     #[serde(
@@ -1436,6 +1615,8 @@ pub struct InstanceConfigurationExternalProvider {
 }
 
 /// Wire model `ListCloudBackupsInstanceConfiguration`.
+///
+/// Configuration for the List Cloud Backups feature (toggle only).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ListCloudBackupsInstanceConfiguration {
     #[serde(rename = "enabled")]
@@ -1448,6 +1629,8 @@ pub struct ListCloudBackupsInstanceConfiguration {
 }
 
 /// Wire model `ListSpecificCloudBackupInstanceConfiguration`.
+///
+/// Configuration for the List Specific Cloud Backup feature (toggle only).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ListSpecificCloudBackupInstanceConfiguration {
     #[serde(rename = "enabled")]
@@ -1460,6 +1643,9 @@ pub struct ListSpecificCloudBackupInstanceConfiguration {
 }
 
 /// Wire model `ModelMaxTokens`.
+///
+/// This will describe the MaxTokens for an MLModel total is required. iff there is a
+/// differentiator with inputs/outputs, then we can also provide those as well.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ModelMaxTokens {
     #[serde(rename = "input", default, skip_serializing_if = "Option::is_none")]
@@ -1477,6 +1663,8 @@ pub struct ModelMaxTokens {
 }
 
 /// Wire model `ProcessingInstanceConfiguration`.
+///
+/// Configuration for processing capabilities (LOCAL, CLOUD, BLENDED).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProcessingInstanceConfiguration {
     #[serde(rename = "enabled")]
@@ -1495,6 +1683,8 @@ pub struct ProcessingInstanceConfiguration {
 }
 
 /// Wire model `ReconnectToCloudInstanceConfiguration`.
+///
+/// Configuration for the Reconnect to Cloud feature (toggle only).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReconnectToCloudInstanceConfiguration {
     #[serde(rename = "enabled")]
@@ -1507,8 +1697,11 @@ pub struct ReconnectToCloudInstanceConfiguration {
 }
 
 /// Wire model `ReferencedEntity`.
+///
+/// A minimal reference to an Entity with optional flattened data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReferencedEntity {
+    /// The UUID of the entity
     #[serde(rename = "id")]
     pub id: String,
     #[serde(rename = "reference", default, skip_serializing_if = "Option::is_none")]
@@ -1521,6 +1714,9 @@ pub struct ReferencedEntity {
 }
 
 /// Wire model `ReferencedSubscription`.
+///
+/// A minimal reference to a Subscription, with just an id and an optional reference to the
+/// FlattenedSubscription.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReferencedSubscription {
     #[serde(rename = "id")]
@@ -1535,6 +1731,8 @@ pub struct ReferencedSubscription {
 }
 
 /// Wire model `ReferencedUser`.
+///
+/// A object to reference a user's ID and optionally a FlattenedUserProfile Instance
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReferencedUser {
     #[serde(rename = "id")]
@@ -1549,6 +1747,8 @@ pub struct ReferencedUser {
 }
 
 /// Wire model `RestoreCloudBackupInstanceConfiguration`.
+///
+/// Configuration for the Restore Cloud Backup feature (toggle only).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RestoreCloudBackupInstanceConfiguration {
     #[serde(rename = "enabled")]
@@ -1561,6 +1761,9 @@ pub struct RestoreCloudBackupInstanceConfiguration {
 }
 
 /// Wire model `ReturnedUserProfile`.
+///
+/// This is a modle strictly for the purpose that when calling '/user' and other user related
+/// endpoints the UserProfile could potentially be null, so we needed a model to do that.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ReturnedUserProfile {
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
@@ -1573,10 +1776,16 @@ pub struct ReturnedUserProfile {
 }
 
 /// Wire model `Score`.
+///
+/// This is use as the score for an asset. Manual: will be the raw sum of the asset activity
+/// events ranks with mechanismEnum == manual Automatic: will be the raw sum of the asset
+/// activity events ranks with mechanismEnum == automatic
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Score {
+    /// These are point assigned via automatic activity events.
     #[serde(rename = "automatic")]
     pub automatic: i64,
+    /// These are points assigned via manual user driven events.
     #[serde(rename = "manual")]
     pub manual: i64,
     #[serde(rename = "priority", default, skip_serializing_if = "Option::is_none")]
@@ -1597,6 +1806,9 @@ pub struct Score {
 }
 
 /// Wire model `SegmentInstanceConfiguration`.
+///
+/// Configuration for the Segment analytics feature note: this model can scale to use API key
+/// and headers in the future
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentInstanceConfiguration {
     #[serde(rename = "enabled")]
@@ -1609,6 +1821,9 @@ pub struct SegmentInstanceConfiguration {
 }
 
 /// Wire model `SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration`.
+///
+/// Configuration for sending internal summary reports to the user team service note: this model
+/// can scale to use cadence and so on in the future
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration {
     #[serde(rename = "enabled")]
@@ -1621,6 +1836,8 @@ pub struct SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration {
 }
 
 /// Wire model `ShareSnippetInstanceConfiguration`.
+///
+/// Configuration for the Share Snippet feature (toggle only).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShareSnippetInstanceConfiguration {
     #[serde(rename = "enabled")]
@@ -1633,6 +1850,8 @@ pub struct ShareSnippetInstanceConfiguration {
 }
 
 /// Wire model `Theme`.
+///
+/// This will describe the theme that belongs to a user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Theme {
     #[serde(rename = "dark")]
@@ -1645,6 +1864,8 @@ pub struct Theme {
 }
 
 /// Wire model `UpdateAllocationCloudInstanceConfiguration`.
+///
+/// Configuration for the Update Allocation Cloud feature (toggle only).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpdateAllocationCloudInstanceConfiguration {
     #[serde(rename = "enabled")]
@@ -1657,6 +1878,8 @@ pub struct UpdateAllocationCloudInstanceConfiguration {
 }
 
 /// Wire model `UserBetaStatus`.
+///
+/// This is used to either grant or remove a specific provider betastatus
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserBetaStatus {
     #[serde(rename = "auth0", default, skip_serializing_if = "Option::is_none")]
@@ -1673,6 +1896,8 @@ pub struct UserBetaStatus {
 }
 
 /// Wire model `UserProfile`.
+///
+/// This is the model for a user logged into Pieces.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserProfile {
     #[serde(rename = "aesthetics")]
@@ -1697,8 +1922,10 @@ pub struct UserProfile {
     pub entities: Option<FlattenedEntities>,
     #[serde(rename = "id")]
     pub id: String,
+    /// This is the name of the User.
     #[serde(rename = "name", default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// mapped from picture.URL pointing to the user's profile picture.
     #[serde(rename = "picture", default, skip_serializing_if = "Option::is_none")]
     pub picture: Option<String>,
     #[serde(rename = "providers", default, skip_serializing_if = "Option::is_none")]
@@ -1713,6 +1940,7 @@ pub struct UserProfile {
     pub subscriptions: Option<FlattenedSubscriptions>,
     #[serde(rename = "updated", default, skip_serializing_if = "Option::is_none")]
     pub updated: Option<GroupedTimestamp>,
+    /// (unique) User's username.
     #[serde(rename = "username", default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     #[serde(

@@ -71,6 +71,8 @@ macro_rules! open_enum {
     };
 }
 
+// Generated: its docs are the official schemas' descriptions, which cover some fields only.
+#[allow(missing_docs)]
 mod generated;
 
 pub use generated::*;
