@@ -465,36 +465,29 @@ fn judge(buf: &[u8], eof: bool) -> Option<Outcome> {
     if buf.is_empty() {
         return eof.then_some(Outcome::Closed);
     }
-    let prefix = b"HTTP/1.";
-    let n = buf.len().min(prefix.len());
-    if buf[..n] != prefix[..n] {
-        return Some(Outcome::NotHttp);
-    }
-    let Some(head_end) = find(buf, b"\r\n\r\n") else {
-        return eof.then_some(Outcome::NotHttp);
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut response = httparse::Response::new(&mut headers);
+    let head_len = match response.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return eof.then_some(Outcome::NotHttp),
+        Err(_) => return Some(Outcome::NotHttp),
     };
-    let head = std::str::from_utf8(&buf[..head_end]).ok()?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or("");
-    let code = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse::<u16>().ok());
-    match code {
-        None => return Some(Outcome::NotHttp),
+    match response.code {
         Some(200) => {}
         Some(code) => return Some(Outcome::Status(code)),
+        None => return Some(Outcome::NotHttp),
     }
-    let chunked = lines.any(|line| {
-        line.split_once(':').is_some_and(|(name, value)| {
-            name.trim().eq_ignore_ascii_case("transfer-encoding")
-                && value.to_ascii_lowercase().contains("chunked")
-        })
+    let chunked = response.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("transfer-encoding")
+            && h.value
+                .to_ascii_lowercase()
+                .windows(7)
+                .any(|w| w == b"chunked")
     });
-    let mut body = &buf[head_end + 4..];
+    let mut body = &buf[head_len..];
     if chunked {
         // Only the start of the first chunk matters: skip its size line.
-        match find(body, b"\r\n") {
+        match body.windows(2).position(|w| w == b"\r\n") {
             Some(end) => body = &body[end + 2..],
             None => return eof.then_some(Outcome::NotHealth),
         }
@@ -509,10 +502,6 @@ fn judge(buf: &[u8], eof: bool) -> Option<Outcome> {
     } else {
         eof.then_some(Outcome::NotHealth)
     }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn not_running_message(
