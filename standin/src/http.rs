@@ -1,7 +1,8 @@
 //! A deliberately small HTTP/1.1 reader and writer.
 //!
-//! Hand-written rather than a framework so that later fault modes (slow drip, truncated bodies,
-//! resets) can act on the exact bytes that go over the socket.
+//! Not a framework, so that the fault modes (slow drip, truncated bodies, resets) act on the exact
+//! bytes that go over the socket: the connection handling and body framing are here, the request
+//! head is parsed by httparse (the parser the library's WebSocket stack already uses).
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -397,46 +398,45 @@ fn content_length(req: &Request) -> Result<Option<usize>, ReadError> {
     Ok(found)
 }
 
+/// Most header fields a request may carry; more is answered as a head too large (431).
+const MAX_HEADERS: usize = 64;
+
+/// Parses a request head (without its final empty line) with httparse.
 fn parse_head(head: &[u8]) -> Result<Request, ReadError> {
-    let text =
-        std::str::from_utf8(head).map_err(|_| ReadError::Bad("request head is not UTF-8"))?;
-    let mut lines = text.split("\r\n");
-    let (method, target, http11) = parse_request_line(lines.next().unwrap_or(""))?;
-    let mut headers = Vec::new();
-    for line in lines {
-        let (name, value) = line
-            .split_once(':')
-            .ok_or(ReadError::Bad("malformed header"))?;
-        if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace()) {
-            return Err(ReadError::Bad("malformed header name"));
-        }
-        headers.push((name.to_string(), value.trim().to_string()));
+    let mut complete = Vec::with_capacity(head.len() + 4);
+    complete.extend_from_slice(head);
+    complete.extend_from_slice(b"\r\n\r\n");
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut slots);
+    match parsed.parse(&complete) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(ReadError::Bad("request head truncated")),
+        Err(httparse::Error::TooManyHeaders) => return Err(ReadError::HeadTooLarge),
+        Err(httparse::Error::Version) => return Err(ReadError::Bad("unsupported HTTP version")),
+        Err(httparse::Error::HeaderName) => return Err(ReadError::Bad("malformed header name")),
+        Err(httparse::Error::HeaderValue) => return Err(ReadError::Bad("malformed header")),
+        Err(_) => return Err(ReadError::Bad("malformed request line")),
+    }
+    let (Some(method), Some(target), Some(version)) = (parsed.method, parsed.path, parsed.version)
+    else {
+        return Err(ReadError::Bad("malformed request line"));
+    };
+    if !target.starts_with('/') {
+        return Err(ReadError::Bad("malformed request line"));
+    }
+    let mut headers = Vec::with_capacity(parsed.headers.len());
+    for h in parsed.headers.iter() {
+        let value = std::str::from_utf8(h.value)
+            .map_err(|_| ReadError::Bad("request head is not UTF-8"))?;
+        headers.push((h.name.to_string(), value.trim().to_string()));
     }
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     Ok(Request {
         method: method.to_string(),
         path: path.to_string(),
         query: query.to_string(),
-        http11,
+        http11: version == 1,
         headers,
         body: Vec::new(),
     })
-}
-
-fn parse_request_line(line: &str) -> Result<(&str, &str, bool), ReadError> {
-    let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(ReadError::Bad("malformed request line"));
-    };
-    let http11 = match version {
-        "HTTP/1.1" => true,
-        "HTTP/1.0" => false,
-        _ => return Err(ReadError::Bad("unsupported HTTP version")),
-    };
-    if method.is_empty() || !target.starts_with('/') {
-        return Err(ReadError::Bad("malformed request line"));
-    }
-    Ok((method, target, http11))
 }

@@ -195,18 +195,9 @@ impl HttpConn {
 
     /// Reads one response; `head_only` for replies to HEAD (no body despite Content-Length).
     pub fn read_reply(&mut self, head_only: bool) -> Reply {
-        let head = self.read_until(b"\r\n\r\n").expect("response head");
-        let text = String::from_utf8(head).expect("UTF-8 head");
-        let mut lines = text.split("\r\n");
-        let status_line = lines.next().unwrap();
-        let status: u16 = status_line.split(' ').nth(1).unwrap().parse().unwrap();
-        let headers: Vec<(String, String)> = lines
-            .filter(|l| !l.is_empty())
-            .map(|l| {
-                let (n, v) = l.split_once(':').expect("header line");
-                (n.trim().to_string(), v.trim().to_string())
-            })
-            .collect();
+        let mut head = self.read_until(b"\r\n\r\n").expect("response head");
+        head.extend_from_slice(b"\r\n\r\n");
+        let (status, headers) = parse_response_head(&head);
         let mut reply = Reply {
             status,
             headers,
@@ -259,6 +250,23 @@ impl HttpConn {
         }
         self.buf.drain(..len).collect()
     }
+}
+
+/// The status and headers of a complete response head (final empty line included).
+fn parse_response_head(head: &[u8]) -> (u16, Vec<(String, String)>) {
+    let mut slots = [httparse::EMPTY_HEADER; 64];
+    let mut response = httparse::Response::new(&mut slots);
+    let parsed = response.parse(head).expect("an HTTP response head");
+    assert!(parsed.is_complete(), "a complete response head");
+    let headers = response
+        .headers
+        .iter()
+        .map(|h| {
+            let value = std::str::from_utf8(h.value).expect("UTF-8 header value");
+            (h.name.to_string(), value.trim().to_string())
+        })
+        .collect();
+    (response.code.expect("a status code"), headers)
 }
 
 /// The bytes of a simple HTTP/1.1 request.

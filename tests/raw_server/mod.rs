@@ -42,24 +42,20 @@ pub struct Conn {
 impl Conn {
     /// Reads one request; None when the client closed the connection.
     pub fn read_request(&mut self) -> Option<SeenRequest> {
-        let mut line = String::new();
-        if self.reader.read_line(&mut line).ok()? == 0 {
+        let head = self.read_head()?;
+        let mut slots = [httparse::EMPTY_HEADER; 64];
+        let mut parsed = httparse::Request::new(&mut slots);
+        if !parsed.parse(&head).ok()?.is_complete() {
             return None;
         }
-        let mut parts = line.split_whitespace();
-        let method = parts.next()?.to_string();
-        let path = parts.next()?.to_string();
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            self.reader.read_line(&mut h).ok()?;
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            let (name, value) = h.split_once(':')?;
-            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
-        }
+        let headers: Vec<(String, String)> = parsed
+            .headers
+            .iter()
+            .map(|h| {
+                let value = String::from_utf8_lossy(h.value).trim().to_string();
+                (h.name.to_ascii_lowercase(), value)
+            })
+            .collect();
         let len = headers
             .iter()
             .find(|(n, _)| n == "content-length")
@@ -67,13 +63,27 @@ impl Conn {
         let mut body = vec![0; len];
         self.reader.read_exact(&mut body).ok()?;
         let request = SeenRequest {
-            method,
-            path,
+            method: parsed.method?.to_string(),
+            path: parsed.path?.to_string(),
             headers,
             body,
         };
         let _ = self.seen.send(request.clone());
         Some(request)
+    }
+
+    /// The request head, up to and including its empty line; None when the client closed first.
+    fn read_head(&mut self) -> Option<Vec<u8>> {
+        let mut head = Vec::new();
+        loop {
+            let start = head.len();
+            if self.reader.read_until(b'\n', &mut head).ok()? == 0 {
+                return None;
+            }
+            if matches!(&head[start..], b"\r\n" | b"\n") {
+                return Some(head);
+            }
+        }
     }
 
     /// Reads and drops up to `n` bytes of whatever the client sends (e.g. the start of an upload);
