@@ -40,6 +40,8 @@ pub enum ErrorKind {
     ResponseTooLarge,
     /// Discovery found no running Pieces OS.
     NotRunning,
+    /// The call was interrupted by [`crate::Client::interrupt`] or a cancelled [`crate::CancelToken`].
+    Interrupted,
 }
 
 impl ErrorKind {
@@ -61,6 +63,7 @@ impl ErrorKind {
             ErrorKind::InvalidResponse => "invalid_response",
             ErrorKind::ResponseTooLarge => "response_too_large",
             ErrorKind::NotRunning => "not_running",
+            ErrorKind::Interrupted => "interrupted",
         }
     }
 
