@@ -5,9 +5,11 @@
 //! shows that the call is blocked where the test says. Bounds are generous: a 30 s timeout, and
 //! the interrupted call must be back within 10 s.
 
+mod ports;
 mod raw_server;
+mod tls_proxy;
 
-#[cfg(target_os = "linux")]
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::channel;
@@ -15,7 +17,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use pieces_user::{CancelToken, Client, Config, ErrorKind, Result};
+use pieces_user::{CancelToken, Client, Config, DiscoveryOptions, ErrorKind, Result};
 
 use raw_server::{Conn, RawServer};
 
@@ -236,4 +238,83 @@ fn an_interrupt_with_nothing_in_flight_changes_nothing() {
     assert_eq!(c.snapshot_json().unwrap(), SIGNED_OUT);
     // One keep-alive connection throughout: an idle pooled connection is not touched.
     assert_eq!(server.connection_count(), 1);
+}
+
+#[test]
+fn interrupt_wakes_a_call_in_the_tls_handshake() {
+    let pki = tls_proxy::TestPki::new();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut config = Config::new(&format!("https://{}", listener.local_addr().unwrap()));
+    config.tls_ca_file = Some(pki.ca_file.clone());
+    config.timeout = LONG;
+    config.connect_timeout = LONG;
+    let c = Arc::new(Client::new(config).unwrap());
+    let call = spawn_call(&c, |c| c.snapshot_json());
+    // The ClientHello arrived; no ServerHello will ever come.
+    let (mut conn, _) = listener.accept().unwrap();
+    let mut hello = [0u8; 512];
+    assert!(conn.read(&mut hello).unwrap() > 0);
+    let at = Instant::now();
+    c.interrupt();
+    assert_interrupted_soon(call, at);
+}
+
+#[test]
+fn interrupt_wakes_a_call_in_its_re_discovery() {
+    // Two ports. When the client is made, the first is Pieces OS and the second refuses. Then the
+    // first goes away and the second accepts health probes without ever answering, so the
+    // re-discovery after the refused call waits there for the 10 s probe timeout.
+    let mut range = ports::free_range(2);
+    let (first, second) = (range.remove(0), range.remove(0));
+    let first_port = first.local_addr().unwrap().port();
+    let second_port = second.local_addr().unwrap().port();
+    drop(second);
+    let pieces = thread::spawn(move || {
+        let (mut conn, _) = first.accept().unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8];
+        while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).unwrap() == 1 {
+            head.push(byte[0]);
+        }
+        conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        // Returning closes the connection and the listener: the port then refuses.
+    });
+    let mut config = Config::discover();
+    config.discovery = Some(DiscoveryOptions {
+        ports: (first_port, second_port),
+        port_file: None,
+        legacy_ports: Vec::new(),
+        probe_timeout: Duration::from_secs(10),
+        env_base_url: None,
+        ..DiscoveryOptions::default()
+    });
+    config.timeout = LONG;
+    let c = Arc::new(Client::new(config).unwrap());
+    assert_eq!(c.base_url(), format!("http://127.0.0.1:{first_port}"));
+    pieces.join().unwrap();
+    let second = TcpListener::bind(("127.0.0.1", second_port)).unwrap();
+    let hanging = RawServer::start_on(second, |_, conn| {
+        conn.read_request();
+        hold(conn);
+    });
+
+    let call = spawn_call(&c, |c| c.snapshot_json());
+    let probe = hanging
+        .requests
+        .recv_timeout(BOUND)
+        .expect("a re-discovery probe");
+    assert_eq!(probe.path, "/.well-known/health");
+    let at = Instant::now();
+    c.interrupt();
+    let (result, ended) = call.join().unwrap();
+    let e = result.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Interrupted, "{e}");
+    // Well inside the probe timeout that the scan would otherwise wait out.
+    let took = ended.saturating_duration_since(at);
+    assert!(
+        took < Duration::from_secs(5),
+        "returned {took:?} after the interrupt"
+    );
+    assert_eq!(c.base_url(), format!("http://127.0.0.1:{first_port}"));
 }
