@@ -339,7 +339,8 @@ int32_t pieces_client_new(const char *config_json,
  * client are independent of it and may be freed before or after.
  *
  * Thread safety: must not race with any other call on the same client. Make sure every thread has
- * returned from its calls on `client` before freeing it, and make no calls on it afterwards.
+ * returned from its calls on `client` before freeing it (`pieces_client_interrupt` makes them
+ * return promptly), and make no calls on it afterwards.
  *
  * # Safety
  * `client` must be NULL or a handle from `pieces_client_new` that has not been freed yet.
