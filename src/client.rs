@@ -720,7 +720,7 @@ mod tests {
     fn ureqs_own_transport_is_interruptible_too() {
         use std::net::TcpListener;
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut config = Config::new(&format!("http://{}", listener.local_addr().unwrap()));
+        let mut config = Config::new(format!("http://{}", listener.local_addr().unwrap()));
         config.timeout = Duration::from_secs(30);
         let tcp = ureq::unversioned::transport::TcpConnector::default();
         let agent = build_agent_with(&config, tcp).unwrap();

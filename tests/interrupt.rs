@@ -244,7 +244,7 @@ fn an_interrupt_with_nothing_in_flight_changes_nothing() {
 fn interrupt_wakes_a_call_in_the_tls_handshake() {
     let pki = tls_proxy::TestPki::new();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut config = Config::new(&format!("https://{}", listener.local_addr().unwrap()));
+    let mut config = Config::new(format!("https://{}", listener.local_addr().unwrap()));
     config.tls_ca_file = Some(pki.ca_file.clone());
     config.timeout = LONG;
     config.connect_timeout = LONG;
