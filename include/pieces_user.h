@@ -551,7 +551,8 @@ int32_t pieces_cancel_trigger(const PiecesCancel *cancel);
 /**
  * Binds `cancel` to the calling thread: every `pieces_user_*` call this thread makes from now on,
  * on any client, runs under it, until `pieces_cancel_bind(NULL)` unbinds it or another token is
- * bound in its place. Binding takes its own reference to the token.
+ * bound in its place. Binding takes its own reference to the token. Only the `pieces_user_*`
+ * routes observe it (not `pieces_client_new`, `pieces_discover` or the stream functions).
  *
  * A typical use: a worker thread binds a fresh token, makes one call, unbinds, and frees the token;
  * another thread triggers the token to cancel that call.

@@ -95,7 +95,8 @@ pub unsafe extern "C" fn pieces_cancel_trigger(cancel: *const PiecesCancel) -> i
 
 /// Binds `cancel` to the calling thread: every `pieces_user_*` call this thread makes from now on,
 /// on any client, runs under it, until `pieces_cancel_bind(NULL)` unbinds it or another token is
-/// bound in its place. Binding takes its own reference to the token.
+/// bound in its place. Binding takes its own reference to the token. Only the `pieces_user_*`
+/// routes observe it (not `pieces_client_new`, `pieces_discover` or the stream functions).
 ///
 /// A typical use: a worker thread binds a fresh token, makes one call, unbinds, and frees the token;
 /// another thread triggers the token to cancel that call.

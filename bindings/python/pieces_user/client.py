@@ -6,6 +6,7 @@ import json
 import math
 import os
 import signal
+import sys
 import threading
 import weakref
 from ctypes import byref, c_void_p
@@ -342,7 +343,8 @@ class Client:
                 self._idle.wait(0.05)
             handle, self._handle = self._handle, None
             main_calls, self._main_calls = self._main_calls, None
-        if main_calls is not None and main_calls.alive():
+        # At interpreter exit the idle helper (a daemon thread) may no longer run: leave it.
+        if main_calls is not None and main_calls.alive() and not sys.is_finalizing():
             main_calls.stop()
         self._lib.pieces_client_free(handle)
 
