@@ -278,6 +278,52 @@ static void test_binding(const char *standin_url) {
     pieces_client_free(client);
 }
 
+/* Both interrupt calls are allowed from a stream callback (on the stream's own thread). */
+struct from_callback {
+    PiecesClient *client;
+    PiecesCancel *cancel;
+    int32_t interrupt_code;
+    int32_t trigger_code;
+    int done;
+};
+
+static void on_event(void *user_data, int32_t kind, const char *json) {
+    struct from_callback *f = (struct from_callback *)user_data;
+    (void)json;
+    pthread_mutex_lock(&lock);
+    if (!f->done && kind == PIECES_EVENT_CONNECTED) {
+        f->interrupt_code = pieces_client_interrupt(f->client);
+        f->trigger_code = pieces_cancel_trigger(f->cancel);
+        f->done = 1;
+        pthread_cond_broadcast(&changed);
+    }
+    pthread_mutex_unlock(&lock);
+}
+
+static void test_from_a_stream_callback(const char *standin_url) {
+    struct from_callback f;
+    PiecesStream *stream = NULL;
+    struct timespec until;
+    memset(&f, 0, sizeof f);
+    f.client = new_client(standin_url);
+    f.interrupt_code = f.trigger_code = -1;
+    CHECK_CODE(pieces_cancel_new(&f.cancel), PIECES_OK);
+    CHECK_CODE(pieces_user_stream_start(f.client, NULL, on_event, &f, NULL, &stream), PIECES_OK);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&lock);
+    while (!f.done && pthread_cond_timedwait(&changed, &lock, &until) == 0) {
+    }
+    pthread_mutex_unlock(&lock);
+    CHECK(f.done);
+    CHECK_CODE(f.interrupt_code, PIECES_OK);
+    CHECK_CODE(f.trigger_code, PIECES_OK);
+    CHECK_CODE(pieces_stream_stop(stream), PIECES_OK);
+    pieces_stream_free(stream);
+    pieces_cancel_free(f.cancel);
+    pieces_client_free(f.client);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s BASE_URL\n", argv[0]);
@@ -288,6 +334,7 @@ int main(int argc, char **argv) {
     test_interrupt_a_blocked_call();
     test_trigger_a_bound_blocked_call();
     test_binding(argv[1]);
+    test_from_a_stream_callback(argv[1]);
     stop_server();
     printf("test_interrupt: %d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
