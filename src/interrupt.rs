@@ -92,7 +92,11 @@ struct Entry {
 
 impl Registry {
     fn add(&self, call: usize, epoch: u64, conn: &Arc<Conn>) {
-        self.lock().push(Entry {
+        let mut entries = self.lock();
+        // A connection serves one call at a time: an entry of an earlier call that handed it back
+        // to the pool (and has not ended yet) is stale, and must not get it shut down now.
+        entries.retain(|e| !Arc::ptr_eq(&e.conn, conn));
+        entries.push(Entry {
             call,
             epoch,
             conn: Arc::clone(conn),
@@ -104,6 +108,11 @@ impl Registry {
         if let Some(i) = entries.iter().position(|e| e.call == call) {
             entries.swap_remove(i);
         }
+    }
+
+    #[cfg(test)]
+    fn calls(&self) -> Vec<usize> {
+        self.lock().iter().map(|e| e.call).collect()
     }
 
     fn kill_before(&self, epoch: u64) {
@@ -366,5 +375,33 @@ impl<T: Transport> Transport for Watched<T> {
 
     fn is_tls(&self) -> bool {
         self.inner.is_tls()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpStream;
+
+    fn conn() -> Arc<Conn> {
+        let socket: Weak<dyn ShutdownHandle> = Weak::<TcpStream>::new();
+        Arc::new(Conn {
+            socket,
+            killed: AtomicBool::new(false),
+        })
+    }
+
+    #[test]
+    fn a_connection_taken_over_by_a_later_call_is_not_killed_for_the_earlier_one() {
+        let registry = Registry::default();
+        let shared = conn();
+        registry.add(1, 0, &shared); // call 1 (epoch 0) used it and gave it back to the pool
+        registry.add(2, 1, &shared); // call 2 (epoch 1) took it before call 1 ended
+        registry.kill_before(1); // interrupts call 1 (ending anyway), not call 2
+        assert!(!shared.is_killed());
+        registry.remove(1);
+        assert_eq!(registry.calls(), vec![2]);
+        registry.kill_before(2);
+        assert!(shared.is_killed());
     }
 }
