@@ -222,8 +222,11 @@ class _MainThreadCalls:
     def call(self, fn: Callable[..., int], args: Any) -> Any:
         """Runs ``fn(*args)`` on the helper; returns None or the failure's detail dict."""
         self._job = (fn, args)
-        self._go.release()
         try:
+            # First in the try: Python raises KeyboardInterrupt only between instructions, and a C
+            # call such as release() completes first, so any KeyboardInterrupt caught below comes
+            # after the job was handed over and its result must be waited for.
+            self._go.release()
             self._done.acquire()
         except KeyboardInterrupt:
             self._lib.pieces_cancel_trigger(self._cancel)
