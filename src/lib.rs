@@ -6,12 +6,15 @@ pub mod client;
 pub mod config;
 pub mod discovery;
 pub mod error;
+mod interrupt;
 pub mod models;
 pub mod schema;
 pub mod stream;
 
 mod resolve;
 mod tls;
+// Unix only; elsewhere ureq's own TCP transport is used (see `client::build_agent`).
+#[cfg(unix)]
 mod transport;
 
 mod ffi;
@@ -20,4 +23,5 @@ pub use client::Client;
 pub use config::Config;
 pub use discovery::{discover, DiscoveryOptions};
 pub use error::{Error, ErrorKind, Result};
+pub use interrupt::CancelToken;
 pub use stream::{StreamEvent, StreamOptions, UserStream};
