@@ -167,6 +167,12 @@
 #define PIECES_ERR_NOT_RUNNING 25
 
 /**
+ * The call was interrupted by `pieces_client_interrupt` or a triggered `PiecesCancel`. Nothing is
+ * wrong with the client: later calls work as usual.
+ */
+#define PIECES_ERR_INTERRUPTED 26
+
+/**
  * `pieces_stream_next`: no event arrived within the timeout; the stream is still running.
  */
 #define PIECES_ERR_STREAM_TIMEOUT 30
@@ -234,6 +240,13 @@
  * event. JSON: `{"reason":"stop requested"}`.
  */
 #define PIECES_EVENT_STOPPED 8
+
+/**
+ * A one-shot cancellation token, created by `pieces_cancel_new` and freed by `pieces_cancel_free`.
+ *
+ * Opaque: use it only through pointers.
+ */
+typedef struct PiecesCancel PiecesCancel;
 
 /**
  * A client for one Pieces OS, created by `pieces_client_new` and freed by `pieces_client_free`.
@@ -335,7 +348,8 @@ int32_t pieces_client_new(const char *config_json, PiecesClient **out);
  * client are independent of it and may be freed before or after.
  *
  * Thread safety: must not race with any other call on the same client. Make sure every thread has
- * returned from its calls on `client` before freeing it, and make no calls on it afterwards.
+ * returned from its calls on `client` before freeing it (`pieces_client_interrupt` makes them
+ * return promptly), and make no calls on it afterwards.
  *
  * # Safety
  * `client` must be NULL or a handle from `pieces_client_new` that has not been freed yet.
@@ -354,7 +368,8 @@ void pieces_client_free(PiecesClient *client);
  * Returns `PIECES_OK`, `PIECES_ERR_NULL_POINTER` (`client`, `out_json`), an HTTP code
  * (`PIECES_ERR_NOT_FOUND` ... `PIECES_ERR_HTTP_STATUS`), a transport code (`PIECES_ERR_CONNECTION`,
  * `PIECES_ERR_TIMEOUT`, `PIECES_ERR_TLS`, `PIECES_ERR_INVALID_RESPONSE`,
- * `PIECES_ERR_RESPONSE_TOO_LARGE`), or `PIECES_ERR_PANIC`.
+ * `PIECES_ERR_RESPONSE_TOO_LARGE`), `PIECES_ERR_INTERRUPTED` (`pieces_client_interrupt`, or the
+ * `PiecesCancel` bound to this thread was triggered), or `PIECES_ERR_PANIC`.
  *
  * # Safety
  * `client` must be NULL or a live handle; `out_json` NULL or valid for writing one pointer.
@@ -469,6 +484,29 @@ int32_t pieces_user_providers(const PiecesClient *client,
 int32_t pieces_user_clear(const PiecesClient *client);
 
 /**
+ * Interrupts every call in flight on `client`: each returns `PIECES_ERR_INTERRUPTED` promptly,
+ * wherever it is blocked (connecting, sending, waiting for the answer, reading the body, in the
+ * GET retry or the re-discovery). Calls started after this returns work as usual; nothing else
+ * about the client changes. Streams are not affected (stop them with `pieces_stream_stop`).
+ *
+ * "Promptly" means within milliseconds, except in a re-discovery waiting for another thread's
+ * (bounded by the discovery probe timeout), and on platforms other than Unix for a TCP connect in
+ * progress (bounded by `connect_timeout_ms`).
+ *
+ * For a desktop app that quits, or a Ctrl-C: interrupt, then wait for the calling threads to
+ * return, then `pieces_client_free`. To cancel one call rather than all, see `PiecesCancel`.
+ *
+ * Thread safety: may be called from any thread, at any time while the client is alive, any number
+ * of times, also from a stream callback. It must not race with `pieces_client_free`.
+ *
+ * Returns `PIECES_OK`, `PIECES_ERR_NULL_POINTER` (`client`), or `PIECES_ERR_PANIC`.
+ *
+ * # Safety
+ * `client` must be NULL or a live handle.
+ */
+int32_t pieces_client_interrupt(const PiecesClient *client);
+
+/**
  * The WebSocket URL of `/user/stream` for this client (`ws://.../user/stream`, or `wss://` for an
  * https base URL). Makes no connection.
  *
@@ -483,6 +521,74 @@ int32_t pieces_user_clear(const PiecesClient *client);
  * `client` must be NULL or a live handle; `out_url` NULL or valid for writing one pointer.
  */
 int32_t pieces_user_stream_url(const PiecesClient *client, char **out_url);
+
+/**
+ * Creates a cancellation token, not yet triggered.
+ *
+ * A token cancels the `pieces_user_*` calls made on the threads it is bound to
+ * (`pieces_cancel_bind`), on any client. It is one-shot: once triggered it stays triggered; use a
+ * new token for the next call. To interrupt every call on a client instead, see
+ * `pieces_client_interrupt`.
+ *
+ * Ownership: on success `*out_cancel` receives a new token owned by the caller, to be freed with
+ * `pieces_cancel_free`; on failure `*out_cancel` is left untouched.
+ *
+ * Thread safety: may be called from any thread.
+ *
+ * Returns `PIECES_OK`, `PIECES_ERR_NULL_POINTER` (`out_cancel`), or `PIECES_ERR_PANIC`.
+ *
+ * # Safety
+ * `out_cancel` must be NULL or valid for writing one pointer.
+ */
+int32_t pieces_cancel_new(PiecesCancel **out_cancel);
+
+/**
+ * Triggers the token: a call already running under it returns `PIECES_ERR_INTERRUPTED` promptly
+ * (as for `pieces_client_interrupt`), and every later call made under it fails at once with
+ * `PIECES_ERR_INTERRUPTED`, sending nothing. Calls under other tokens, or none, are not affected.
+ *
+ * Idempotent. Thread safety: may be called from any thread, typically not the one blocked in the
+ * call; also from a stream callback. It must not race with `pieces_cancel_free` of the same token.
+ *
+ * Returns `PIECES_OK`, `PIECES_ERR_NULL_POINTER` (`cancel`), or `PIECES_ERR_PANIC`.
+ *
+ * # Safety
+ * `cancel` must be NULL or a live token from `pieces_cancel_new`.
+ */
+int32_t pieces_cancel_trigger(const PiecesCancel *cancel);
+
+/**
+ * Binds `cancel` to the calling thread: every `pieces_user_*` call this thread makes from now on,
+ * on any client, runs under it, until `pieces_cancel_bind(NULL)` unbinds it or another token is
+ * bound in its place. Binding takes its own reference to the token. Only the `pieces_user_*`
+ * routes observe it (not `pieces_client_new`, `pieces_discover` or the stream functions).
+ *
+ * A typical use: a worker thread binds a fresh token, makes one call, unbinds, and frees the token;
+ * another thread triggers the token to cancel that call.
+ *
+ * Ownership: the binding keeps the token alive, so freeing it while bound is safe; the binding
+ * still observes it until unbound. The binding ends when the thread exits.
+ *
+ * Thread safety: affects the calling thread only. Binding a triggered token makes the thread's
+ * next calls fail at once with `PIECES_ERR_INTERRUPTED`.
+ *
+ * Returns `PIECES_OK` or `PIECES_ERR_PANIC`. NULL is not an error: it unbinds.
+ *
+ * # Safety
+ * `cancel` must be NULL or a live token from `pieces_cancel_new`.
+ */
+int32_t pieces_cancel_bind(const PiecesCancel *cancel);
+
+/**
+ * Frees a token. NULL is accepted and ignored.
+ *
+ * Shutdown order: free it once no other thread may trigger it. A thread it is bound to keeps its
+ * own reference, so freeing it while bound (even while a bound call runs) is safe.
+ *
+ * # Safety
+ * `cancel` must be NULL or a token from `pieces_cancel_new` that has not been freed yet.
+ */
+void pieces_cancel_free(PiecesCancel *cancel);
 
 /**
  * Finds a running Pieces OS on this machine and writes its base URL (e.g. `"http://127.0.0.1:39300"`)

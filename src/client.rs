@@ -14,15 +14,22 @@ use ureq::Body;
 use crate::config::Config;
 use crate::discovery;
 use crate::error::{Error, ErrorKind, Result};
+use crate::interrupt::{self, CancelToken, Interrupts, Watching};
 use crate::models::{self, Auth0User, Document, ReturnedUserProfile, UserBetaStatus, UserProfile};
 use crate::resolve::LoopbackFirstResolver;
 use crate::schema::{self, DocumentKind, Violation};
 use crate::tls::{tls_error, tls_failure};
-use crate::transport::TcpConnector;
 use ureq::unversioned::transport::{Connector, RustlsConnector};
 
 /// A client for one Pieces OS. `Send + Sync`: share one across threads (e.g. in an `Arc`).
 pub struct Client {
+    shared: Arc<Shared>,
+    /// Set on a [`Client::with_cancel`] handle: its calls observe this token.
+    cancel: Option<CancelToken>,
+}
+
+/// What a client and its [`Client::with_cancel`] handles share.
+struct Shared {
     config: Config,
     agent: ureq::Agent,
     /// The base URL in use, without a trailing slash: the configured one, or the one discovery found.
@@ -30,6 +37,7 @@ pub struct Client {
     base: RwLock<Arc<str>>,
     /// One re-discovery at a time: threads that fail together must not scan the ports together.
     rediscovery: Mutex<()>,
+    interrupts: Arc<Interrupts>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -123,28 +131,54 @@ impl Client {
             Some(options) => discovery::discover(options)?.into(),
             None => config.base().as_str().into(),
         };
-        Ok(Client {
-            config,
-            agent,
-            base: RwLock::new(base),
-            rediscovery: Mutex::new(()),
-        })
+        Ok(Client::from_shared(config, agent, base))
+    }
+
+    fn from_shared(config: Config, agent: ureq::Agent, base: Arc<str>) -> Client {
+        Client {
+            shared: Arc::new(Shared {
+                config,
+                agent,
+                base: RwLock::new(base),
+                rediscovery: Mutex::new(()),
+                interrupts: Arc::default(),
+            }),
+            cancel: None,
+        }
+    }
+
+    /// Makes every call in flight on this client (and on its [`Client::with_cancel`] handles) return
+    /// [`ErrorKind::Interrupted`] promptly, wherever it is blocked: connecting, sending, waiting for
+    /// the answer, reading the body, retrying or re-discovering. Calls started after this returns
+    /// work as usual. Callable from any thread. Streams are not affected (stop them instead).
+    pub fn interrupt(&self) {
+        self.shared.interrupts.interrupt();
+    }
+
+    /// A handle sharing this client's pool, configuration and base URL whose calls observe `token`:
+    /// once it is cancelled, a call in flight returns [`ErrorKind::Interrupted`] promptly and later
+    /// calls fail at once. Cheap (two reference counts); other calls on the client are unaffected.
+    pub fn with_cancel(&self, token: &CancelToken) -> Client {
+        Client {
+            shared: Arc::clone(&self.shared),
+            cancel: Some(token.clone()),
+        }
     }
 
     /// A client sharing this one's connection pool, starting from its current base URL and tracking
     /// discovery on its own from then on. [`Client::user_stream`] uses it: a stream outlives `&self`.
+    /// Its calls are not interrupted by [`Client::interrupt`] on this one.
     pub fn clone_shared(&self) -> Client {
-        Client {
-            config: self.config.clone(),
-            agent: self.agent.clone(),
-            base: RwLock::new(self.current_base()),
-            rediscovery: Mutex::new(()),
-        }
+        Client::from_shared(
+            self.shared.config.clone(),
+            self.shared.agent.clone(),
+            self.current_base(),
+        )
     }
 
     /// The config this client was built with.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.shared.config
     }
 
     /// The base URL calls go to now (no trailing slash): the configured one, or the one discovery last
@@ -159,10 +193,11 @@ impl Client {
     /// discovery this returns the configured URL and probes nothing. When nothing is found the cached
     /// URL is kept and the [`ErrorKind::NotRunning`] error is returned.
     pub fn rediscover(&self) -> Result<String> {
-        let Some(options) = &self.config.discovery else {
+        let Some(options) = &self.shared.config.discovery else {
             return Ok(self.base_url());
         };
         let _one_at_a_time = self
+            .shared
             .rediscovery
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
@@ -172,11 +207,21 @@ impl Client {
     }
 
     fn current_base(&self) -> Arc<str> {
-        Arc::clone(&self.base.read().unwrap_or_else(PoisonError::into_inner))
+        Arc::clone(
+            &self
+                .shared
+                .base
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     fn set_base(&self, url: &str) {
-        let mut base = self.base.write().unwrap_or_else(PoisonError::into_inner);
+        let mut base = self
+            .shared
+            .base
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         if **base != *url {
             *base = url.into();
         }
@@ -185,8 +230,9 @@ impl Client {
     /// After a failed connect to `failed`: the URL to try instead, if Pieces OS is now elsewhere.
     /// When another thread already moved the client off `failed`, its finding is used without a scan.
     fn moved_from(&self, failed: &str) -> Option<Arc<str>> {
-        let options = self.config.discovery.as_ref()?;
+        let options = self.shared.config.discovery.as_ref()?;
         let _one_at_a_time = self
+            .shared
             .rediscovery
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
@@ -194,7 +240,7 @@ impl Client {
         if *current != *failed {
             return Some(current);
         }
-        let found = discovery::discover(options).ok()?;
+        let found = discovery::discover_until(options, interrupt::interrupted).ok()?;
         if found == failed {
             return None;
         }
@@ -316,8 +362,17 @@ impl Client {
             .map_err(|_| Error::new(ErrorKind::InvalidResponse, "response is not UTF-8"))
     }
 
-    /// Validate, send, check the status, read and validate the body.
+    /// [`Client::exchange`], observed by [`Client::interrupt`] and the handle's token throughout.
     fn call(&self, route: &Route, body: Option<&str>) -> Result<Vec<u8>> {
+        let _watch = interrupt::watch(&self.shared.interrupts, self.cancel.as_ref())?;
+        match self.exchange(route, body) {
+            Err(_) if interrupt::interrupted() => Err(interrupt::error()),
+            other => other,
+        }
+    }
+
+    /// Validate, send, check the status, read and validate the body.
+    fn exchange(&self, route: &Route, body: Option<&str>) -> Result<Vec<u8>> {
         if let Some(kind) = route.request {
             let body = body.ok_or_else(|| {
                 Error::new(
@@ -338,7 +393,7 @@ impl Client {
                     error.with_message_suffix(&format!(" (redirect to {location}, not followed)"));
             }
             return Err(if cut {
-                let limit = self.config.max_response_bytes;
+                let limit = self.shared.config.max_response_bytes;
                 error.with_message_suffix(&format!(" (body cut at max_response_bytes = {limit})"))
             } else {
                 error
@@ -362,11 +417,13 @@ impl Client {
     fn send_with_retry(&self, route: &Route, body: Option<&str>) -> Result<Response<Body>> {
         let base = self.current_base();
         let result = match self.send(&base, route, body) {
-            Err(e) if route.method == Method::Get && e.retry_once => self.send(&base, route, body),
+            Err(e) if route.method == Method::Get && e.retry_once && !interrupt::interrupted() => {
+                self.send(&base, route, body)
+            }
             other => other,
         };
         match result {
-            Err(e) if e.error.kind() == ErrorKind::Connection => {
+            Err(e) if e.error.kind() == ErrorKind::Connection && !interrupt::interrupted() => {
                 // Re-discover even when the call cannot be repeated, so that the next call goes right.
                 let moved = self.moved_from(&base);
                 match moved {
@@ -389,11 +446,15 @@ impl Client {
         let url = format!("{base}{}", route.path);
         let result = match route.method {
             Method::Get => {
-                let request = self.agent.get(&url).header("Accept", "application/json");
+                let request = self
+                    .shared
+                    .agent
+                    .get(&url)
+                    .header("Accept", "application/json");
                 self.with_auth(request, route.auth).call()
             }
             Method::Post => {
-                let request = self.agent.post(&url);
+                let request = self.shared.agent.post(&url);
                 let request = self.with_auth(request, route.auth);
                 match body {
                     Some(body) => request
@@ -413,11 +474,11 @@ impl Client {
         auth: Auth,
     ) -> ureq::RequestBuilder<B> {
         match auth {
-            Auth::Application => match &self.config.application_id {
+            Auth::Application => match &self.shared.config.application_id {
                 Some(id) => request.header("X-Application-ID", id),
                 None => request,
             },
-            Auth::Bearer => match &self.config.access_token {
+            Auth::Bearer => match &self.shared.config.access_token {
                 Some(token) => request.header("Authorization", format!("Bearer {token}")),
                 None => request,
             },
@@ -427,7 +488,7 @@ impl Client {
     /// Reads into a buffer sized from Content-Length, with one spare byte: growing it while reading
     /// costs reallocations and copies, and the spare byte lets the C ABI append its NUL in place.
     fn read_body(&self, response: &mut Response<Body>) -> Result<Vec<u8>> {
-        let limit = self.config.max_response_bytes;
+        let limit = self.shared.config.max_response_bytes;
         let expected = response.body().content_length().unwrap_or(0).min(limit);
         let mut bytes =
             Vec::with_capacity(usize::try_from(expected).unwrap_or(0).saturating_add(1));
@@ -443,7 +504,7 @@ impl Client {
     /// rather than lost (the start of a long error page is what explains it) while memory stays
     /// bounded; the rest is left unread and the connection is not reused.
     fn read_error_body(&self, response: &mut Response<Body>) -> (String, bool) {
-        let limit = self.config.max_response_bytes;
+        let limit = self.shared.config.max_response_bytes;
         let mut reader = response.body_mut().as_reader();
         let mut bytes = Vec::new();
         if let Err(e) = (&mut reader).take(limit).read_to_end(&mut bytes) {
@@ -622,6 +683,17 @@ fn response_error(v: Violation, status: u16, body: &[u8]) -> Error {
 }
 
 fn build_agent(config: &Config) -> Result<ureq::Agent> {
+    // Our own TCP transport on Unix; ureq's elsewhere (std::os::fd and libc are Unix only). This
+    // machine cannot build Windows targets: the other branch compiles by construction, and
+    // `tests::ureqs_own_transport_is_interruptible_too` runs it here.
+    #[cfg(unix)]
+    let tcp = crate::transport::TcpConnector;
+    #[cfg(not(unix))]
+    let tcp = ureq::unversioned::transport::TcpConnector::default();
+    build_agent_with(config, tcp)
+}
+
+fn build_agent_with<C: Connector<()>>(config: &Config, tcp: C) -> Result<ureq::Agent> {
     let mut builder = ureq::Agent::config_builder()
         // Error statuses carry the server's explanation; we read it ourselves.
         .http_status_as_error(false)
@@ -636,8 +708,8 @@ fn build_agent(config: &Config) -> Result<ureq::Agent> {
     if let Some(path) = &config.tls_ca_file {
         builder = builder.tls_config(tls_config(path)?);
     }
-    // No proxy connector: proxies are off (above). Our TCP transport, then rustls for https.
-    let connector = ().chain(TcpConnector).chain(RustlsConnector::default());
+    // No proxy connector: proxies are off (above). TCP, watched for interrupts, then rustls for https.
+    let connector = ().chain(Watching(tcp)).chain(RustlsConnector::default());
     Ok(ureq::Agent::with_parts(
         builder.build(),
         connector,
@@ -673,6 +745,30 @@ mod tests {
         assert_eq!(c.stream_url(), "ws://127.0.0.1:39300/user/stream");
         let c = Client::new(Config::new("https://pieces.local")).unwrap();
         assert_eq!(c.stream_url(), "wss://pieces.local/user/stream");
+    }
+
+    /// The transport used where ours is not (not Unix), run here so that it is tested at all.
+    #[test]
+    fn ureqs_own_transport_is_interruptible_too() {
+        use std::net::TcpListener;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut config = Config::new(format!("http://{}", listener.local_addr().unwrap()));
+        config.timeout = Duration::from_secs(30);
+        let tcp = ureq::unversioned::transport::TcpConnector::default();
+        let agent = build_agent_with(&config, tcp).unwrap();
+        let base = config.base().into();
+        let client = std::sync::Arc::new(Client::from_shared(config, agent, base));
+        let caller = std::sync::Arc::clone(&client);
+        let call = std::thread::spawn(move || caller.snapshot_json());
+        // Accepted and the request read: the call is now waiting for the answer.
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut request = [0u8; 1024];
+        assert!(conn.read(&mut request).unwrap() > 0);
+        let at = std::time::Instant::now();
+        client.interrupt();
+        let e = call.join().unwrap().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Interrupted, "{e}");
+        assert!(at.elapsed() < Duration::from_secs(10), "{:?}", at.elapsed());
     }
 
     #[test]

@@ -38,6 +38,8 @@ const MAX_PROBE_THREADS: usize = 40;
 const MAX_RANGE_PORTS: usize = 256;
 const MAX_LEGACY_PORTS: usize = 16;
 const MAX_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a search waiting on its probes asks whether to stop.
+const STOP_SLICE: Duration = Duration::from_millis(10);
 /// A health answer is a status line, a few headers and `ok` plus a GUID; more than this is not one.
 const MAX_HEALTH_RESPONSE: usize = 4096;
 
@@ -211,6 +213,15 @@ fn env_base_url() -> Option<String> {
 /// Fails with [`ErrorKind::NotRunning`] — its message lists every place tried and what each gave —
 /// or with [`ErrorKind::InvalidArgument`] for invalid options.
 pub fn discover(options: &DiscoveryOptions) -> Result<String> {
+    discover_until(options, || false)
+}
+
+/// [`discover`] that gives up (with `NotRunning`) as soon as `stop` says so; it is asked every
+/// [`STOP_SLICE`] while probes are out. For an interrupted call's re-discovery.
+pub(crate) fn discover_until(
+    options: &DiscoveryOptions,
+    stop: impl Fn() -> bool,
+) -> Result<String> {
     options.validate()?;
     if let Some(url) = &options.env_base_url {
         return Ok(normalize_base_url(url));
@@ -233,7 +244,7 @@ pub fn discover(options: &DiscoveryOptions) -> Result<String> {
     candidates.retain(|(port, _)| seen.insert(*port));
 
     let ports: Vec<u16> = candidates.iter().map(|c| c.0).collect();
-    let (winner, outcomes) = probe_ranked(options.host, &ports, options.probe_timeout);
+    let (winner, outcomes) = probe_ranked(options.host, &ports, options.probe_timeout, &stop);
     if let Some(i) = winner {
         return Ok(base_url(options.host, ports[i]));
     }
@@ -332,6 +343,7 @@ fn probe_ranked(
     host: IpAddr,
     ports: &[u16],
     timeout: Duration,
+    stop: &dyn Fn() -> bool,
 ) -> (Option<usize>, Vec<Option<Outcome>>) {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; ports.len()];
     if ports.is_empty() {
@@ -365,7 +377,13 @@ fn probe_ranked(
     drop(tx);
 
     let mut best: Option<usize> = None;
-    for (i, outcome) in rx {
+    loop {
+        let (i, outcome) = match rx.recv_timeout(STOP_SLICE) {
+            Ok(found) => found,
+            Err(mpsc::RecvTimeoutError::Timeout) if stop() => return (None, outcomes),
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         outcomes[i] = Some(outcome);
         if outcome == Outcome::Healthy && best.is_none_or(|b| i < b) {
             best = Some(i);

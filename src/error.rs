@@ -43,6 +43,8 @@ pub enum ErrorKind {
     NotRunning,
     /// An internal error: a panic caught inside the library (a bug; please report it).
     Panic,
+    /// The call was interrupted by [`crate::Client::interrupt`] or a cancelled [`crate::CancelToken`].
+    Interrupted,
 }
 
 impl ErrorKind {
@@ -65,6 +67,7 @@ impl ErrorKind {
             ErrorKind::ResponseTooLarge => "response_too_large",
             ErrorKind::NotRunning => "not_running",
             ErrorKind::Panic => "panic",
+            ErrorKind::Interrupted => "interrupted",
         }
     }
 

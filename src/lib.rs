@@ -135,6 +135,7 @@ pub mod client;
 pub mod config;
 pub mod discovery;
 pub mod error;
+mod interrupt;
 pub mod models;
 pub mod schema;
 pub mod stream;
@@ -142,6 +143,8 @@ pub mod stream;
 mod check;
 mod resolve;
 mod tls;
+// Unix only; elsewhere ureq's own TCP transport is used (see `client::build_agent`).
+#[cfg(unix)]
 mod transport;
 
 mod ffi;
@@ -150,4 +153,5 @@ pub use client::Client;
 pub use config::Config;
 pub use discovery::{discover, DiscoveryOptions};
 pub use error::{Error, ErrorKind, Result};
+pub use interrupt::CancelToken;
 pub use stream::{StreamEvent, StreamOptions, UserStream};

@@ -14,11 +14,18 @@
 //! - when a send fails because the peer closed, drops the rest of the request and reads what the
 //!   peer answered before closing (a server refusing a large upload answers 413 and closes); when
 //!   nothing was answered, the send's error is the call's error.
+//! - connects without blocking and polls in short slices, so that an interrupted call
+//!   ([`crate::interrupt`]) does not wait out the connect timeout.
+//!
+//! Unix only (`std::os::fd`, `libc`): elsewhere the client uses ureq's own TCP transport. Both sit
+//! under [`crate::interrupt::Watching`], which shuts the socket down to interrupt a call.
 
 use std::fmt;
 use std::io::{self, Read, Write};
+use std::mem;
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use ureq::unversioned::transport::{
@@ -27,6 +34,9 @@ use ureq::unversioned::transport::{
 
 /// Output is sent once this much is waiting, even before the transport waits for input.
 const FLUSH_AT: usize = 64 * 1024;
+/// How often a connect in progress checks whether its call was interrupted. Loopback connects end
+/// at once (accepted or refused); only a connect that hangs ever waits a slice.
+const CONNECT_SLICE: Duration = Duration::from_millis(10);
 
 #[derive(Debug, Default)]
 pub(crate) struct TcpConnector;
@@ -46,7 +56,10 @@ impl<In: Transport> Connector<In> for TcpConnector {
         stream.set_nodelay(true)?;
         let config = details.config;
         let buffers = LazyBuffers::new(config.input_buffer_size(), config.output_buffer_size());
-        Ok(Some(Either::B(TcpTransport::new(stream, buffers))))
+        let transport = TcpTransport::new(stream, buffers);
+        let handle: Weak<TcpStream> = Arc::downgrade(&transport.stream);
+        (details.register_shutdown)(handle)?;
+        Ok(Some(Either::B(transport)))
     }
 }
 
@@ -59,11 +72,12 @@ fn connect_any(addrs: &[SocketAddr], timeout: NextTimeout) -> Result<TcpStream, 
             .map(|d| d.saturating_duration_since(Instant::now()) / (addrs.len() - i) as u32);
         let result = match share {
             Some(share) if share.is_zero() => return Err(ureq::Error::Timeout(timeout.reason)),
-            Some(share) => TcpStream::connect_timeout(addr, share),
-            None => TcpStream::connect(addr),
+            Some(share) => connect(addr, Some(Instant::now() + share)),
+            None => connect(addr, None),
         };
         match result {
             Ok(stream) => return Ok(stream),
+            Err(e) if crate::interrupt::interrupted() => return Err(e.into()),
             Err(e) => last = Some(e),
         }
     }
@@ -74,8 +88,180 @@ fn connect_any(addrs: &[SocketAddr], timeout: NextTimeout) -> Result<TcpStream, 
     })
 }
 
+/// A non-blocking connect, polled in slices of [`CONNECT_SLICE`] until it ends, `deadline` passes
+/// or the call is interrupted.
+fn connect(addr: &SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
+    let socket = new_socket(addr)?;
+    set_nonblocking(&socket, true)?;
+    let (storage, len) = sockaddr_of(addr);
+    // SAFETY: `storage` holds a valid sockaddr of `len` bytes for the address family of `socket`.
+    let rc = unsafe {
+        libc::connect(
+            socket.as_raw_fd(),
+            (&storage as *const libc::sockaddr_storage).cast(),
+            len,
+        )
+    };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(e);
+        }
+        await_connected(&socket, deadline)?;
+    }
+    set_nonblocking(&socket, false)?;
+    Ok(TcpStream::from(socket))
+}
+
+fn await_connected(socket: &OwnedFd, deadline: Option<Instant>) -> io::Result<()> {
+    loop {
+        if crate::interrupt::interrupted() {
+            return Err(io::Error::other("interrupted"));
+        }
+        let slice = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => left.min(CONNECT_SLICE),
+                _ => return Err(io::ErrorKind::TimedOut.into()),
+            },
+            None => CONNECT_SLICE,
+        };
+        let mut pfd = libc::pollfd {
+            fd: socket.as_raw_fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // Rounded up: a zero timeout would spin.
+        let ms = slice.as_micros().div_ceil(1000) as libc::c_int;
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n > 0 {
+            return match socket_error(socket)? {
+                0 => Ok(()),
+                code => Err(io::Error::from_raw_os_error(code)),
+            };
+        }
+    }
+}
+
+fn new_socket(addr: &SocketAddr) -> io::Result<OwnedFd> {
+    let family = match addr {
+        SocketAddr::V4(_) => libc::AF_INET,
+        SocketAddr::V6(_) => libc::AF_INET6,
+    };
+    // SAFETY: plain socket(2); the result is checked before use.
+    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor that nothing else owns.
+    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    // Not inherited by a child the host spawns (std sets the same on its own sockets).
+    // SAFETY: fcntl on a descriptor we own.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[cfg(any(target_os = "macos", target_os = "ios"))]
+    {
+        // No MSG_NOSIGNAL there: std sets SO_NOSIGPIPE on its sockets, so must we.
+        let one: libc::c_int = 1;
+        // SAFETY: a c_int option value of the right size.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_NOSIGPIPE,
+                (&one as *const libc::c_int).cast(),
+                mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(socket)
+}
+
+fn set_nonblocking(socket: &OwnedFd, on: bool) -> io::Result<()> {
+    let fd = socket.as_raw_fd();
+    // SAFETY: fcntl on a descriptor we own.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let flags = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The outcome of a finished non-blocking connect (SO_ERROR): 0 or an errno.
+fn socket_error(socket: &OwnedFd) -> io::Result<libc::c_int> {
+    let mut code: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: a c_int out-value with its size.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut code as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(code)
+}
+
+fn sockaddr_of(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: all-zero is a valid sockaddr_storage; the fields set below make it a valid address.
+    let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(v4) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for any sockaddr.
+            let sin = unsafe {
+                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = v4.port().to_be();
+            sin.sin_addr = libc::in_addr {
+                s_addr: u32::from_ne_bytes(v4.ip().octets()),
+            };
+            mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(v6) => {
+            // SAFETY: as above.
+            let sin6 = unsafe {
+                &mut *(&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = v6.port().to_be();
+            sin6.sin6_flowinfo = v6.flowinfo();
+            sin6.sin6_addr.s6_addr = v6.ip().octets();
+            sin6.sin6_scope_id = v6.scope_id();
+            mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
 pub(crate) struct TcpTransport {
-    stream: TcpStream,
+    /// Shared with the shutdown handle registered at connect, which interrupts a blocked call.
+    stream: Arc<TcpStream>,
     buffers: LazyBuffers,
     pending: Vec<u8>,
     read_timeout: Option<Duration>,
@@ -90,7 +276,7 @@ pub(crate) struct TcpTransport {
 impl TcpTransport {
     fn new(stream: TcpStream, buffers: LazyBuffers) -> TcpTransport {
         TcpTransport {
-            stream,
+            stream: Arc::new(stream),
             buffers,
             pending: Vec::new(),
             read_timeout: None,
@@ -114,7 +300,7 @@ impl TcpTransport {
             ensure_timeout(&mut self.write_timeout, left, |t| {
                 self.stream.set_write_timeout(t)
             })?;
-            match self.stream.write(&self.pending[sent..]) {
+            match (&*self.stream).write(&self.pending[sent..]) {
                 Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
                 Ok(n) => sent += n,
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
@@ -161,7 +347,7 @@ impl Transport for TcpTransport {
                 self.stream.set_read_timeout(t)
             })?;
             let input = self.buffers.input_append_buf();
-            match self.stream.read(input) {
+            match (&*self.stream).read(input) {
                 Ok(0) if self.send_failed.is_some() => {
                     return Err(self.input_failed(io::ErrorKind::UnexpectedEof.into()));
                 }

@@ -6,6 +6,7 @@
 use std::ffi::c_char;
 use std::sync::Arc;
 
+use super::cancel::with_bound_cancel;
 use super::{ffi_call, give_string, out_arg, str_arg, FfiError};
 use crate::{Client, Config};
 
@@ -45,7 +46,7 @@ unsafe fn route(
     ffi_call(|| {
         let client = unsafe { client_arg(client) }?;
         let out = unsafe { out_arg(out, out_name) }?;
-        out.write(give_string(call(client)?)?);
+        out.write(give_string(with_bound_cancel(client, call)?)?);
         Ok(())
     })
 }
@@ -126,7 +127,8 @@ pub unsafe extern "C" fn pieces_client_new(
 /// client are independent of it and may be freed before or after.
 ///
 /// Thread safety: must not race with any other call on the same client. Make sure every thread has
-/// returned from its calls on `client` before freeing it, and make no calls on it afterwards.
+/// returned from its calls on `client` before freeing it (`pieces_client_interrupt` makes them
+/// return promptly), and make no calls on it afterwards.
 ///
 /// # Safety
 /// `client` must be NULL or a handle from `pieces_client_new` that has not been freed yet.
@@ -152,7 +154,8 @@ pub unsafe extern "C" fn pieces_client_free(client: *mut PiecesClient) {
 /// Returns `PIECES_OK`, `PIECES_ERR_NULL_POINTER` (`client`, `out_json`), an HTTP code
 /// (`PIECES_ERR_NOT_FOUND` ... `PIECES_ERR_HTTP_STATUS`), a transport code (`PIECES_ERR_CONNECTION`,
 /// `PIECES_ERR_TIMEOUT`, `PIECES_ERR_TLS`, `PIECES_ERR_INVALID_RESPONSE`,
-/// `PIECES_ERR_RESPONSE_TOO_LARGE`), or `PIECES_ERR_PANIC`.
+/// `PIECES_ERR_RESPONSE_TOO_LARGE`), `PIECES_ERR_INTERRUPTED` (`pieces_client_interrupt`, or the
+/// `PiecesCancel` bound to this thread was triggered), or `PIECES_ERR_PANIC`.
 ///
 /// # Safety
 /// `client` must be NULL or a live handle; `out_json` NULL or valid for writing one pointer.
@@ -308,7 +311,37 @@ pub unsafe extern "C" fn pieces_user_providers(
 /// `client` must be NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn pieces_user_clear(client: *const PiecesClient) -> i32 {
-    ffi_call(|| Ok(unsafe { client_arg(client) }?.clear()?))
+    ffi_call(|| {
+        let client = unsafe { client_arg(client) }?;
+        with_bound_cancel(client, |c| Ok(c.clear()?))
+    })
+}
+
+/// Interrupts every call in flight on `client`: each returns `PIECES_ERR_INTERRUPTED` promptly,
+/// wherever it is blocked (connecting, sending, waiting for the answer, reading the body, in the
+/// GET retry or the re-discovery). Calls started after this returns work as usual; nothing else
+/// about the client changes. Streams are not affected (stop them with `pieces_stream_stop`).
+///
+/// "Promptly" means within milliseconds, except in a re-discovery waiting for another thread's
+/// (bounded by the discovery probe timeout), and on platforms other than Unix for a TCP connect in
+/// progress (bounded by `connect_timeout_ms`).
+///
+/// For a desktop app that quits, or a Ctrl-C: interrupt, then wait for the calling threads to
+/// return, then `pieces_client_free`. To cancel one call rather than all, see `PiecesCancel`.
+///
+/// Thread safety: may be called from any thread, at any time while the client is alive, any number
+/// of times, also from a stream callback. It must not race with `pieces_client_free`.
+///
+/// Returns `PIECES_OK`, `PIECES_ERR_NULL_POINTER` (`client`), or `PIECES_ERR_PANIC`.
+///
+/// # Safety
+/// `client` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn pieces_client_interrupt(client: *const PiecesClient) -> i32 {
+    ffi_call(|| {
+        unsafe { client_arg(client) }?.interrupt();
+        Ok(())
+    })
 }
 
 /// The WebSocket URL of `/user/stream` for this client (`ws://.../user/stream`, or `wss://` for an

@@ -24,6 +24,8 @@ mod status;
 
 mod client;
 
+mod cancel;
+
 mod discovery;
 
 mod stream;

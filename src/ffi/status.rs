@@ -47,6 +47,9 @@ pub const PIECES_ERR_INVALID_RESPONSE: i32 = 23;
 pub const PIECES_ERR_RESPONSE_TOO_LARGE: i32 = 24;
 /// Discovery found no running Pieces OS.
 pub const PIECES_ERR_NOT_RUNNING: i32 = 25;
+/// The call was interrupted by `pieces_client_interrupt` or a triggered `PiecesCancel`. Nothing is
+/// wrong with the client: later calls work as usual.
+pub const PIECES_ERR_INTERRUPTED: i32 = 26;
 /// `pieces_stream_next`: no event arrived within the timeout; the stream is still running.
 pub const PIECES_ERR_STREAM_TIMEOUT: i32 = 30;
 /// `pieces_stream_next`: the stream has ended and its last event (`PIECES_EVENT_STOPPED`) was taken.
@@ -166,6 +169,11 @@ const TABLE: &[Status] = &[
         "no running Pieces OS was found"
     ),
     status!(
+        PIECES_ERR_INTERRUPTED,
+        "interrupted",
+        "interrupted (pieces_client_interrupt or a triggered PiecesCancel)"
+    ),
+    status!(
         PIECES_ERR_STREAM_TIMEOUT,
         "stream_timeout",
         "no stream event within the timeout"
@@ -209,6 +217,7 @@ pub(crate) fn code_for_kind(kind: ErrorKind) -> i32 {
         ErrorKind::ResponseTooLarge => PIECES_ERR_RESPONSE_TOO_LARGE,
         ErrorKind::NotRunning => PIECES_ERR_NOT_RUNNING,
         ErrorKind::Panic => PIECES_ERR_PANIC,
+        ErrorKind::Interrupted => PIECES_ERR_INTERRUPTED,
     }
 }
 
@@ -228,7 +237,7 @@ pub extern "C" fn pieces_status_str(code: i32) -> *const c_char {
 mod tests {
     use super::*;
 
-    const KINDS: [ErrorKind; 16] = [
+    const KINDS: [ErrorKind; 17] = [
         ErrorKind::InvalidArgument,
         ErrorKind::MalformedJson,
         ErrorKind::InvalidDocument,
@@ -245,6 +254,7 @@ mod tests {
         ErrorKind::ResponseTooLarge,
         ErrorKind::NotRunning,
         ErrorKind::Panic,
+        ErrorKind::Interrupted,
     ];
 
     #[test]

@@ -19,7 +19,7 @@ trap 'rm -rf "$build"' EXIT
 
 warnings=(-Wall -Wextra -Wpedantic -Werror -g -Iinclude)
 link=(-L"$lib_dir" -Wl,-rpath,"$lib_dir" -lpieces_user -pthread)
-tests=(test_abi test_stream)
+tests=(test_abi test_stream test_interrupt)
 for t in "${tests[@]}"; do
     ${CC:-cc} -std=c11 "${warnings[@]}" "tests/c/$t.c" -o "$build/${t}_c" "${link[@]}"
     ${CXX:-c++} -std=c++17 -x c++ "${warnings[@]}" "tests/c/$t.c" -x none -o "$build/${t}_cpp" "${link[@]}"
@@ -27,7 +27,7 @@ done
 
 
 valgrind=${VALGRIND-valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=1}
-for test in test_abi_c test_abi_cpp test_stream_c test_stream_cpp; do
+for test in test_abi_c test_abi_cpp test_stream_c test_stream_cpp test_interrupt_c test_interrupt_cpp; do
     echo "== $test"
     # shellcheck disable=SC2086 # $valgrind is a command line
     tests/c/with-standin.sh $valgrind "$build/$test"

@@ -379,10 +379,19 @@ static void test_null_pointers(const PiecesClient *client) {
                   -1, SENTINEL_STR);
     check_failure("pieces_last_error(NULL)", pieces_last_error(NULL), PIECES_ERR_NULL_POINTER, -1,
                   SENTINEL_STR);
+    check_failure("pieces_client_interrupt(NULL)", pieces_client_interrupt(NULL),
+                  PIECES_ERR_NULL_POINTER, -1, SENTINEL_STR);
+    check_failure("pieces_cancel_new(NULL)", pieces_cancel_new(NULL), PIECES_ERR_NULL_POINTER, -1,
+                  SENTINEL_STR);
+    check_failure("pieces_cancel_trigger(NULL)", pieces_cancel_trigger(NULL), PIECES_ERR_NULL_POINTER,
+                  -1, SENTINEL_STR);
+    /* NULL unbinds: documented, not an error. */
+    CHECK(pieces_cancel_bind(NULL) == PIECES_OK);
 
     /* The frees accept NULL and do nothing. */
     pieces_client_free(NULL);
     pieces_string_free(NULL);
+    pieces_cancel_free(NULL);
     passed++;
 }
 

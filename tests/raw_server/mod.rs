@@ -175,7 +175,14 @@ impl Record {
 
 impl RawServer {
     pub fn start(script: impl Fn(usize, &mut Conn) + Send + Sync + 'static) -> RawServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        RawServer::start_on(TcpListener::bind("127.0.0.1:0").unwrap(), script)
+    }
+
+    /// [`RawServer::start`] on a listener the test already holds (e.g. a port it chose).
+    pub fn start_on(
+        listener: TcpListener,
+        script: impl Fn(usize, &mut Conn) + Send + Sync + 'static,
+    ) -> RawServer {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = channel();
         let (wake, wake_rx) = channel();

@@ -56,6 +56,7 @@ TLS = 22
 INVALID_RESPONSE = 23
 RESPONSE_TOO_LARGE = 24
 NOT_RUNNING = 25
+INTERRUPTED = 26
 STREAM_TIMEOUT = 30
 STREAM_ENDED = 31
 PANIC = 90
@@ -82,8 +83,13 @@ class PiecesStreamStruct(ctypes.Structure):
     """Opaque ``PiecesStream``; only pointers to it exist."""
 
 
+class PiecesCancelStruct(ctypes.Structure):
+    """Opaque ``PiecesCancel``; only pointers to it exist."""
+
+
 ClientPtr = POINTER(PiecesClientStruct)
 StreamPtr = POINTER(PiecesStreamStruct)
+CancelPtr = POINTER(PiecesCancelStruct)
 
 #: ``void (*)(void *user_data, int32_t kind, const char *json)``. Python never passes one (it uses the
 #: pull API so that user code never runs on the library's thread), but the type is declared so that
@@ -106,6 +112,11 @@ SIGNATURES: Dict[str, Tuple[List[Any], Any]] = {
     "pieces_string_free": ([c_void_p], None),
     "pieces_client_new": ([c_char_p, POINTER(ClientPtr)], c_int32),
     "pieces_client_free": ([ClientPtr], None),
+    "pieces_client_interrupt": ([ClientPtr], c_int32),
+    "pieces_cancel_new": ([POINTER(CancelPtr)], c_int32),
+    "pieces_cancel_trigger": ([CancelPtr], c_int32),
+    "pieces_cancel_bind": ([CancelPtr], c_int32),
+    "pieces_cancel_free": ([CancelPtr], None),
     "pieces_user_snapshot": ([ClientPtr, _OUT_STR], c_int32),
     "pieces_user_refresh": ([ClientPtr, _OUT_STR], c_int32),
     "pieces_user_providers": ([ClientPtr, _OUT_STR], c_int32),
@@ -240,6 +251,11 @@ class Library:
         self.pieces_string_free = d.pieces_string_free
         self.pieces_client_new = d.pieces_client_new
         self.pieces_client_free = d.pieces_client_free
+        self.pieces_client_interrupt = d.pieces_client_interrupt
+        self.pieces_cancel_new = d.pieces_cancel_new
+        self.pieces_cancel_trigger = d.pieces_cancel_trigger
+        self.pieces_cancel_bind = d.pieces_cancel_bind
+        self.pieces_cancel_free = d.pieces_cancel_free
         self.pieces_user_snapshot = d.pieces_user_snapshot
         self.pieces_user_refresh = d.pieces_user_refresh
         self.pieces_user_providers = d.pieces_user_providers

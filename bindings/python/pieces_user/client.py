@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
+import sys
 import threading
 import weakref
 from ctypes import byref, c_void_p
@@ -140,12 +142,127 @@ def discover(
     return lib.take_string(out)
 
 
+_MAIN_THREAD = threading.main_thread().ident
+
+
+def _ctrl_c_needs_a_helper() -> bool:
+    """True on the main thread while Ctrl-C raises KeyboardInterrupt (Python's default handler).
+
+    Python runs signal handlers on the main thread only, and only between bytecodes: a Ctrl-C that
+    arrives while the main thread is inside a C call is seen when the call returns (up to the
+    timeout). So such calls run on a helper thread (:class:`_MainThreadCalls`) while the main thread
+    waits on a lock, which a signal does interrupt. Other threads, and programs that handle SIGINT
+    themselves, call directly.
+    """
+    return (
+        threading.get_ident() == _MAIN_THREAD
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+
+
+class _MainThreadCalls:
+    """A helper thread that makes the main thread's calls, so that Ctrl-C can interrupt them.
+
+    One per client, started by the first call on the main thread. A ``PiecesCancel`` stays bound on
+    the helper thread; Ctrl-C triggers it (only that call is interrupted, not other threads' calls
+    on the client), the main thread waits for the call to come back (promptly) and raises
+    :class:`KeyboardInterrupt`. The helper then binds a fresh token before its next call. Costs one
+    thread switch each way per main-thread call (see the README's measurements).
+    """
+
+    def __init__(self, lib: "_ffi.Library") -> None:
+        self._lib = lib
+        self._go = threading.Lock()
+        self._go.acquire()
+        self._done = threading.Lock()
+        self._done.acquire()
+        self._job: Any = None
+        self._result: Any = None
+        self._cancel = self._new_token()
+        self._renew = False
+        self._thread = threading.Thread(target=self._loop, name="pieces-user-calls", daemon=True)
+        self._thread.start()
+
+    def _new_token(self) -> Any:
+        token = _ffi.CancelPtr()
+        rc = self._lib.pieces_cancel_new(byref(token))
+        if rc != _ffi.OK:
+            raise E.raise_for(self._lib, rc)
+        return token
+
+    def alive(self) -> bool:
+        # False in a child after fork(): the helper thread did not come along.
+        return self._thread.is_alive()
+
+    def _loop(self) -> None:
+        lib = self._lib
+        lib.pieces_cancel_bind(self._cancel)
+        while True:
+            self._go.acquire()
+            job = self._job
+            if job is None:
+                break
+            if self._renew:
+                spent, self._cancel = self._cancel, self._new_token()
+                lib.pieces_cancel_bind(self._cancel)
+                lib.pieces_cancel_free(spent)
+                self._renew = False
+            fn, args = job
+            try:
+                rc = fn(*args)
+                # The detail is per thread: read it here, on the thread that failed.
+                self._result = None if rc == _ffi.OK else lib.last_error(rc)
+            except BaseException as e:  # pragma: no cover - ctypes argument errors
+                self._result = e
+            self._done.release()
+        lib.pieces_cancel_bind(None)
+        lib.pieces_cancel_free(self._cancel)
+        self._done.release()
+
+    def call(self, fn: Callable[..., int], args: Any) -> Any:
+        """Runs ``fn(*args)`` on the helper; returns None or the failure's detail dict."""
+        self._job = (fn, args)
+        try:
+            # First in the try: Python raises KeyboardInterrupt only between instructions, and a C
+            # call such as release() completes first, so any KeyboardInterrupt caught below comes
+            # after the job was handed over and its result must be waited for.
+            self._go.release()
+            self._done.acquire()
+        except KeyboardInterrupt:
+            self._lib.pieces_cancel_trigger(self._cancel)
+            self._renew = True
+            self._wait_done()
+            raise
+        result = self._result
+        if isinstance(result, BaseException):  # pragma: no cover
+            raise result
+        return result
+
+    def _wait_done(self) -> None:
+        while True:
+            try:
+                self._done.acquire()
+                return
+            except KeyboardInterrupt:
+                pass  # already cancelling; the call is on its way back
+
+    def stop(self) -> None:
+        self._job = None
+        self._go.release()
+        self._wait_done()
+        self._thread.join()
+
+
 class Client:
     """A client for one Pieces OS.
 
     Thread-safe: share one ``Client`` between threads. Each call blocks its thread only — ctypes
     releases the GIL while the library waits on the network. Use it as a context manager or call
     :meth:`close` (idempotent); a client that is garbage-collected is closed too.
+
+    Interrupting: Ctrl-C during a call on the main thread raises :class:`KeyboardInterrupt` at once
+    (within milliseconds, not at the timeout); :meth:`interrupt` makes every call in flight on the
+    client raise :class:`Interrupted`; :meth:`close` interrupts calls in flight instead of waiting.
 
     Timeouts are in seconds: ``timeout`` bounds a whole call (connect, send, wait, read),
     ``connect_timeout`` the connect alone. ``None`` keeps the library's defaults (30 s and 2 s), so a
@@ -177,6 +294,7 @@ class Client:
         self._in_flight = 0
         self._closing = False
         self._streams: "weakref.WeakSet[UserStream]" = weakref.WeakSet()
+        self._main_calls: Optional[_MainThreadCalls] = None
         self._lib = _ffi.load(library)
         config: Dict[str, Any] = {}
         if base_url is not None:
@@ -208,7 +326,8 @@ class Client:
     # --- lifetime ---------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stops this client's streams, waits for calls in progress on other threads, frees the client.
+        """Stops this client's streams, interrupts calls in progress on other threads (they raise
+        :class:`~pieces_user.Interrupted`), waits for them to return, and frees the client.
 
         Idempotent. Calls made after ``close`` raise :class:`~pieces_user.ClientClosed`.
         """
@@ -221,9 +340,25 @@ class Client:
             stream.close()
         with self._lock:
             while self._in_flight:
-                self._idle.wait()
+                # Again on every round: a call that entered just before `_closing` was set may
+                # reach the library only after an earlier interrupt.
+                self._lib.pieces_client_interrupt(self._handle)
+                self._idle.wait(0.05)
             handle, self._handle = self._handle, None
+            main_calls, self._main_calls = self._main_calls, None
+        # At interpreter exit the idle helper (a daemon thread) may no longer run: leave it.
+        if main_calls is not None and main_calls.alive() and not sys.is_finalizing():
+            main_calls.stop()
         self._lib.pieces_client_free(handle)
+
+    def interrupt(self) -> None:
+        """Makes every call in flight on this client, on any thread, raise
+        :class:`~pieces_user.Interrupted` promptly. Later calls work as usual; streams go on.
+        Callable from any thread; does nothing on a closed client."""
+        with self._lock:
+            # Under the lock: close() cannot free the handle meanwhile.
+            if self._handle is not None:
+                self._lib.pieces_client_interrupt(self._handle)
 
     @property
     def closed(self) -> bool:
@@ -266,28 +401,41 @@ class Client:
 
     # --- calls ------------------------------------------------------------------------------------
 
-    def _get(self, fn: Callable[..., int]) -> Any:
-        out = c_void_p()
+    def _call(self, fn: Callable[..., int], *args: Any) -> None:
+        """``fn(handle, *args)``; raises the failure. Interruptible by Ctrl-C on the main thread."""
         handle = self._enter()
         try:
-            rc = fn(handle, byref(out))
+            if _ctrl_c_needs_a_helper():
+                detail = self._main_thread_calls().call(fn, (handle,) + args)
+            else:
+                rc = fn(handle, *args)
+                detail = None if rc == _ffi.OK else self._lib.last_error(rc)
         finally:
             self._leave()
-        if rc != _ffi.OK:
-            raise E.raise_for(self._lib, rc)
-        return decode_document(self._lib.take_bytes(out))
+        if detail is not None:
+            raise E.from_detail(detail)
+
+    def _call_out(self, fn: Callable[..., int], *args: Any) -> bytes:
+        """:meth:`_call` for a function whose last argument is a ``char **`` result."""
+        out = c_void_p()
+        try:
+            self._call(fn, *args, byref(out))
+        except KeyboardInterrupt:
+            self._lib.take_bytes(out)  # frees a result that arrived together with the Ctrl-C
+            raise
+        return self._lib.take_bytes(out)
+
+    def _main_thread_calls(self) -> _MainThreadCalls:
+        calls = self._main_calls
+        if calls is None or not calls.alive():
+            calls = self._main_calls = _MainThreadCalls(self._lib)
+        return calls
+
+    def _get(self, fn: Callable[..., int]) -> Any:
+        return decode_document(self._call_out(fn))
 
     def _post(self, fn: Callable[..., int], doc: Any, what: str) -> Any:
-        data = encode_document(doc, what)
-        out = c_void_p()
-        handle = self._enter()
-        try:
-            rc = fn(handle, data, byref(out))
-        finally:
-            self._leave()
-        if rc != _ffi.OK:
-            raise E.raise_for(self._lib, rc)
-        return decode_document(self._lib.take_bytes(out))
+        return decode_document(self._call_out(fn, encode_document(doc, what)))
 
     def snapshot(self) -> ReturnedUserProfile:
         """GET /user: ``{"user": {...}}``, or ``{"user": None}`` / ``{}`` when nobody is signed in."""
@@ -319,25 +467,11 @@ class Client:
 
     def clear(self) -> None:
         """POST /user/clear: signs the current user out."""
-        handle = self._enter()
-        try:
-            rc = self._lib.pieces_user_clear(handle)
-        finally:
-            self._leave()
-        if rc != _ffi.OK:
-            raise E.raise_for(self._lib, rc)
+        self._call(self._lib.pieces_user_clear)
 
     def stream_url(self) -> str:
         """The ``ws://``/``wss://`` URL of /user/stream for this client."""
-        out = c_void_p()
-        handle = self._enter()
-        try:
-            rc = self._lib.pieces_user_stream_url(handle, byref(out))
-        finally:
-            self._leave()
-        if rc != _ffi.OK:
-            raise E.raise_for(self._lib, rc)
-        return self._lib.take_string(out)
+        return self._call_out(self._lib.pieces_user_stream_url).decode("utf-8")
 
     # --- the user stream --------------------------------------------------------------------------
 

@@ -160,6 +160,13 @@ class NotRunning(ConnectionFailed):
     """Discovery found no running Pieces OS."""
 
 
+class Interrupted(PiecesError):
+    """The call was interrupted: :meth:`Client.interrupt`, or :meth:`Client.close` on another thread.
+
+    (Ctrl-C on the main thread raises :class:`KeyboardInterrupt` instead.) The client still works.
+    """
+
+
 class InvalidResponse(PiecesError):
     """Pieces OS answered 2xx with something that is not the expected document."""
 
@@ -201,6 +208,7 @@ _BY_CODE: Dict[int, Type[PiecesError]] = {
     _ffi.INVALID_RESPONSE: InvalidResponse,
     _ffi.RESPONSE_TOO_LARGE: ResponseTooLarge,
     _ffi.NOT_RUNNING: NotRunning,
+    _ffi.INTERRUPTED: Interrupted,
     _ffi.STREAM_TIMEOUT: StreamTimeout,
     _ffi.STREAM_ENDED: StreamEnded,
     _ffi.PANIC: InternalError,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, List
 
@@ -40,32 +41,31 @@ def test_the_gil_is_released_during_a_blocking_call(raw_server: Callable[..., Ra
     assert results == [{"user": None}] * 8
 
 
-def test_close_waits_for_calls_in_flight(raw_server: Callable[..., RawServer]) -> None:
+def test_close_interrupts_calls_in_flight_and_waits_for_them(
+    raw_server: Callable[..., RawServer],
+) -> None:
+    # The server holds the call until release(): a close() that waited for it would hang until the
+    # call's 30 s timeout; one that did not wait would return before the call's outcome exists.
     server = raw_server(http_response("200 OK", b'{"user":null}'), hold=True)
-    c = Client(server.url, timeout=10)
-    order: List[str] = []
+    c = Client(server.url, timeout=30)
     results: List[Any] = []
 
     def call() -> None:
         try:
             results.append(c.snapshot())
-        except pieces_user.PiecesError as e:  # pragma: no cover - would be a bug
+        except pieces_user.PiecesError as e:
             results.append(e)
-        order.append("call")
-
-    def close() -> None:
-        c.close()
-        order.append("close")
 
     caller = threading.Thread(target=call)
     caller.start()
-    assert server.wait_held(1), "the call never reached the server"
-    closer = threading.Thread(target=close)
-    closer.start()
-    # The call is held until release(): a close that did not wait for it returns meanwhile.
-    closer.join(0.5)
-    server.release()
-    caller.join(10)
-    closer.join(10)
-    assert order == ["call", "close"], order
-    assert results == [{"user": None}], results
+    try:
+        assert server.wait_held(1), "the call never reached the server"
+        start = time.monotonic()
+        c.close()
+        took = time.monotonic() - start
+        assert len(results) == 1, "close() returned before the call it interrupted"
+        assert isinstance(results[0], pieces_user.Interrupted), results
+        assert took < 10, f"close() took {took:.1f} s: it waited instead of interrupting"
+    finally:
+        server.release()
+        caller.join(10)
