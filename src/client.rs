@@ -21,7 +21,13 @@ use crate::schema::{self, DocumentKind, Violation};
 use crate::tls::{tls_error, tls_failure};
 use ureq::unversioned::transport::{Connector, RustlsConnector};
 
-/// A client for one Pieces OS. `Send + Sync`: share one across threads (e.g. in an `Arc`).
+/// A client for one Pieces OS. `Send + Sync`: share one across threads.
+///
+/// Cloning is cheap (two reference counts) and gives another handle to the same client: the
+/// connection pool, configuration and base URL are shared, and [`Client::interrupt`] on any
+/// handle interrupts the calls of all of them. A clone of a [`Client::with_cancel`] handle
+/// observes the same token.
+#[derive(Clone)]
 pub struct Client {
     shared: Arc<Shared>,
     /// Set on a [`Client::with_cancel`] handle: its calls observe this token.
@@ -166,9 +172,9 @@ impl Client {
     }
 
     /// A client sharing this one's connection pool, starting from its current base URL and tracking
-    /// discovery on its own from then on. [`Client::user_stream`] uses it: a stream outlives `&self`.
-    /// Its calls are not interrupted by [`Client::interrupt`] on this one.
-    pub fn clone_shared(&self) -> Client {
+    /// discovery on its own from then on. [`Client::user_stream`] uses it: a stream outlives `&self`,
+    /// and its `GET /user` calls must not be interrupted by [`Client::interrupt`] on this one.
+    pub(crate) fn detached(&self) -> Client {
         Client::from_shared(
             self.shared.config.clone(),
             self.shared.agent.clone(),

@@ -6,10 +6,14 @@ mod raw_server;
 use std::error::Error as _;
 use std::io;
 use std::net::TcpListener;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use pieces_user::{Client, Config, ErrorKind};
 
-use raw_server::RawServer;
+use raw_server::{constant_json, RawServer};
+
+const SIGNED_OUT: &str = r#"{"user":null}"#;
 
 /// A loopback port nothing listens on (bound, then released).
 fn closed_port_url() -> String {
@@ -51,4 +55,40 @@ fn a_garbled_answer_keeps_the_http_error_as_its_source() {
 fn errors_made_by_the_library_itself_have_no_source() {
     let e = Config::new("ftp://x").validate().unwrap_err();
     assert!(e.source().is_none());
+}
+
+#[test]
+fn clones_share_the_connection_pool() {
+    let server = RawServer::start(constant_json(SIGNED_OUT));
+    let a = Client::new(Config::new(&server.url)).unwrap();
+    let b = a.clone();
+    assert_eq!(a.snapshot_json().unwrap(), SIGNED_OUT);
+    assert_eq!(b.snapshot_json().unwrap(), SIGNED_OUT);
+    assert_eq!(b.snapshot_json().unwrap(), SIGNED_OUT);
+    drop((a, b)); // `stop` waits for the script, which reads the kept-alive connection until then
+    assert_eq!(
+        server.stop().connections,
+        1,
+        "one kept-alive connection for both"
+    );
+}
+
+#[test]
+fn an_interrupt_on_one_handle_reaches_a_call_on_its_clone() {
+    // Reads the request and then holds the connection without answering, until the client hangs up.
+    let server = RawServer::start(|_, conn| while conn.read_request().is_some() {});
+    let mut config = Config::new(&server.url);
+    config.timeout = Duration::from_secs(60);
+    let original = Client::new(config).unwrap();
+    let clone = original.clone();
+    let call = thread::spawn(move || clone.snapshot_json());
+    server
+        .requests
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the call reached the server");
+    let at = Instant::now();
+    original.interrupt();
+    let e = call.join().unwrap().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Interrupted, "{e}");
+    assert!(at.elapsed() < Duration::from_secs(10), "{:?}", at.elapsed());
 }

@@ -51,13 +51,13 @@ impl Client {
         options: StreamOptions,
         handler: impl FnMut(StreamEvent) + Send + 'static,
     ) -> Result<UserStream> {
-        let client = Arc::new(self.clone_shared());
+        let client = Arc::new(self.detached());
         start(client, options, Box::new(handler), None).map_err(|(e, _)| e)
     }
 
     /// Starts a stream whose events wait in a queue of `options.queue_size` for [`UserStream::next`].
     pub fn user_stream_pull(&self, options: StreamOptions) -> Result<UserStream> {
-        start_pull(Arc::new(self.clone_shared()), options)
+        start_pull(Arc::new(self.detached()), options)
     }
 }
 
