@@ -469,9 +469,11 @@ mod tests {
 
     #[test]
     fn debug_hides_secrets() {
-        let mut c = Config::default();
-        c.access_token = Some("s3cr3t-token".into());
-        c.application_id = Some("app-id-123".into());
+        let c = Config {
+            access_token: Some("s3cr3t-token".into()),
+            application_id: Some("app-id-123".into()),
+            ..Config::default()
+        };
         let s = format!("{c:?}");
         assert!(
             !s.contains("s3cr3t-token") && !s.contains("app-id-123"),

@@ -66,6 +66,7 @@ unsafe fn cancel_arg<'a>(ptr: *const PiecesCancel) -> Result<&'a CancelToken, Ff
 #[no_mangle]
 pub unsafe extern "C" fn pieces_cancel_new(out_cancel: *mut *mut PiecesCancel) -> i32 {
     ffi_call(|| {
+        // SAFETY: `out_cancel` is NULL or writable (`# Safety` above); `out_arg` checks NULL.
         let out = unsafe { out_arg(out_cancel, "out_cancel") }?;
         out.write(Box::into_raw(Box::new(PiecesCancel {
             token: CancelToken::new(),
@@ -88,6 +89,7 @@ pub unsafe extern "C" fn pieces_cancel_new(out_cancel: *mut *mut PiecesCancel) -
 #[no_mangle]
 pub unsafe extern "C" fn pieces_cancel_trigger(cancel: *const PiecesCancel) -> i32 {
     ffi_call(|| {
+        // SAFETY: `cancel` is NULL or a live token (`# Safety` above); NULL is checked.
         unsafe { cancel_arg(cancel) }?.cancel();
         Ok(())
     })
@@ -117,6 +119,7 @@ pub unsafe extern "C" fn pieces_cancel_bind(cancel: *const PiecesCancel) -> i32 
         let token = if cancel.is_null() {
             None
         } else {
+            // SAFETY: `cancel` is NULL or a live token (`# Safety` above); NULL is checked.
             Some(unsafe { cancel_arg(cancel) }?.clone())
         };
         BOUND
@@ -161,12 +164,17 @@ mod tests {
     fn a_bound_triggered_token_fails_calls_at_once_and_unbinding_ends_it() {
         let client = Client::new(crate::Config::new("http://127.0.0.1:1")).unwrap();
         let mut cancel = ptr::null_mut();
+        // SAFETY: pointers made in this test, or NULL on purpose.
         assert_eq!(unsafe { pieces_cancel_new(&mut cancel) }, PIECES_OK);
+        // SAFETY: pointers made in this test, or NULL on purpose.
         assert_eq!(unsafe { pieces_cancel_bind(cancel) }, PIECES_OK);
+        // SAFETY: pointers made in this test, or NULL on purpose.
         assert_eq!(unsafe { pieces_cancel_trigger(cancel) }, PIECES_OK);
+        // SAFETY: `cancel` came from the library in this test and is freed once, here.
         unsafe { pieces_cancel_free(cancel) };
         let code = |c: &Client| with_bound_cancel(c, |c| Ok(c.snapshot_json()?)).unwrap_err();
         assert_eq!(code(&client).code, PIECES_ERR_INTERRUPTED);
+        // SAFETY: pointers made in this test, or NULL on purpose.
         assert_eq!(unsafe { pieces_cancel_bind(ptr::null()) }, PIECES_OK);
         // Port 1 refuses: the call was made this time.
         assert_ne!(code(&client).code, PIECES_ERR_INTERRUPTED);

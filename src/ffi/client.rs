@@ -44,7 +44,9 @@ unsafe fn route(
     call: impl FnOnce(&Client) -> Result<String, FfiError>,
 ) -> i32 {
     ffi_call(|| {
+        // SAFETY: `client` is NULL or a live handle (`# Safety` above); NULL is checked.
         let client = unsafe { client_arg(client) }?;
+        // SAFETY: `out` is NULL or writable (`# Safety` above); `out_arg` checks NULL.
         let out = unsafe { out_arg(out, out_name) }?;
         out.write(give_string(with_bound_cancel(client, call)?)?);
         Ok(())
@@ -62,6 +64,7 @@ unsafe fn route_with_body(
     out: *mut *mut c_char,
     call: impl FnOnce(&Client, &str) -> crate::Result<String>,
 ) -> i32 {
+    // SAFETY: this function's `# Safety` is `route`'s, so the caller keeps its contract.
     unsafe {
         route(client, out, "out_json", |client| {
             let body = str_arg(body, body_name)?;
@@ -109,8 +112,10 @@ pub unsafe extern "C" fn pieces_client_new(
         let config = if config_json.is_null() {
             Config::default()
         } else {
+            // SAFETY: `config_json` is NULL or a C string (`# Safety` above); NULL is checked.
             Config::from_json(unsafe { str_arg(config_json, "config_json") }?)?
         };
+        // SAFETY: `out` is NULL or writable (`# Safety` above); `out_arg` checks NULL.
         let out = unsafe { out_arg(out, "out") }?;
         let client = Client::new(config)?;
         out.write(Box::into_raw(Box::new(PiecesClient {
@@ -164,6 +169,7 @@ pub unsafe extern "C" fn pieces_user_snapshot(
     client: *const PiecesClient,
     out_json: *mut *mut c_char,
 ) -> i32 {
+    // SAFETY: this function's `# Safety` is `route`'s, so the caller keeps its contract.
     unsafe { route(client, out_json, "out_json", |c| Ok(c.snapshot_json()?)) }
 }
 
@@ -182,6 +188,7 @@ pub unsafe extern "C" fn pieces_user_refresh(
     client: *const PiecesClient,
     out_json: *mut *mut c_char,
 ) -> i32 {
+    // SAFETY: this function's `# Safety` is `route`'s, so the caller keeps its contract.
     unsafe { route(client, out_json, "out_json", |c| Ok(c.refresh_json()?)) }
 }
 
@@ -206,6 +213,7 @@ pub unsafe extern "C" fn pieces_user_select(
     auth0_user_json: *const c_char,
     out_json: *mut *mut c_char,
 ) -> i32 {
+    // SAFETY: this function's `# Safety` is `route_with_body`'s; the caller keeps it.
     unsafe {
         route_with_body(
             client,
@@ -232,6 +240,7 @@ pub unsafe extern "C" fn pieces_user_update(
     profile_json: *const c_char,
     out_json: *mut *mut c_char,
 ) -> i32 {
+    // SAFETY: this function's `# Safety` is `route_with_body`'s; the caller keeps it.
     unsafe {
         route_with_body(client, profile_json, "profile_json", out_json, |c, b| {
             c.update_json(b)
@@ -255,6 +264,7 @@ pub unsafe extern "C" fn pieces_user_update_vanity(
     profile_json: *const c_char,
     out_json: *mut *mut c_char,
 ) -> i32 {
+    // SAFETY: this function's `# Safety` is `route_with_body`'s; the caller keeps it.
     unsafe {
         route_with_body(client, profile_json, "profile_json", out_json, |c, b| {
             c.update_vanity_json(b)
@@ -278,6 +288,7 @@ pub unsafe extern "C" fn pieces_user_beta_status(
     status_json: *const c_char,
     out_json: *mut *mut c_char,
 ) -> i32 {
+    // SAFETY: this function's `# Safety` is `route_with_body`'s; the caller keeps it.
     unsafe {
         route_with_body(client, status_json, "status_json", out_json, |c, b| {
             c.beta_status_json(b)
@@ -297,6 +308,7 @@ pub unsafe extern "C" fn pieces_user_providers(
     client: *const PiecesClient,
     out_json: *mut *mut c_char,
 ) -> i32 {
+    // SAFETY: this function's `# Safety` is `route`'s, so the caller keeps its contract.
     unsafe { route(client, out_json, "out_json", |c| Ok(c.providers_json()?)) }
 }
 
@@ -312,6 +324,7 @@ pub unsafe extern "C" fn pieces_user_providers(
 #[no_mangle]
 pub unsafe extern "C" fn pieces_user_clear(client: *const PiecesClient) -> i32 {
     ffi_call(|| {
+        // SAFETY: `client` is NULL or a live handle (`# Safety` above); NULL is checked.
         let client = unsafe { client_arg(client) }?;
         with_bound_cancel(client, |c| Ok(c.clear()?))
     })
@@ -339,6 +352,7 @@ pub unsafe extern "C" fn pieces_user_clear(client: *const PiecesClient) -> i32 {
 #[no_mangle]
 pub unsafe extern "C" fn pieces_client_interrupt(client: *const PiecesClient) -> i32 {
     ffi_call(|| {
+        // SAFETY: `client` is NULL or a live handle (`# Safety` above); NULL is checked.
         unsafe { client_arg(client) }?.interrupt();
         Ok(())
     })
@@ -361,6 +375,7 @@ pub unsafe extern "C" fn pieces_user_stream_url(
     client: *const PiecesClient,
     out_url: *mut *mut c_char,
 ) -> i32 {
+    // SAFETY: this function's `# Safety` is `route`'s, so the caller keeps its contract.
     unsafe { route(client, out_url, "out_url", |c| Ok(c.stream_url())) }
 }
 
@@ -379,6 +394,7 @@ mod tests {
     fn new_client(config: &CStr) -> *mut PiecesClient {
         let mut client = ptr::null_mut();
         assert_eq!(
+            // SAFETY: pointers made in this test, or NULL on purpose.
             unsafe { pieces_client_new(config.as_ptr(), &mut client) },
             PIECES_OK
         );
@@ -393,12 +409,15 @@ mod tests {
     fn config_errors_leave_out_untouched() {
         let sentinel = 0x5e5e_usize as *mut PiecesClient;
         let mut out = sentinel;
+        // SAFETY: pointers made in this test, or NULL on purpose.
         let code = unsafe { pieces_client_new(c"{".as_ptr(), &mut out) };
         assert_eq!(code, PIECES_ERR_MALFORMED_JSON);
+        // SAFETY: pointers made in this test, or NULL on purpose.
         let code = unsafe { pieces_client_new(cr#"{"nope":1}"#.as_ptr(), &mut out) };
         assert_eq!(code, PIECES_ERR_INVALID_ARGUMENT);
         assert!(last_message().contains("`nope`"), "{}", last_message());
         assert_eq!(out, sentinel);
+        // SAFETY: pointers made in this test, or NULL on purpose.
         let code = unsafe { pieces_client_new(ptr::null(), ptr::null_mut()) };
         assert_eq!(code, PIECES_ERR_NULL_POINTER);
         assert_eq!(last_message(), "out is NULL");
@@ -410,23 +429,29 @@ mod tests {
         let client = new_client(cr#"{"base_url":"http://127.0.0.1:1","timeout_ms":2000}"#);
         let mut url = ptr::null_mut();
         assert_eq!(
+            // SAFETY: pointers made in this test, or NULL on purpose.
             unsafe { pieces_user_stream_url(client, &mut url) },
             PIECES_OK
         );
         assert_eq!(
+            // SAFETY: `url` is a NUL-terminated string from the library, not yet freed.
             unsafe { CStr::from_ptr(url) }.to_str().unwrap(),
             "ws://127.0.0.1:1/user/stream"
         );
+        // SAFETY: `url` came from the library in this test and is freed once, here.
         unsafe { pieces_string_free(url) };
 
         let sentinel = 0x5e5e_usize as *mut c_char;
         let mut out = sentinel;
         assert_eq!(
+            // SAFETY: pointers made in this test, or NULL on purpose.
             unsafe { pieces_user_snapshot(client, &mut out) },
             PIECES_ERR_CONNECTION
         );
         assert_eq!(out, sentinel);
+        // SAFETY: pointers made in this test, or NULL on purpose.
         assert_eq!(unsafe { pieces_user_clear(client) }, PIECES_ERR_CONNECTION);
+        // SAFETY: `client` came from the library in this test and is freed once, here.
         unsafe { pieces_client_free(client) };
     }
 
@@ -435,27 +460,33 @@ mod tests {
         let client = new_client(c"{}");
         let mut out = ptr::null_mut();
         assert_eq!(
+            // SAFETY: pointers made in this test, or NULL on purpose.
             unsafe { pieces_user_update(ptr::null(), c"{}".as_ptr(), &mut out) },
             PIECES_ERR_NULL_POINTER
         );
         assert_eq!(last_message(), "client is NULL");
         assert_eq!(
+            // SAFETY: pointers made in this test, or NULL on purpose.
             unsafe { pieces_user_update(client, ptr::null(), &mut out) },
             PIECES_ERR_NULL_POINTER
         );
         assert_eq!(last_message(), "profile_json is NULL");
         assert_eq!(
+            // SAFETY: pointers made in this test, or NULL on purpose.
             unsafe { pieces_user_beta_status(client, c"{}".as_ptr(), ptr::null_mut()) },
             PIECES_ERR_NULL_POINTER
         );
         assert_eq!(last_message(), "out_json is NULL");
         assert_eq!(
+            // SAFETY: pointers made in this test, or NULL on purpose.
             unsafe { pieces_user_stream_url(client, ptr::null_mut()) },
             PIECES_ERR_NULL_POINTER
         );
         assert_eq!(last_message(), "out_url is NULL");
         assert!(out.is_null());
+        // SAFETY: `client` came from the library in this test and is freed once, here.
         unsafe { pieces_client_free(client) };
+        // SAFETY: freeing NULL is documented as a no-op.
         unsafe { pieces_client_free(ptr::null_mut()) };
     }
 }

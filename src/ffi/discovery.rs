@@ -40,8 +40,10 @@ pub unsafe extern "C" fn pieces_discover(
         let options = if options_json.is_null() {
             DiscoveryOptions::default()
         } else {
+            // SAFETY: `options_json` is NULL or a C string (`# Safety` above); NULL is checked.
             DiscoveryOptions::from_json(unsafe { str_arg(options_json, "options_json") }?)?
         };
+        // SAFETY: `out_base_url` is NULL or writable (`# Safety` above); `out_arg` checks NULL.
         let out = unsafe { out_arg(out_base_url, "out_base_url") }?;
         out.write(give_string(discover(&options)?)?);
         Ok(())

@@ -67,6 +67,7 @@ fn detail_json(last: Option<&FfiError>) -> Result<String, FfiError> {
 #[no_mangle]
 pub unsafe extern "C" fn pieces_last_error(out_json: *mut *mut c_char) -> i32 {
     ffi_call(|| {
+        // SAFETY: `out_json` is NULL or writable (`# Safety` above); `out_arg` checks NULL.
         let out = unsafe { out_arg(out_json, "out_json") }?;
         let json = with_last_error(detail_json)?;
         out.write(give_string(json)?);

@@ -10,6 +10,8 @@
 //! the doc comments on exports and constants are the C documentation.
 
 #![deny(unsafe_op_in_unsafe_fn)]
+// Every unsafe block says on a `SAFETY:` line why it is sound: this is where C hands us pointers.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -240,26 +242,31 @@ mod tests {
 
     #[test]
     fn str_arg_names_the_argument() {
+        // SAFETY: NULL on purpose, a C string literal or a live local.
         let e = unsafe { str_arg(ptr::null(), "profile_json") }.unwrap_err();
         assert_eq!(e.code, PIECES_ERR_NULL_POINTER);
         assert_eq!(e.message, "profile_json is NULL");
 
         let bad = c"ok\xff";
+        // SAFETY: NULL on purpose, a C string literal or a live local.
         let e = unsafe { str_arg(bad.as_ptr(), "status_json") }.unwrap_err();
         assert_eq!(e.code, PIECES_ERR_INVALID_UTF8);
         assert!(e.message.starts_with("status_json "), "{}", e.message);
         assert!(e.message.contains("offset 2"), "{}", e.message);
 
+        // SAFETY: NULL on purpose, a C string literal or a live local.
         assert_eq!(unsafe { str_arg(c"{}".as_ptr(), "x") }.unwrap(), "{}");
     }
 
     #[test]
     fn out_arg_rejects_null_and_writes_only_when_asked() {
+        // SAFETY: NULL on purpose, a C string literal or a live local.
         let e = unsafe { out_arg::<*mut c_char>(ptr::null_mut(), "out_json") }
             .err()
             .unwrap();
         assert_eq!(e.message, "out_json is NULL");
         let mut target: u32 = 1;
+        // SAFETY: NULL on purpose, a C string literal or a live local.
         let out = unsafe { out_arg(&mut target, "out") }.unwrap();
         out.write(2);
         assert_eq!(target, 2);

@@ -278,9 +278,11 @@ mod tests {
     #[test]
     fn unknown_codes_have_a_static_text() {
         for code in [-1, 6, 89, 91, 1000, i32::MAX, i32::MIN] {
+            // SAFETY: the library returns a static NUL-terminated string.
             let text = unsafe { CStr::from_ptr(pieces_status_str(code)) };
             assert_eq!(text, UNKNOWN);
         }
+        // SAFETY: the library returns a static NUL-terminated string.
         let text = unsafe { CStr::from_ptr(pieces_status_str(PIECES_ERR_CONFLICT)) };
         assert_eq!(
             text.to_str().unwrap(),

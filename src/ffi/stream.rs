@@ -173,11 +173,14 @@ pub unsafe extern "C" fn pieces_user_stream_start(
 ) -> i32 {
     ffi_call(|| {
         // The stream shares the handle's client (discovery findings included) and keeps it alive.
+        // SAFETY: `client` is NULL or a live handle (`# Safety` above); NULL is checked.
         let client = Arc::clone(&unsafe { handle_arg(client) }?.inner);
+        // SAFETY: `out` is NULL or writable (`# Safety` above); `out_arg` checks NULL.
         let out = unsafe { out_arg(out, "out") }?;
         let options = if options_json.is_null() {
             StreamOptions::default()
         } else {
+            // SAFETY: `options_json` is NULL or a C string (`# Safety` above); NULL is checked.
             StreamOptions::from_json(unsafe { str_arg(options_json, "options_json") }?)?
         };
         let inner = match cb {
@@ -237,6 +240,7 @@ fn start_callback(
 #[no_mangle]
 pub unsafe extern "C" fn pieces_stream_stop(stream: *const PiecesStream) -> i32 {
     ffi_call(|| {
+        // SAFETY: `stream` is NULL or a live stream (`# Safety` above); NULL is checked.
         unsafe { stream_arg(stream) }?.stop();
         Ok(())
     })
@@ -283,8 +287,11 @@ pub unsafe extern "C" fn pieces_stream_next(
     json: *mut *mut c_char,
 ) -> i32 {
     ffi_call(|| {
+        // SAFETY: `stream` is NULL or a live stream (`# Safety` above); NULL is checked.
         let stream = unsafe { stream_arg(stream) }?;
+        // SAFETY: `event_kind` is NULL or writable (`# Safety` above); `out_arg` checks NULL.
         let kind_out = unsafe { out_arg(event_kind, "event_kind") }?;
+        // SAFETY: `json` is NULL or writable (`# Safety` above); `out_arg` checks NULL.
         let json_out = unsafe { out_arg(json, "json") }?;
         let timeout = u64::try_from(timeout_ms).map_err(|_| {
             FfiError::new(
@@ -360,12 +367,15 @@ mod tests {
     }
 
     unsafe extern "C" fn forward(user_data: *mut c_void, kind: i32, json: *const c_char) {
+        // SAFETY: `user_data` is this test's boxed sender, freed by `release` only.
         let tx = unsafe { &*(user_data as *const Sender<(i32, String)>) };
+        // SAFETY: `json` is a NUL-terminated string from the library, not yet freed.
         let json = unsafe { CStr::from_ptr(json) }.to_str().unwrap().to_owned();
         let _ = tx.send((kind, json));
     }
 
     unsafe extern "C" fn release_sender(user_data: *mut c_void) {
+        // SAFETY: `release` runs once, after the last callback: the sender is unused now.
         drop(unsafe { Box::from_raw(user_data as *mut Sender<(i32, String)>) });
     }
 
@@ -375,6 +385,7 @@ mod tests {
         drop(listener);
         let config = CString::new(format!(r#"{{"base_url":"http://127.0.0.1:{port}"}}"#)).unwrap();
         let mut client = ptr::null_mut();
+        // SAFETY: pointers made in this test, or NULL on purpose.
         let rc = unsafe { super::super::client::pieces_client_new(config.as_ptr(), &mut client) };
         assert_eq!(rc, super::super::status::PIECES_OK);
         client
@@ -387,6 +398,7 @@ mod tests {
         let user_data = Box::into_raw(Box::new(tx)) as *mut c_void;
         let mut stream = ptr::null_mut();
         let bad = c"{\"queue_size\":1}";
+        // SAFETY: pointers made in this test, or NULL on purpose.
         let rc = unsafe {
             pieces_user_stream_start(
                 client,
@@ -400,6 +412,7 @@ mod tests {
         assert_eq!(rc, PIECES_ERR_INVALID_ARGUMENT);
         assert!(stream.is_null());
         // Still ours: the failed start did not release it.
+        // SAFETY: pointers made in this test, or NULL on purpose.
         let rc = unsafe {
             pieces_user_stream_start(
                 client,
@@ -413,6 +426,7 @@ mod tests {
         assert_eq!(rc, super::super::status::PIECES_OK);
         let (kind, _) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
         assert_eq!(kind, PIECES_EVENT_ERROR);
+        // SAFETY: `stream` came from the library in this test and is freed once, here.
         unsafe { pieces_stream_free(stream) };
         let mut kinds: Vec<i32> = Vec::new();
         while let Ok((kind, _)) = rx.recv_timeout(Duration::from_secs(10)) {
@@ -420,6 +434,7 @@ mod tests {
         }
         // recv failed because the sender was released, and only after stopped.
         assert_eq!(kinds.last(), Some(&PIECES_EVENT_STOPPED), "{kinds:?}");
+        // SAFETY: `client` came from the library in this test and is freed once, here.
         unsafe { super::super::client::pieces_client_free(client) };
     }
 
@@ -427,6 +442,7 @@ mod tests {
     fn pull_streams_reject_a_release_and_callback_streams_reject_next() {
         let client = refused_client();
         let mut stream = ptr::null_mut();
+        // SAFETY: pointers made in this test, or NULL on purpose.
         let rc = unsafe {
             pieces_user_stream_start(
                 client,
@@ -438,6 +454,7 @@ mod tests {
             )
         };
         assert_eq!(rc, PIECES_ERR_INVALID_ARGUMENT);
+        // SAFETY: pointers made in this test, or NULL on purpose.
         let rc = unsafe {
             pieces_user_stream_start(
                 client,
@@ -451,18 +468,22 @@ mod tests {
         assert_eq!(rc, super::super::status::PIECES_OK);
         let (mut kind, mut json) = (0, ptr::null_mut());
         assert_eq!(
+            // SAFETY: pointers made in this test, or NULL on purpose.
             unsafe { pieces_stream_next(stream, -1, &mut kind, &mut json) },
             PIECES_ERR_INVALID_ARGUMENT
         );
         assert_eq!(
+            // SAFETY: pointers made in this test, or NULL on purpose.
             unsafe { pieces_stream_stop(stream) },
             super::super::status::PIECES_OK
         );
         let mut last = 0;
         loop {
+            // SAFETY: pointers made in this test, or NULL on purpose.
             match unsafe { pieces_stream_next(stream, 1000, &mut kind, &mut json) } {
                 0 => {
                     last = kind;
+                    // SAFETY: `json` came from the library in this test and is freed once, here.
                     unsafe { super::super::string::pieces_string_free(json) };
                 }
                 rc => {
@@ -472,11 +493,14 @@ mod tests {
             }
         }
         assert_eq!(last, PIECES_EVENT_STOPPED);
+        // SAFETY: `stream` came from the library in this test and is freed once, here.
         unsafe { pieces_stream_free(stream) };
         assert_eq!(
+            // SAFETY: pointers made in this test, or NULL on purpose.
             unsafe { pieces_stream_stop(ptr::null()) },
             PIECES_ERR_NULL_POINTER
         );
+        // SAFETY: `client` came from the library in this test and is freed once, here.
         unsafe { super::super::client::pieces_client_free(client) };
     }
 }

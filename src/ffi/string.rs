@@ -56,8 +56,11 @@ mod tests {
         assert!(e.message.contains("offset 2"), "{}", e.message);
 
         let s = give_string("fine".to_owned()).unwrap();
+        // SAFETY: `s` is a NUL-terminated string from the library, not yet freed.
         assert_eq!(unsafe { CStr::from_ptr(s) }.to_str().unwrap(), "fine");
+        // SAFETY: `s` came from the library in this test and is freed once, here.
         unsafe { pieces_string_free(s) };
+        // SAFETY: freeing NULL is documented as a no-op.
         unsafe { pieces_string_free(ptr::null_mut()) };
     }
 }

@@ -36,6 +36,7 @@ mod tests {
 
     #[test]
     fn versions() {
+        // SAFETY: the library returns a static NUL-terminated string.
         let v = unsafe { CStr::from_ptr(pieces_version()) };
         assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
         assert_eq!(pieces_abi_version(), 1);
