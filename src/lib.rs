@@ -141,6 +141,7 @@ pub mod schema;
 pub mod stream;
 
 mod check;
+mod net;
 mod resolve;
 mod tls;
 // Unix only; elsewhere ureq's own TCP transport is used (see `client::build_agent`).

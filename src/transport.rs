@@ -28,6 +28,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use crate::net::{self, is_timeout};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
 };
@@ -65,26 +66,16 @@ impl<In: Transport> Connector<In> for TcpConnector {
 
 /// Tries each address in turn, sharing the connect budget between those left.
 fn connect_any(addrs: &[SocketAddr], timeout: NextTimeout) -> Result<TcpStream, ureq::Error> {
-    let deadline = deadline_of(timeout);
-    let mut last = None;
-    for (i, addr) in addrs.iter().enumerate() {
-        let share = deadline
-            .map(|d| d.saturating_duration_since(Instant::now()) / (addrs.len() - i) as u32);
-        let result = match share {
-            Some(share) if share.is_zero() => return Err(ureq::Error::Timeout(timeout.reason)),
-            Some(share) => connect(addr, Some(Instant::now() + share)),
-            None => connect(addr, None),
-        };
-        match result {
-            Ok(stream) => return Ok(stream),
-            Err(e) if crate::interrupt::interrupted() => return Err(e.into()),
-            Err(e) => last = Some(e),
-        }
+    if addrs.is_empty() {
+        return Err(ureq::Error::HostNotFound);
     }
-    Err(match last {
-        Some(e) if is_timeout(&e) => ureq::Error::Timeout(timeout.reason),
-        Some(e) => e.into(),
-        None => ureq::Error::HostNotFound,
+    let interrupted = crate::interrupt::interrupted;
+    net::connect_first(addrs, deadline_of(timeout), interrupted, connect).map_err(|e| {
+        if is_timeout(&e) && !interrupted() {
+            ureq::Error::Timeout(timeout.reason)
+        } else {
+            e.into()
+        }
     })
 }
 
@@ -441,13 +432,6 @@ fn is_peer_closed(e: &io::Error) -> bool {
         io::ErrorKind::BrokenPipe
             | io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
-    )
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
 }
 

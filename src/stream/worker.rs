@@ -1,7 +1,7 @@
 //! The stream thread: connect, deliver, detect dead connections, back off, reconnect, until stopped.
 
 use std::io;
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -18,6 +18,7 @@ use super::event::StreamEvent;
 use super::options::StreamOptions;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
+use crate::net::{self, is_timeout};
 use crate::schema::{self, DocumentKind};
 use crate::transport::ensure_timeout;
 
@@ -407,13 +408,6 @@ impl Worker {
     }
 }
 
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
 /// `ws://host:port/path` → a connected TcpStream, trying every address the host resolves to.
 fn connect_tcp(url: &str, timeout: Duration) -> Result<TcpStream, Error> {
     let (rest, default_port) = match url.strip_prefix("wss://") {
@@ -429,24 +423,27 @@ fn connect_tcp(url: &str, timeout: Duration) -> Result<TcpStream, Error> {
     } else {
         format!("{authority}:{default_port}")
     };
-    let addrs = target
+    let addrs: Vec<SocketAddr> = target
         .to_socket_addrs()
-        .map_err(|e| Error::new(ErrorKind::Connection, format!("{target}: {e}")).with_source(e))?;
-    let mut last = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last = Some(e),
-        }
+        .map_err(|e| Error::new(ErrorKind::Connection, format!("{target}: {e}")).with_source(e))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Connection,
+            format!("{target}: no address"),
+        ));
     }
-    Err(match last {
-        Some(e) if is_timeout(&e) => {
+    let connect = |addr: &SocketAddr, by: Option<Instant>| {
+        // connect_timeout refuses a zero timeout; the share of a budget just spent is 1 ms.
+        let left = by.map_or(timeout, |by| by.saturating_duration_since(Instant::now()));
+        TcpStream::connect_timeout(addr, left.max(Duration::from_millis(1)))
+    };
+    net::connect_first(&addrs, Some(Instant::now() + timeout), || false, connect).map_err(|e| {
+        if is_timeout(&e) {
             Error::new(ErrorKind::Timeout, format!("connect: {e}")).with_source(e)
-        }
-        Some(e) => {
+        } else {
             Error::new(ErrorKind::Connection, format!("connect to {target}: {e}")).with_source(e)
         }
-        None => Error::new(ErrorKind::Connection, format!("{target}: no address")),
     })
 }
 
