@@ -6,11 +6,13 @@
         profile = client.snapshot()["user"]
         ...
 
-Documents are plain dicts (typed as the TypedDicts in :mod:`pieces_user.types`); failures raise a
-subclass of :class:`PiecesError`. The native library is found, in order, at the ``library=``
+Documents are plain dicts (typed as the TypedDicts in :mod:`pieces_user.types`); numbers stay exact
+(a number a float cannot hold is a :class:`JsonNumber` that is written back as its text); failures
+raise a subclass of :class:`PiecesError`. The native library is found, in order, at the ``library=``
 argument, at ``$PIECES_USER_LIB``, then inside this package.
 """
 
+from ._codec import JsonNumber
 from ._ffi import ABI_VERSION, LibraryLoadError
 from .client import Client, Document, discover
 from .errors import (
@@ -67,6 +69,7 @@ __all__ = [
     "InvalidDocument",
     "InvalidInput",
     "InvalidResponse",
+    "JsonNumber",
     "LibraryLoadError",
     "MalformedJson",
     "NotFound",
