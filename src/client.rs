@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::discovery;
 use crate::error::{Error, ErrorKind, Result};
 use crate::models::{self, Auth0User, Document, ReturnedUserProfile, UserBetaStatus, UserProfile};
+use crate::process::Owner;
 use crate::resolve::LoopbackFirstResolver;
 use crate::schema::{self, DocumentKind, Violation};
 use crate::tls::{tls_error, tls_failure};
@@ -30,6 +31,8 @@ pub struct Client {
     base: RwLock<Arc<str>>,
     /// One re-discovery at a time: threads that fail together must not scan the ports together.
     rediscovery: Mutex<()>,
+    /// The process that created the pool; in a child after `fork()` every call fails (process.rs).
+    owner: Owner,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -127,6 +130,7 @@ impl Client {
             agent,
             base: RwLock::new(base),
             rediscovery: Mutex::new(()),
+            owner: Owner::current(),
         })
     }
 
@@ -138,11 +142,19 @@ impl Client {
             agent: self.agent.clone(),
             base: RwLock::new(self.current_base()),
             rediscovery: Mutex::new(()),
+            // Shares the pool, so it belongs where the pool does.
+            owner: self.owner,
         }
     }
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// [`ErrorKind::WrongProcess`] in a process other than the one that created this client (a child
+    /// after `fork()`): its pooled connections are shared with that process. Every route checks it.
+    pub fn check_process(&self) -> Result<()> {
+        self.owner.check("client")
     }
 
     /// The base URL calls go to now (no trailing slash): the configured one, or the one discovery last
@@ -157,6 +169,7 @@ impl Client {
     /// discovery this returns the configured URL and probes nothing. When nothing is found the cached
     /// URL is kept and the [`ErrorKind::NotRunning`] error is returned.
     pub fn rediscover(&self) -> Result<String> {
+        self.check_process()?;
         let Some(options) = &self.config.discovery else {
             return Ok(self.base_url());
         };
@@ -315,6 +328,7 @@ impl Client {
 
     /// Validate, send, check the status, read and validate the body.
     fn call(&self, route: &Route, body: Option<&str>) -> Result<Vec<u8>> {
+        self.check_process()?;
         if let Some(kind) = route.request {
             let body = body.ok_or_else(|| {
                 Error::new(

@@ -40,6 +40,9 @@ pub enum ErrorKind {
     ResponseTooLarge,
     /// Discovery found no running Pieces OS.
     NotRunning,
+    /// The client or stream was created by another process and inherited across `fork()`; create a
+    /// new one in this process.
+    WrongProcess,
 }
 
 impl ErrorKind {
@@ -61,6 +64,7 @@ impl ErrorKind {
             ErrorKind::InvalidResponse => "invalid_response",
             ErrorKind::ResponseTooLarge => "response_too_large",
             ErrorKind::NotRunning => "not_running",
+            ErrorKind::WrongProcess => "wrong_process",
         }
     }
 

@@ -10,6 +10,7 @@ pub mod models;
 pub mod schema;
 pub mod stream;
 
+mod process;
 mod resolve;
 mod tls;
 mod transport;

@@ -47,6 +47,9 @@ pub const PIECES_ERR_INVALID_RESPONSE: i32 = 23;
 pub const PIECES_ERR_RESPONSE_TOO_LARGE: i32 = 24;
 /// Discovery found no running Pieces OS.
 pub const PIECES_ERR_NOT_RUNNING: i32 = 25;
+/// The client or stream was created by another process and inherited across `fork()`: it belongs to
+/// the process that created it. Create a new one in this process (see "fork()" at the top).
+pub const PIECES_ERR_WRONG_PROCESS: i32 = 27;
 /// `pieces_stream_next`: no event arrived within the timeout; the stream is still running.
 pub const PIECES_ERR_STREAM_TIMEOUT: i32 = 30;
 /// `pieces_stream_next`: the stream has ended and its last event (`PIECES_EVENT_STOPPED`) was taken.
@@ -166,6 +169,11 @@ const TABLE: &[Status] = &[
         "no running Pieces OS was found"
     ),
     status!(
+        PIECES_ERR_WRONG_PROCESS,
+        "wrong_process",
+        "client or stream created by another process (fork): create a new one"
+    ),
+    status!(
         PIECES_ERR_STREAM_TIMEOUT,
         "stream_timeout",
         "no stream event within the timeout"
@@ -208,6 +216,7 @@ pub(crate) fn code_for_kind(kind: ErrorKind) -> i32 {
         ErrorKind::InvalidResponse => PIECES_ERR_INVALID_RESPONSE,
         ErrorKind::ResponseTooLarge => PIECES_ERR_RESPONSE_TOO_LARGE,
         ErrorKind::NotRunning => PIECES_ERR_NOT_RUNNING,
+        ErrorKind::WrongProcess => PIECES_ERR_WRONG_PROCESS,
     }
 }
 
@@ -227,7 +236,7 @@ pub extern "C" fn pieces_status_str(code: i32) -> *const c_char {
 mod tests {
     use super::*;
 
-    const KINDS: [ErrorKind; 15] = [
+    const KINDS: [ErrorKind; 16] = [
         ErrorKind::InvalidArgument,
         ErrorKind::MalformedJson,
         ErrorKind::InvalidDocument,
@@ -243,6 +252,7 @@ mod tests {
         ErrorKind::InvalidResponse,
         ErrorKind::ResponseTooLarge,
         ErrorKind::NotRunning,
+        ErrorKind::WrongProcess,
     ];
 
     #[test]

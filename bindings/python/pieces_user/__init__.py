@@ -39,6 +39,7 @@ from .errors import (
     Timeout,
     TlsError,
     TransportError,
+    WrongProcess,
 )
 from .stream import StreamEvent, UserStream, UserWatcher
 from .types import Auth0User, ReturnedUserProfile, UserBetaStatus, UserProfile
@@ -89,6 +90,7 @@ __all__ = [
     "UserProfile",
     "UserStream",
     "UserWatcher",
+    "WrongProcess",
     "__version__",
     "discover",
     "library_version",

@@ -9,7 +9,7 @@ import weakref
 from ctypes import byref, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Union, cast
 
-from . import _ffi
+from . import _ffi, _process
 from . import errors as E
 from ._codec import JSON_CODEC, JsonNumber, decode_document, encode_document
 from .types import Auth0User, ReturnedUserProfile, UserBetaStatus, UserProfile
@@ -90,6 +90,7 @@ class Client:
     ) -> None:
         # Set first so that __del__ and close() work even if the constructor fails below.
         self._handle: Any = None
+        self._inherited = False  # set in a child after os.fork(): see _process.py
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
@@ -122,14 +123,19 @@ class Client:
         if rc != _ffi.OK:
             raise E.raise_for(self._lib, rc)
         self._handle = handle
+        _process.track(self)
 
     # --- lifetime ---------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Stops this client's streams, waits for calls in progress on other threads, frees the client.
 
-        Idempotent. Calls made after ``close`` raise :class:`~pieces_user.ClientClosed`.
+        Idempotent. Calls made after ``close`` raise :class:`~pieces_user.ClientClosed`. In a child
+        process after ``fork()`` it only lets go of the parent's client.
         """
+        if self._inherited:
+            self._handle = None
+            return
         with self._lock:
             if self._handle is None or self._closing:
                 return
@@ -169,6 +175,8 @@ class Client:
         return self._lib.path
 
     def _enter(self) -> Any:
+        if self._inherited:
+            raise E.wrong_process("client")
         with self._lock:
             if self._handle is None or self._closing:
                 raise E.local(E.ClientClosed, _ffi.INVALID_ARGUMENT, "invalid_argument",
