@@ -83,6 +83,7 @@ _number_ids = itertools.count()
 
 # --- decoding -------------------------------------------------------------------------------------
 
+
 def _shapes_table() -> bytes:
     table = bytearray(b"x" * 256)
     for char in b"0123456789.":
