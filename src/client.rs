@@ -153,6 +153,8 @@ impl Client {
 
     /// [`ErrorKind::WrongProcess`] in a process other than the one that created this client (a child
     /// after `fork()`): its pooled connections are shared with that process. Every route checks it.
+    /// Dropping an inherited client in the child only closes the child's copies of the sockets, which
+    /// leaves the parent's connections open; `std::mem::forget` avoids even that.
     pub fn check_process(&self) -> Result<()> {
         self.owner.check("client")
     }

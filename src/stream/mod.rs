@@ -54,12 +54,14 @@ impl Client {
         options: StreamOptions,
         handler: impl FnMut(StreamEvent) + Send + 'static,
     ) -> Result<UserStream> {
+        self.check_process()?; // before clone_shared takes a lock another process may hold
         let client = Arc::new(self.clone_shared());
         start(client, options, Box::new(handler), None).map_err(|(e, _)| e)
     }
 
     /// Starts a stream whose events wait in a queue of `options.queue_size` for [`UserStream::next`].
     pub fn user_stream_pull(&self, options: StreamOptions) -> Result<UserStream> {
+        self.check_process()?; // before clone_shared takes a lock another process may hold
         start_pull(Arc::new(self.clone_shared()), options)
     }
 }
