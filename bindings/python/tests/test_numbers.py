@@ -241,3 +241,18 @@ def test_a_number_outlives_an_equal_one(codec: str) -> None:
     del first
     gc.collect()
     assert _codec.encode_document(doc) == b'{"n":2e309}'
+
+
+@pytest.mark.parametrize(
+    "name", ["UserProfile.max.json", "ReturnedUserProfile.max.json", "Auth0User.max.json", "UserBetaStatus.max.json"]
+)
+def test_typical_documents_take_orjsons_fast_path(name: str) -> None:
+    """The scan must not send ordinary profiles (UUIDs, timestamps, digits in strings) to the stdlib."""
+    from support import fixtures_dir
+
+    text = (fixtures_dir() / name).read_bytes()
+    compact = json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False).encode()
+    assert not _codec._may_hold_inexact_number(text)
+    assert not _codec._may_hold_inexact_number(compact)
+    bench = Path(__file__).resolve().parents[3] / "benches" / "data" / "profile-3k.json"
+    assert not _codec._may_hold_inexact_number(bench.read_bytes())
