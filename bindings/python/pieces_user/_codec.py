@@ -9,8 +9,9 @@ Numbers: the library passes JSON text through byte for byte, so reading a docume
 back unchanged must not change a number either. Integers of any size are exact ``int``s. A number a
 double cannot hold exactly (``1e309``, ``1e-400``, ``0.10000000000000000000001``) becomes a
 :class:`JsonNumber`: the nearest float, which remembers its text and is written back as that text.
-orjson reads integers past 64 bits as floats and small exponents as 0.0, so a cheap scan of the
-bytes sends the rare document that holds such a number to the stdlib parser, with hooks.
+orjson reads integers past 64 bits as floats and small exponents as 0.0, so its result is kept only
+when it provably holds every number exactly (it writes back as the same bytes, or a cheap scan of the
+bytes finds no long or tiny number); the rare rest goes to the stdlib parser, with hooks.
 """
 
 from __future__ import annotations
@@ -161,14 +162,27 @@ def _decode_stdlib(data: bytes) -> Any:
         return json.loads(data, parse_float=_read_float, parse_int=_read_int)
 
 
+def _writes_back_unchanged(doc: Any, data: bytes) -> bool:
+    """Whether orjson writes ``doc`` back as exactly ``data``: then every number was read exactly (a
+    float orjson made of an integer or a tiny number would be written differently). Compact JSON as
+    orjson writes it (and as Pieces OS and the stand-in return it) passes; this costs less than the
+    scan, which decides for the rest."""
+    try:
+        return bool(_orjson.dumps(doc) == data)
+    except TypeError:  # nesting past orjson's limit for writing
+        return False
+
+
 def decode_document(data: bytes) -> Any:
-    if _orjson is not None and not _may_hold_inexact_number(data):
+    if _orjson is not None:
         try:
-            return _orjson.loads(data)
+            doc = _orjson.loads(data)
         except ValueError:
             # orjson is stricter than the JSON the library passes through (a lone surrogate escape,
             # a number out of a double's range); the stdlib reads those.
-            pass
+            return _decode_stdlib(data)
+        if _writes_back_unchanged(doc, data) or not _may_hold_inexact_number(data):
+            return doc
     return _decode_stdlib(data)
 
 
