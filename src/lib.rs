@@ -11,6 +11,7 @@ pub mod models;
 pub mod schema;
 pub mod stream;
 
+mod process;
 mod resolve;
 mod tls;
 // Unix only; elsewhere ureq's own TCP transport is used (see `client::build_agent`).

@@ -6,12 +6,14 @@
         profile = client.snapshot()["user"]
         ...
 
-Documents are plain dicts (typed as the TypedDicts in :mod:`pieces_user.types`); failures raise a
-subclass of :class:`PiecesError`. The native library is found, in order, at the ``library=``
+Documents are plain dicts (typed as the TypedDicts in :mod:`pieces_user.types`); numbers stay exact
+(a number a float cannot hold is a :class:`JsonNumber` that is written back as its text); failures
+raise a subclass of :class:`PiecesError`. The native library is found, in order, at the ``library=``
 argument, at ``$PIECES_USER_LIB``, inside this package, then where ``make install`` put it (the
 system loader's search, by the soname ``libpieces_user.so.N`` on Linux).
 """
 
+from ._codec import JsonNumber
 from ._ffi import ABI_VERSION, LibraryLoadError
 from .client import Client, Document, discover
 from .errors import (
@@ -39,6 +41,7 @@ from .errors import (
     Timeout,
     TlsError,
     TransportError,
+    WrongProcess,
 )
 from .stream import StreamEvent, UserStream, UserWatcher
 from .types import Auth0User, ReturnedUserProfile, UserBetaStatus, UserProfile
@@ -70,6 +73,7 @@ __all__ = [
     "InvalidDocument",
     "InvalidInput",
     "InvalidResponse",
+    "JsonNumber",
     "LibraryLoadError",
     "MalformedJson",
     "NotFound",
@@ -89,6 +93,7 @@ __all__ = [
     "UserProfile",
     "UserStream",
     "UserWatcher",
+    "WrongProcess",
     "__version__",
     "discover",
     "library_version",
