@@ -74,13 +74,21 @@ private let onStreamRelease: PiecesReleaseCallback = { userData in
 
 /// Turns C events into `UserEvent`s for the sequence. Used only from the stream's thread (the C
 /// library calls back serially), which is why `dropped` needs no lock.
-private final class EventSink: @unchecked Sendable {
+final class EventSink: @unchecked Sendable {
     private let continuation: AsyncStream<UserEvent>.Continuation
     private var dropped = 0
 
     init(_ continuation: AsyncStream<UserEvent>.Continuation) {
         self.continuation = continuation
+        Self.live.withLock { $0 += 1 }
     }
+
+    deinit {
+        Self.live.withLock { $0 -= 1 }
+    }
+
+    /// Sinks not yet released by their C stream: the tests check it returns to zero.
+    static let live = Locked(0)
 
     func deliver(kind: Int32, json: String) {
         guard let event = Self.event(kind: kind, json: json) else { return }
@@ -170,5 +178,19 @@ private final class StreamHandle: @unchecked Sendable {
     private static func free(_ stream: OpaquePointer) {
         nonisolated(unsafe) let stream = stream
         DispatchQueue.global().async { pieces_stream_free(stream) }
+    }
+}
+
+/// A value behind a lock (Synchronization's Mutex needs macOS 15; this package supports 13).
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<T>(_ body: (inout Value) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
     }
 }
