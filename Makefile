@@ -9,7 +9,9 @@
 #   make fuzz      every cargo-fuzz target for 60 s (FUZZ_SECONDS); installs cargo-fuzz if missing
 #   make fuzz-smoke  every target for 5 s: a smoke run for CI
 #   make python-test  the Python package: venv, wheel, pytest, mypy --strict
-#   make demo      run examples/c/user.c and examples/c/stream.c against the stand-in
+#   make swift-test   the Swift package (bindings/swift): swift test against the stand-in
+#   make swift-sanitize  the Swift tests under AddressSanitizer, the stream tests under ThreadSanitizer
+#   make demo      run the C and Swift examples (examples/c, examples/swift) against the stand-in
 #   make bench     latency benchmarks (release builds; not tests)
 #   make clean
 
@@ -21,7 +23,7 @@ export CARGO_TARGET_DIR
 LIB_DIR = $(CARGO_TARGET_DIR)/debug
 BUILD_DIR = build/c
 
-.PHONY: build header test c-test stress fuzz fuzz-smoke python-test demo bench clean
+.PHONY: build header test c-test stress fuzz fuzz-smoke python-test swift-test swift-sanitize demo bench clean
 
 build:
 	$(CARGO) build
@@ -33,9 +35,17 @@ test:
 	$(CARGO) test
 	$(MAKE) c-test
 	$(MAKE) python-test
+	$(MAKE) swift-test
 
 python-test:
 	bindings/python/run_tests.sh
+
+swift-test:
+	bindings/swift/run_tests.sh
+
+swift-sanitize:
+	SWIFT_SANITIZE=address bindings/swift/run_tests.sh
+	SWIFT_SANITIZE=thread bindings/swift/run_tests.sh --filter StreamTests
 
 c-test:
 	tests/c/run.sh
@@ -61,6 +71,9 @@ demo: build
 	# Four events (connected, the user from GET /user and from the push on connect, the demo's
 	# update), then stopped when the demo stops the stream.
 	tests/c/with-standin.sh $(BUILD_DIR)/stream --update 4
+	PIECES_USER_LIB_DIR=$(abspath $(LIB_DIR)) swift build --package-path examples/swift
+	tests/c/with-standin.sh examples/swift/.build/debug/user
+	tests/c/with-standin.sh examples/swift/.build/debug/stream --update 4
 
 bench:
 	benches/bench_rest.sh
