@@ -10,7 +10,7 @@
 #   make fuzz-smoke  every target for 5 s: a smoke run for CI
 #   make python-test  the Python package: venv, wheel, pytest, mypy --strict
 #   make swift-test   the Swift package (bindings/swift): swift test against the stand-in
-#   make swift-sanitize  the Swift tests under AddressSanitizer, the stream tests under ThreadSanitizer
+#   make swift-sanitize  the Swift tests under AddressSanitizer, then under ThreadSanitizer
 #   make demo      run the C and Swift examples (examples/c, examples/swift) against the stand-in
 #   make bench     latency benchmarks (release builds; not tests)
 #   make clean
@@ -45,7 +45,7 @@ swift-test:
 
 swift-sanitize:
 	SWIFT_SANITIZE=address bindings/swift/run_tests.sh
-	SWIFT_SANITIZE=thread bindings/swift/run_tests.sh --filter StreamTests
+	SWIFT_SANITIZE=thread bindings/swift/run_tests.sh
 
 c-test:
 	tests/c/run.sh
@@ -77,6 +77,7 @@ demo: build
 
 bench:
 	benches/bench_rest.sh
+	benches/bench_swift.sh
 	cargo bench --bench discovery
 	cargo bench --bench stream_latency
 

@@ -6,7 +6,7 @@ import PackageDescription
 let package = Package(
     name: "PiecesUserExamples",
     platforms: [.macOS(.v13)],
-    dependencies: [.package(name: "PiecesUser", path: "../../bindings/swift")],
+    dependencies: [.package(path: "PiecesUser")],
     targets: [
         .executableTarget(name: "user", dependencies: [.product(name: "PiecesUser", package: "PiecesUser")]),
         .executableTarget(name: "stream", dependencies: [.product(name: "PiecesUser", package: "PiecesUser")]),

@@ -2,20 +2,20 @@
 // calls, for the same documents against the same server in the same run. Not a test: `make bench`
 // runs it (benches/bench_swift.sh) against the stand-in, built with -c release.
 //
-//     PiecesUserBench BASE_URL DOC.json [DOC.json ...]     (ROUNDS and CALLS from the environment)
+//     PiecesUserBench DOC.json [DOC.json ...] BASE_URL     (ROUNDS and CALLS from the environment)
 import CPiecesUser
 import Foundation
 import PiecesUser
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard arguments.count >= 2 else {
-    FileHandle.standardError.write(Data("usage: PiecesUserBench BASE_URL DOC.json...\n".utf8))
+    FileHandle.standardError.write(Data("usage: PiecesUserBench DOC.json... BASE_URL\n".utf8))
     exit(2)
 }
 let environment = ProcessInfo.processInfo.environment
 let rounds = Int(environment["ROUNDS"] ?? "") ?? 5
 let calls = Int(environment["CALLS"] ?? "") ?? 300
-let baseURL = arguments[0]
+let baseURL = arguments.last!
 
 /// The best round's mean time per call, in microseconds: the least disturbed by the shared machine.
 func measure(_ body: () throws -> Void) rethrows -> Double {
@@ -40,7 +40,7 @@ guard pieces_client_new("{\"base_url\":\"\(baseURL)\"}", &cClient) == PIECES_OK 
 
 print("Swift over the C ABI, \(baseURL); best of \(rounds) rounds x \(calls) calls, microseconds per call")
 print("doc        call       C ABI   Swift JSON   Swift typed   JSON/C  typed/C   decode   encode")
-for path in arguments.dropFirst() {
+for path in arguments.dropLast() {
     let doc = try String(contentsOfFile: path, encoding: .utf8)
     let profile = try JSONDecoder().decode(UserProfile.self, from: Data(doc.utf8))
     let size = "\(doc.utf8.count / 1000) KB".padding(toLength: 10, withPad: " ", startingAt: 0)

@@ -10,20 +10,27 @@
 import Foundation
 import PiecesUser
 
-var update = false
-var limit = 0
-var baseURL: String?
-for argument in CommandLine.arguments.dropFirst() {
-    if argument == "--update" {
-        update = true
-    } else if argument.hasPrefix("http") {
-        baseURL = argument
-    } else if let n = Int(argument) {
-        limit = n
-    } else {
-        FileHandle.standardError.write(Data("usage: stream [--update] [N] [BASE_URL]\n".utf8))
-        exit(2)
+struct Options: Sendable {
+    var update = false
+    var limit = 0
+    var baseURL: String?
+}
+
+func parse(_ arguments: ArraySlice<String>) -> Options {
+    var options = Options()
+    for argument in arguments {
+        if argument == "--update" {
+            options.update = true
+        } else if argument.hasPrefix("http") {
+            options.baseURL = argument
+        } else if let n = Int(argument) {
+            options.limit = n
+        } else {
+            FileHandle.standardError.write(Data("usage: stream [--update] [N] [BASE_URL]\n".utf8))
+            exit(2)
+        }
     }
+    return options
 }
 
 func describe(_ event: UserEvent) -> String {
@@ -39,15 +46,15 @@ func describe(_ event: UserEvent) -> String {
     }
 }
 
-func follow() async throws {
-    let config = baseURL.map { PiecesConfig(baseURL: $0) } ?? .discovery
+func follow(_ options: Options) async throws {
+    let config = options.baseURL.map { PiecesConfig(baseURL: $0) } ?? .discovery
     let client = try PiecesClient(config: config)
     var count = 0
     var updated = false
     for await event in client.userEvents() {
         print(describe(event))
         count += 1
-        if update, !updated, case .user = event {
+        if options.update, !updated, case .user = event {
             updated = true
             print("-- updating the profile through POST /user/update")
             let profile = UserProfile(
@@ -55,16 +62,17 @@ func follow() async throws {
                 vanityname: "from-the-demo")
             _ = try await client.update(profile)
         }
-        if limit > 0, count >= limit { break }
+        if options.limit > 0, count >= options.limit { break }
     }
     print("stopped      (left the loop after \(count) events)")
 }
 
 // Ctrl-C cancels the task, which ends the loop and stops the stream.
 signal(SIGINT, SIG_IGN)
-let task = Task {
+let options = parse(CommandLine.arguments.dropFirst())
+let task = Task { [options] in
     do {
-        try await follow()
+        try await follow(options)
     } catch {
         FileHandle.standardError.write(Data("stream: \(error)\n".utf8))
         exit(1)

@@ -71,15 +71,14 @@ _ = report("clear (POST /user/clear)") { try client.clear() }
 _ = report("snapshot after clear") { summary(try client.snapshot().user) }
 _ = report("streamURL") { try client.streamURL() }
 
-// async/await: the same routes, run off Swift's cooperative thread pool.
-let done = DispatchSemaphore(value: 0)
-Task {
+// async/await: the same routes, run off Swift's cooperative thread pool. (Inside an async
+// function Swift picks the async overload of a route.)
+func asyncTour(_ client: PiecesClient) async {
     do {
         let json = try await client.snapshotJSON()
         print("snapshotJSON (async)".padding(toLength: 38, withPad: " ", startingAt: 0), "ok: \(json)")
     } catch {
         print("snapshotJSON (async) failed: \(error)")
     }
-    done.signal()
 }
-done.wait()
+await asyncTour(client)
