@@ -56,6 +56,19 @@ public struct PiecesError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let responseTooLarge = Self(rawValue: "response_too_large")
         public static let notRunning = Self(rawValue: "not_running")
         public static let panic = Self(rawValue: "panic")
+
+        /// Category word to status code, read from the library's own status table: a category is
+        /// its constant's name without `PIECES_ERR_`, lower-cased (`PIECES_ERR_NOT_FOUND` is
+        /// `not_found`). Stream error events carry only the category.
+        static let codes: [String: Int32] = {
+            var codes: [String: Int32] = [:]
+            for code in Int32(1)..<128 {
+                let text = String(cString: pieces_status_str(code))
+                guard text.hasPrefix("PIECES_ERR_"), let colon = text.firstIndex(of: ":") else { continue }
+                codes[text[text.index(text.startIndex, offsetBy: 11)..<colon].lowercased()] = code
+            }
+            return codes
+        }()
     }
 }
 
@@ -84,8 +97,8 @@ extension PiecesError {
             return PiecesError(code: PIECES_ERR_INVALID_RESPONSE, category: .invalidResponse, message: json)
         }
         return PiecesError(
-            code: 0, category: Category(rawValue: record.kind), status: record.status,
-            message: record.message, path: record.path)
+            code: Category.codes[record.kind] ?? 0, category: Category(rawValue: record.kind),
+            status: record.status, message: record.message, path: record.path)
     }
 
     /// An argument refused on the Swift side before the C call (e.g. a string with a NUL).

@@ -14,7 +14,8 @@ public enum UserEvent: Sendable, Hashable {
     case disconnected(reason: String)
     /// Attempt `attempt` (from 1 since the last connection) starts after `delay`.
     case reconnecting(attempt: Int, delay: Duration)
-    /// The consumer fell behind and this many earlier events were dropped.
+    /// The consumer fell behind and this many earlier events were dropped (reported ahead of the
+    /// next event after the drop).
     case overflow(dropped: Int)
     /// The stream has ended (stopped, or gave up after `maxAttempts`). Always the last event.
     case stopped(reason: String)

@@ -1,3 +1,4 @@
+import CPiecesUser
 import Foundation
 import XCTest
 
@@ -62,6 +63,7 @@ final class StreamTests: XCTestCase {
         guard case .stopped = events.last else { return XCTFail("\(events)") }
         let errors = events.compactMap { if case .error(let e) = $0 { e } else { nil } }
         XCTAssertEqual(errors.first?.category, .connection)
+        XCTAssertEqual(errors.first?.code, PIECES_ERR_CONNECTION)
         XCTAssertTrue(events.contains { if case .reconnecting(1, let delay) = $0 { delay <= .milliseconds(20) } else { false } }, "\(events)")
     }
 
@@ -75,6 +77,30 @@ final class StreamTests: XCTestCase {
         guard case .error(let error) = events.first else { return XCTFail("\(events)") }
         XCTAssertEqual(error.category, .invalidArgument)
     }
+
+    /// A consumer that stops reading loses the oldest events, is told how many, and still gets
+    /// the newest state.
+    func testASlowConsumerSeesOverflowThenTheNewestState() async throws {
+        let standin = try Standin()
+        defer { standin.stop() }
+        let client = try PiecesClient(baseURL: standin.url)
+        var events = client.userEvents(options: StreamOptions(bufferSize: 2)).makeAsyncIterator()
+        guard case .connected = await events.next() else { return XCTFail("not connected first") }
+        // 30 changes pushed while nobody reads: at most 2 can wait in the buffer.
+        try blocking {
+            for i in 0..<30 { _ = try client.update(makeProfile("u-\(i)")) }
+        }
+        try await Task.sleep(for: .seconds(1))
+        try blocking { _ = try client.update(makeProfile("u-final")) }
+        var dropped = 0
+        while let event = await events.next() {
+            if case .overflow(let n) = event { dropped += n }
+            if case .user(let profile) = event, profile.id == "u-final" { break }
+        }
+        XCTAssertGreaterThan(dropped, 0)
+    }
+
+    func blocking(_ body: () throws -> Void) throws { try body() }
 
     /// 100 start/cancel cycles leave no thread, no file descriptor and no sink behind.
     func testStartAndCancelCyclesLeaveNothingBehind() async throws {
