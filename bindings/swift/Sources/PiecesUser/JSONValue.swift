@@ -101,7 +101,7 @@ public struct PiecesDateTime: Codable, Sendable, Hashable, CustomStringConvertib
 
     /// Written in the TypeScript SDK's form, e.g. `2024-03-14T09:26:53.589Z`.
     public init(_ date: Date) {
-        text = date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+        text = Self.fractional.format(date)
     }
 
     /// The instant, or `nil` when the text is not an RFC 3339 date-time.

@@ -152,20 +152,19 @@ private final class StreamHandle: @unchecked Sendable {
         case ended
     }
 
-    private let lock = NSLock()
-    private var state = State.starting
+    private let state = Locked(State.starting)
 
     func started(_ stream: OpaquePointer) {
-        let endedAlready = lock.withLock {
-            if case .ended = state { return true }
-            state = .running(stream)
+        let endedAlready = state.withLock {
+            if case .ended = $0 { return true }
+            $0 = .running(stream)
             return false
         }
         if endedAlready { Self.free(stream) }
     }
 
     func end() {
-        let stream: OpaquePointer? = lock.withLock {
+        let stream: OpaquePointer? = state.withLock { state in
             defer { state = .ended }
             if case .running(let stream) = state { return stream }
             return nil

@@ -130,6 +130,10 @@ final class RouteTests: XCTestCase {
             XCTAssertEqual(try encoded(date), "\"\(text)\"")
         }
         XCTAssertNil(PiecesDateTime(text: "yesterday").date)
+        let now = Date(timeIntervalSince1970: 1_710_408_413.589)
+        let written = PiecesDateTime(now)
+        XCTAssertTrue(written.text.hasSuffix("Z"), written.text)
+        XCTAssertEqual(written.date?.timeIntervalSince1970 ?? 0, now.timeIntervalSince1970, accuracy: 0.001)
     }
 
     func testSixteenConcurrentTasksOnOneClient() async throws {
