@@ -113,8 +113,12 @@ extension PiecesError {
             message: "the response does not decode into the Swift model: \(error)")
     }
 
+    /// When no record describes the failure: the category from the status table, the
+    /// description as the message.
     private static func fallback(code: Int32) -> PiecesError {
-        PiecesError(code: code, category: Category(rawValue: "unknown"), message: String(cString: pieces_status_str(code)))
+        let category = Category.codes.first { $0.value == code }?.key ?? "unknown"
+        return PiecesError(
+            code: code, category: Category(rawValue: category), message: String(cString: pieces_status_str(code)))
     }
 
     private struct Record: Decodable {

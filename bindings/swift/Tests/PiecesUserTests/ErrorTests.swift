@@ -134,5 +134,8 @@ final class ErrorTests: XCTestCase {
         let error = PiecesError.last(code: 12345)
         XCTAssertEqual(error.code, 12345)
         XCTAssertEqual(error.message, String(cString: pieces_status_str(12345)))
+        XCTAssertEqual(error.category.rawValue, "unknown")
+        XCTAssertEqual(PiecesError.Category.codes["conflict"], PIECES_ERR_CONFLICT)
+        XCTAssertEqual(PiecesError.Category.codes["invalid_utf8"], PIECES_ERR_INVALID_UTF8)
     }
 }
