@@ -30,6 +30,11 @@ final class FixtureTests: XCTestCase {
         for name in names {
             let (text, again) = try roundTrip(name)
             XCTAssertEqual(try jsonValue(again), try jsonValue(text), name)
+            // A second opinion that does not use the package's JSONValue.
+            let before = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary
+            let after = try JSONSerialization.jsonObject(with: Data(again.utf8)) as? NSDictionary
+            XCTAssertNotNil(before, name)
+            XCTAssertEqual(before, after, name)
         }
     }
 
