@@ -7,12 +7,12 @@ import PackageDescription
 /// Where libpieces_user lives: $PIECES_USER_LIB_DIR, else the repository's own cargo build
 /// ($CARGO_TARGET_DIR or ../../target; debug, or release when only that one was built).
 func libraryDirectory() -> String {
-    let env = ProcessInfo.processInfo.environment
+    // Context.environment (not ProcessInfo) so SwiftPM knows the manifest depends on these.
+    let env = Context.environment
     if let dir = env["PIECES_USER_LIB_DIR"], !dir.isEmpty {
         return dir
     }
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../..").standardized.path
+    let root = URL(fileURLWithPath: Context.packageDirectory + "/../..").standardized.path
     var target = env["CARGO_TARGET_DIR"] ?? "target"
     if !target.hasPrefix("/") {
         target = root + "/" + target
