@@ -5,13 +5,12 @@ import Foundation
 /// (the generated models) and as JSON text passed through unchanged (the `...JSON` forms).
 ///
 /// Thread-safe: the C client is, so one `PiecesClient` may be shared by any number of tasks and
-/// threads (they share one connection pool). The async forms run the blocking C call on the
-/// client's own dispatch queue, never on Swift's cooperative thread pool.
+/// threads (they share one connection pool). The async forms run the blocking C call on a private
+/// dispatch queue, never on Swift's cooperative thread pool.
 public final class PiecesClient: Sendable {
     /// The C handle; the C client is thread-safe and this class frees it only in `deinit`, when no
     /// call can still be running (every call holds `self`).
     nonisolated(unsafe) private let handle: OpaquePointer
-    private let queue = DispatchQueue(label: "pieces_user.client", attributes: .concurrent)
 
     public init(config: PiecesConfig) throws {
         guard pieces_abi_version() == UInt32(PIECES_ABI_VERSION) else {
@@ -46,7 +45,7 @@ public final class PiecesClient: Sendable {
     }
 
     public static func discover(_ options: PiecesConfig.Discovery = .init()) async throws -> String {
-        try await runOffPool(DispatchQueue.global()) { try discover(options) }
+        try await runOffPool { try discover(options) }
     }
 
     /// The WebSocket URL of `/user/stream` for this client. Makes no connection.
@@ -138,18 +137,22 @@ public final class PiecesClient: Sendable {
 
     // MARK: Plumbing
 
-    /// Runs one whole blocking call (C call, reading the last error, decoding) on the client's
-    /// queue. It is one closure on one thread on purpose: `pieces_last_error` is per thread, and a
-    /// per-call cancel token would be bound to the call here.
+    /// Runs one whole blocking call (C call, reading the last error, decoding) off Swift's
+    /// cooperative pool. It is one closure on one thread on purpose: `pieces_last_error` is per
+    /// thread, and a per-call cancel token would be bound to the call here.
     private func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await Self.runOffPool(queue, work)
+        try await Self.runOffPool(work)
     }
 
-    private static func runOffPool<T: Sendable>(
-        _ queue: DispatchQueue, _ work: @escaping @Sendable () throws -> T
-    ) async throws -> T {
+    /// Each call gets a serial queue of its own. Not a shared concurrent queue or a global one:
+    /// those run on Dispatch's width-limited pool (one thread per core), which on Linux is also
+    /// the pool Swift's cooperative executor runs on, so calls waiting on the network would hold
+    /// every task up. A serial queue is given a thread of its own when its work blocks.
+    static func runOffPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result(catching: work)) }
+            DispatchQueue(label: "pieces_user.call").async {
+                continuation.resume(with: Result(catching: work))
+            }
         }
     }
 

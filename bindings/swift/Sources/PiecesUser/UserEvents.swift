@@ -174,10 +174,11 @@ private final class StreamHandle: @unchecked Sendable {
 
     /// `pieces_stream_free` waits for the stream thread (bounded by the connect timeout), so it
     /// runs off the caller: `end` may be called on Swift's cooperative pool or on the stream's own
-    /// thread (there the C call only signals, but it is simpler not to tell the two apart).
+    /// thread (there the C call only signals, but it is simpler not to tell the two apart). A
+    /// serial queue of its own, for the reason given at `PiecesClient.runOffPool`.
     private static func free(_ stream: OpaquePointer) {
         nonisolated(unsafe) let stream = stream
-        DispatchQueue.global().async { pieces_stream_free(stream) }
+        DispatchQueue(label: "pieces_user.stream-free").async { pieces_stream_free(stream) }
     }
 }
 

@@ -154,6 +154,28 @@ final class RouteTests: XCTestCase {
         }
     }
 
+    /// The async forms wait on the client's queue, not on Swift's cooperative pool (as wide as the
+    /// machine has cores): with 8 calls hanging on a server that never answers, other async work,
+    /// including another call, still finishes while all 8 are still waiting.
+    func testHangingAsyncCallsDoNotStarveTheCooperativePool() async throws {
+        let server = try SilentServer()
+        let hung = try PiecesClient(config: PiecesConfig(baseURL: server.url, timeoutMs: 3_000))
+        let finished = Locked(0)
+        let waiting = (0..<8).map { _ in
+            Task {
+                _ = try? await hung.snapshot()
+                finished.withLock { $0 += 1 }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(200))  // let them all reach the server
+        let client = self.client!
+        let quick = try await Task { try await client.snapshot() }.value
+        XCTAssertNotNil(quick.user)
+        XCTAssertEqual(finished.withLock { $0 }, 0, "the quick call waited for the hung ones")
+        for task in waiting { await task.value }
+        XCTAssertEqual(finished.withLock { $0 }, 8)
+    }
+
     func testBaseURLInitAndDiscovery() async throws {
         let port = standin.url.split(separator: ":").last.map(String.init)!
         let options = PiecesConfig.Discovery(ports: Int(port)!...Int(port)!, portFile: "", legacyPorts: [], probeTimeoutMs: 500)
