@@ -6,6 +6,8 @@ import PackageDescription
 let package = Package(
     name: "PiecesUserExamples",
     platforms: [.macOS(.v13)],
+    // `PiecesUser` is a symlink to ../../bindings/swift: SwiftPM names a path dependency after its
+    // directory, and `swift` would clash with this package's own directory name.
     dependencies: [.package(path: "PiecesUser")],
     targets: [
         .executableTarget(name: "user", dependencies: [.product(name: "PiecesUser", package: "PiecesUser")]),
