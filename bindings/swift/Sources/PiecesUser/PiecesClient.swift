@@ -139,9 +139,31 @@ public final class PiecesClient: Sendable {
 
     /// Runs one whole blocking call (C call, reading the last error, decoding) off Swift's
     /// cooperative pool. It is one closure on one thread on purpose: `pieces_last_error` is per
-    /// thread, and a per-call cancel token would be bound to the call here.
+    /// thread, and the call's cancel token is bound to that thread for the call. Cancelling the
+    /// task triggers the token: the C call returns `PIECES_ERR_INTERRUPTED` at once, wherever it is
+    /// blocked, and this throws `CancellationError`. Other calls on the client go on.
     private func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await Self.runOffPool(work)
+        let token = try CancelToken()
+        do {
+            return try await withTaskCancellationHandler {
+                try await Self.runOffPool {
+                    pieces_cancel_bind(token.handle)
+                    defer { pieces_cancel_bind(nil) }
+                    return try work()
+                }
+            } onCancel: {
+                token.trigger()
+            }
+        } catch let error as PiecesError where error.category == .interrupted && token.isTriggered {
+            throw CancellationError()
+        }
+    }
+
+    /// Makes every call in flight on this client return `.interrupted` promptly, wherever it is
+    /// blocked (`pieces_client_interrupt`); calls started afterwards work as usual. For a single
+    /// async call, cancel its task instead. Callable from any thread; streams are not affected.
+    public func interrupt() {
+        _ = pieces_client_interrupt(handle)
     }
 
     /// Each call gets a serial queue of its own. Not a shared concurrent queue or a global one:
@@ -192,4 +214,28 @@ public final class PiecesClient: Sendable {
 
     /// For the stream, which holds its own reference to the C client's state.
     var cHandle: OpaquePointer { handle }
+}
+
+/// A one-shot `PiecesCancel` for one async call: bound on the call's thread, triggered by the task's
+/// cancellation handler from any thread. The C token is thread-safe and freed when the last
+/// reference goes (freeing while bound is safe: the binding holds its own reference).
+final class CancelToken: Sendable {
+    nonisolated(unsafe) let handle: OpaquePointer
+    private let triggered = Locked(false)
+
+    init() throws {
+        var out: OpaquePointer?
+        let rc = pieces_cancel_new(&out)
+        guard rc == PIECES_OK, let out else { throw PiecesError.last(code: rc) }
+        handle = out
+    }
+
+    deinit { pieces_cancel_free(handle) }
+
+    func trigger() {
+        triggered.withLock { $0 = true }
+        _ = pieces_cancel_trigger(handle)
+    }
+
+    var isTriggered: Bool { triggered.withLock { $0 } }
 }

@@ -55,6 +55,8 @@ public struct PiecesError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let invalidResponse = Self(rawValue: "invalid_response")
         public static let responseTooLarge = Self(rawValue: "response_too_large")
         public static let notRunning = Self(rawValue: "not_running")
+        public static let interrupted = Self(rawValue: "interrupted")
+        public static let wrongProcess = Self(rawValue: "wrong_process")
         public static let panic = Self(rawValue: "panic")
 
         /// Category word to status code, read from the library's own status table: a category is

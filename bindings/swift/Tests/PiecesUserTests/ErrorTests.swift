@@ -81,6 +81,41 @@ final class ErrorTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 10, "a 300 ms timeout took far too long")
     }
 
+    /// Cancelling an async call's task interrupts that call in the library (otherwise it would wait
+    /// out its 60 s timeout) and throws `CancellationError`; another call on the same client, waiting
+    /// on the same silent server, is untouched until `interrupt()` ends it with `.interrupted`.
+    func testCancellingATaskInterruptsOnlyItsCall() async throws {
+        let server = try SilentServer()
+        let client = try PiecesClient(config: PiecesConfig(baseURL: server.url, timeoutMs: 60_000))
+        let otherDone = Locked(false)
+        let other = Task {
+            defer { otherDone.withLock { $0 = true } }
+            return try await client.snapshotJSON()
+        }
+        let cancelled = Task { try await client.snapshotJSON() }
+        XCTAssertTrue(eventually(within: 10) { server.wasConnected() }, "no call reached the server")
+        let started = Date()
+        cancelled.cancel()
+        do {
+            _ = try await cancelled.value
+            XCTFail("a cancelled call succeeded")
+        } catch {
+            XCTAssert(error is CancellationError, "\(error)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10, "the cancelled call waited for its timeout")
+        XCTAssertFalse(otherDone.withLock { $0 }, "cancelling one task ended another call")
+
+        client.interrupt()
+        do {
+            _ = try await other.value
+            XCTFail("an interrupted call succeeded")
+        } catch let error as PiecesError {
+            XCTAssertEqual(error.category, .interrupted)
+            XCTAssertEqual(error.code, PIECES_ERR_INTERRUPTED)
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 20, "interrupt() did not end the call")
+    }
+
     func testInvalidDocumentNamesItsPathAndSendsNothing() throws {
         let server = try SilentServer()
         let client = try PiecesClient(config: PiecesConfig(baseURL: server.url, timeoutMs: 2000))
