@@ -13,6 +13,7 @@ system loader's search, by the soname ``libpieces_user.so.N`` on Linux).
 """
 
 from ._ffi import ABI_VERSION, LibraryLoadError
+from .aio import AsyncClient, AsyncUserStream
 from .client import Client, Document, discover
 from .errors import (
     AuthenticationRequired,
@@ -55,6 +56,8 @@ def library_version(library: "str | None" = None) -> str:
 
 __all__ = [
     "ABI_VERSION",
+    "AsyncClient",
+    "AsyncUserStream",
     "Auth0User",
     "AuthenticationRequired",
     "Client",
