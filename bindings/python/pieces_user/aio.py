@@ -17,6 +17,7 @@ import asyncio
 import atexit
 import itertools
 import os
+import queue
 import threading
 import weakref
 from collections import deque
@@ -71,32 +72,32 @@ def _settle(future: "asyncio.Future[Any]", result: Any, error: Optional[BaseExce
 class _Pool:
     """Up to ``size`` worker threads, started on demand and ended by :meth:`shutdown`.
 
-    Every job is either queued or running, both under the lock, so :meth:`cancel` and
-    :meth:`shutdown` always find it.
+    Job states change under the lock: queued, running (in ``_running``, with its worker's token),
+    finished. A ``SimpleQueue`` hands jobs over: the cheapest wake-up of a waiting thread.
     """
 
     def __init__(self, lib: "_ffi.Library", size: int) -> None:
         self._lib = lib
         self._size = size
-        self._queue: Deque[Optional[_Job]] = deque()
+        self._jobs: "queue.SimpleQueue[Optional[_Job]]" = queue.SimpleQueue()
         self._running: "set[_Job]" = set()
         self._lock = threading.Lock()
-        self._ready = threading.Condition(self._lock)
         self._threads: List[threading.Thread] = []
-        self._idle = 0
+        self._idle = 0  # workers waiting for a job
+        self._unpicked = 0  # jobs queued that no worker has taken yet
         self._closed = False
 
     def submit(self, job: _Job) -> None:
         with self._lock:
             if self._closed:
                 raise _closed_error()
-            self._queue.append(job)
-            if len(self._queue) > self._idle and len(self._threads) < self._size:
+            self._unpicked += 1
+            if self._unpicked > self._idle and len(self._threads) < self._size:
                 self._start_worker()
-            self._ready.notify()
+        self._jobs.put(job)
 
     def cancel(self, job: _Job) -> None:
-        """Ends ``job``: dropped if it has not started, interrupted in the library if it runs."""
+        """Ends ``job``: skipped if it has not started, interrupted in the library if it runs."""
         with self._lock:
             job.cancelled = True
             if job.running:
@@ -121,21 +122,26 @@ class _Pool:
         return token
 
     def _next(self, token: Any) -> Optional[_Job]:
-        """The next job not cancelled, marked running under ``token``; None: the pool is shut down."""
-        with self._lock:
-            while True:
-                while not self._queue:
-                    self._idle += 1
-                    self._ready.wait()
-                    self._idle -= 1
-                job = self._queue.popleft()
+        """The next job to run, marked running under ``token``; None: the pool is shut down."""
+        while True:
+            with self._lock:
+                self._idle += 1
+            job = self._jobs.get()
+            with self._lock:
+                self._idle -= 1
                 if job is None:
                     return None
-                if not job.cancelled:
-                    job.token = token
-                    job.running = True
-                    self._running.add(job)
-                    return job
+                self._unpicked -= 1
+                if job.cancelled:
+                    continue
+                if self._closed:
+                    job.cancelled = True
+                    _hand_over(job.loop, job.future, None, _closed_error())
+                    continue
+                job.token = token
+                job.running = True
+                self._running.add(job)
+                return job
 
     def _finish(self, job: _Job) -> "tuple[bool, bool]":
         """Marks ``job`` finished; returns (its token was triggered, its awaiter still waits)."""
@@ -177,16 +183,12 @@ class _Pool:
             if self._closed:
                 return []
             self._closed = True
-            for job in self._queue:
-                if job is not None:
-                    job.cancelled = True
-                    _hand_over(job.loop, job.future, None, _closed_error())
-            self._queue.clear()
             for job in self._running:
                 self._trigger(job)
             threads, self._threads = self._threads, []
-            self._queue.extend([None] * len(threads))
-            self._ready.notify_all()
+        # Behind every queued job: the workers fail those first, then end.
+        for _ in threads:
+            self._jobs.put(None)
         return threads
 
     @property
