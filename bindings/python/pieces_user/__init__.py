@@ -13,7 +13,7 @@ system loader's search, by the soname ``libpieces_user.so.N`` on Linux).
 """
 
 from ._ffi import ABI_VERSION, LibraryLoadError
-from .aio import AsyncClient, AsyncUserStream
+from .aio import AsyncClient, AsyncUserStream, AsyncUserWatcher
 from .client import Client, Document, discover
 from .errors import (
     AuthenticationRequired,
@@ -58,6 +58,7 @@ __all__ = [
     "ABI_VERSION",
     "AsyncClient",
     "AsyncUserStream",
+    "AsyncUserWatcher",
     "Auth0User",
     "AuthenticationRequired",
     "Client",

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import inspect
 import itertools
+import logging
 import os
 import queue
 import threading
@@ -30,7 +32,9 @@ from .client import Client, encode_document
 from .stream import StreamEvent
 from .types import Auth0User, ReturnedUserProfile, UserBetaStatus, UserProfile
 
-__all__ = ["AsyncClient", "AsyncUserStream"]
+__all__ = ["AsyncClient", "AsyncUserStream", "AsyncUserWatcher"]
+
+_log = logging.getLogger("pieces_user")
 
 T = TypeVar("T")
 
@@ -389,6 +393,22 @@ class AsyncClient:
         return stream
 
 
+    def watch_user(
+        self,
+        callback: "Callable[[StreamEvent], object]",
+        options: Optional[Mapping[str, Any]] = None,
+        *,
+        on_error: "Optional[Callable[[BaseException], object]]" = None,
+    ) -> "AsyncUserWatcher":
+        """Starts /user/stream and calls ``callback(event)`` for each event, on the loop, in a task
+        of its own; a coroutine function's result is awaited before the next event.
+
+        An exception from the callback goes to ``on_error`` (default: logged) and the stream goes
+        on. Stop with ``await watcher.stop()`` or ``async with``.
+        """
+        return AsyncUserWatcher(self.user_stream(options), callback, on_error)
+
+
 # --- the stream -----------------------------------------------------------------------------------
 
 _STATE_EVENTS = (2, 3)  # user, signed_out: the events that carry the user's state
@@ -622,6 +642,61 @@ class AsyncUserStream:
             self.close()
         except Exception:  # pragma: no cover - interpreter shutdown may have torn modules down
             pass
+
+
+class AsyncUserWatcher:
+    """Calls a function for every stream event in a task on the loop; see
+    :meth:`AsyncClient.watch_user`."""
+
+    def __init__(
+        self,
+        stream: AsyncUserStream,
+        callback: Callable[[StreamEvent], object],
+        on_error: Optional[Callable[[BaseException], object]],
+    ) -> None:
+        self._stream = stream
+        self._callback = callback
+        self._on_error = on_error
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def _report(self, exc: BaseException) -> None:
+        if self._on_error is not None:
+            try:
+                self._on_error(exc)
+                return
+            except Exception as nested:
+                exc = nested
+        _log.error("pieces_user: stream callback failed", exc_info=exc)
+
+    async def _run(self) -> None:
+        async for event in self._stream:
+            try:
+                result = self._callback(event)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception as exc:
+                self._report(exc)
+
+    async def stop(self) -> None:
+        """Stops the stream, lets the callback see the events still queued (``stopped`` last) and
+        waits for it."""
+        self._stream.stop()
+        if asyncio.current_task() is not self._task:
+            await self._task
+
+    async def join(self) -> None:
+        """Waits for the watcher to end (after ``stopped``)."""
+        await asyncio.shield(self._task)
+
+    @property
+    def running(self) -> bool:
+        return not self._task.done()
+
+    async def __aenter__(self) -> "AsyncUserWatcher":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
 
 
 @atexit.register

@@ -421,3 +421,66 @@ def test_event_queue_follows_the_library_rules() -> None:
     q.push(8, b"{}")
     # No superseded state: the oldest other events go; the newest state and "stopped" stay.
     assert [q.pop(), q.pop(), q.pop(), q.pop()] == [(7, b'{"dropped":2}'), user(1), (8, b"{}"), None]
+
+
+def test_watch_user_calls_plain_and_coroutine_callbacks_on_the_loop(standin: Standin) -> None:
+    async def main() -> None:
+        loop_thread = threading.current_thread()
+        kinds: List[str] = []
+        errors: List[BaseException] = []
+
+        async def slow(event: StreamEvent) -> None:
+            await asyncio.sleep(0)
+            assert threading.current_thread() is loop_thread
+            kinds.append(event.kind)
+            if event.kind == "connected":
+                raise ValueError("reported, not fatal")
+
+        async with AsyncClient(standin.url, timeout=5) as c:
+            async with c.watch_user(slow, FAST, on_error=errors.append) as watcher:
+                await until_true(lambda: kinds.count("user") >= 2)
+                assert watcher.running
+                await c.update(profile_with_font(50))
+                await until_true(lambda: kinds.count("user") >= 3)
+            assert not watcher.running
+            assert kinds[0] == "connected" and kinds[-1] == "stopped", kinds
+            assert [type(e) for e in errors] == [ValueError]
+
+            plain: List[str] = []
+            watcher = c.watch_user(lambda e: plain.append(e.kind), FAST)
+            await until_true(lambda: len(plain) >= 3)
+        # Closing the client stopped it: the callback saw "stopped".
+        await asyncio.wait_for(watcher.join(), BOUND)
+        assert plain[-1] == "stopped"
+
+    run(main)
+
+
+EXIT_CHILD = r"""
+import asyncio, sys
+import pieces_user
+
+streams = []
+
+async def main():
+    c = pieces_user.AsyncClient(sys.argv[1], timeout=5)
+    s = c.user_stream({"reconnect_min_ms": 20, "reconnect_max_ms": 200})
+    streams.append((c, s))
+    assert (await s.next_event()).kind == "connected"
+    print("running", flush=True)
+
+asyncio.run(main())
+# The loop is closed, the stream still runs (its events can no longer be delivered): exit now.
+"""
+
+
+def test_interpreter_exit_with_an_async_stream_running(standin: Standin) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", EXIT_CHILD, standin.url],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "running\n" and out.stderr == "", out
