@@ -499,7 +499,8 @@ class AsyncUserStream:
         self._lock = threading.Lock()
         size = (options or {}).get("queue_size")
         self._queue = _EventQueue(size if isinstance(size, int) and size >= 2 else _DEFAULT_QUEUE_SIZE)
-        self._waiter: "Optional[asyncio.Future[None]]" = None
+        # One future per waiting consumer: cancelling one consumer's wait leaves the others'.
+        self._waiters: "List[asyncio.Future[None]]" = []
         self._wake_pending = False
         self._ended = False
         self._key = next(_sink_keys)
@@ -525,7 +526,7 @@ class AsyncUserStream:
     def _deliver(self, kind: int, raw: bytes) -> None:
         with self._lock:
             self._queue.push(kind, raw)
-            if self._waiter is None or self._wake_pending:
+            if not self._waiters or self._wake_pending:
                 return
             self._wake_pending = True
         try:
@@ -538,16 +539,20 @@ class AsyncUserStream:
     def _wake(self) -> None:
         with self._lock:
             self._wake_pending = False
-            waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+            waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
-    def _take(self) -> Optional[Tuple[int, bytes]]:
+    def _take(self) -> "Tuple[Optional[Tuple[int, bytes]], Optional[asyncio.Future[None]]]":
+        """The next queued event, or else a future that the next delivery completes."""
         with self._lock:
             item = self._queue.pop()
-            if item is None:
-                self._waiter = self._loop.create_future()
-            return item
+            if item is not None:
+                return item, None
+            waiter = self._loop.create_future()
+            self._waiters.append(waiter)
+            return None, waiter
 
     def __aiter__(self) -> "AsyncUserStream":
         return self
@@ -569,18 +574,17 @@ class AsyncUserStream:
         while True:
             if self._ended:
                 raise E.local(E.StreamEnded, _ffi.STREAM_ENDED, "stream_ended", "the stream has ended")
-            item = self._take()
+            item, waiter = self._take()
             if item is not None:
                 event = StreamEvent(*item)
                 if event.code == _ffi.EVENT_STOPPED:
                     self._ended = True
                     self.stop()
                 return event
+            assert waiter is not None
             if self._handle is None:
                 self._ended = True
                 continue
-            waiter = self._waiter
-            assert waiter is not None
             try:
                 if self._timeout is None:
                     await waiter
@@ -591,7 +595,8 @@ class AsyncUserStream:
                               f"no stream event within {self._timeout} s") from None
             finally:
                 with self._lock:
-                    self._waiter = None
+                    if waiter in self._waiters:
+                        self._waiters.remove(waiter)
 
     # --- lifetime ---------------------------------------------------------------------------------
 
@@ -617,8 +622,7 @@ class AsyncUserStream:
         self._wake_threadsafe()
 
     def _wake_threadsafe(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done() and not self._loop.is_closed():
+        if self._waiters and not self._loop.is_closed():
             try:
                 self._loop.call_soon_threadsafe(self._wake)
             except RuntimeError:

@@ -484,3 +484,20 @@ def test_interpreter_exit_with_an_async_stream_running(standin: Standin) -> None
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout == "running\n" and out.stderr == "", out
+
+
+def test_two_waiting_consumers_and_one_cancelled(standin: Standin) -> None:
+    async def main() -> None:
+        async with AsyncClient(standin.url, timeout=5) as c, c.user_stream(FAST) as stream:
+            await connected(stream)
+            first = asyncio.create_task(stream.next_event())
+            second = asyncio.create_task(stream.next_event())
+            await asyncio.sleep(0.05)
+            assert not first.done() and not second.done()
+            first.cancel()
+            await c.update(profile_with_font(60))
+            event = await asyncio.wait_for(second, BOUND)
+            assert event.user is not None and event.user["aesthetics"]["font"]["size"] == 60
+            assert first.cancelled() and not stream.closed
+
+    run(main)
