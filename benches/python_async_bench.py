@@ -9,7 +9,9 @@ machine drift hits all alike; per-call latency, median over every call. Three ca
     handler, so the call goes through the Ctrl-C helper thread);
   - sync, direct: the same call without that hand-off (as from any other thread, or with a SIGINT
     handler of the program's own);
-  - async: ``await AsyncClient.snapshot()``, one call at a time inside ``asyncio.run``.
+  - async: ``await AsyncClient.snapshot()``, one call at a time inside ``asyncio.run``;
+  - run_in_executor: ``await loop.run_in_executor(pool, client.snapshot)`` on a
+    ``ThreadPoolExecutor``, what an asyncio program did without AsyncClient (for reference).
 The overhead reported is async minus each sync case (medians). Also: how long a cancelled call to a
 server that never answers takes to end (the task's CancelledError, then the worker free again).
 
@@ -58,7 +60,11 @@ async def timed_async(fn: Callable[[], Any], calls: int) -> List[float]:
 def rest(url: str, calls: int, rounds: int) -> Dict[str, List[float]]:
     import pieces_user
 
-    samples: Dict[str, List[float]] = {"sync, main thread": [], "sync, direct": [], "async": []}
+    from concurrent.futures import ThreadPoolExecutor
+
+    samples: Dict[str, List[float]] = {
+        "sync, main thread": [], "sync, direct": [], "async": [], "run_in_executor": [],
+    }
     sync = pieces_user.Client(url, timeout=10)
     default_handler = signal.getsignal(signal.SIGINT)
 
@@ -70,15 +76,24 @@ def rest(url: str, calls: int, rounds: int) -> Dict[str, List[float]]:
             signal.signal(signal.SIGINT, default_handler)
 
     async def main() -> None:
+        loop = asyncio.get_running_loop()
+        executor = ThreadPoolExecutor(4)
+
+        def in_executor() -> "asyncio.Future[Any]":
+            return loop.run_in_executor(executor, sync.snapshot)
+
         async with pieces_user.AsyncClient(url, timeout=10) as client:
             assert (await client.snapshot()) == sync.snapshot()
             for _ in range(3):  # warm-up: connections, threads, caches
                 timed_sync(sync.snapshot, calls // 10 + 1)
                 await timed_async(client.snapshot, calls // 10 + 1)
+                await timed_async(in_executor, calls // 10 + 1)
             for _ in range(rounds):
                 samples["sync, main thread"] += timed_sync(sync.snapshot, calls)
                 direct()
                 samples["async"] += await timed_async(client.snapshot, calls)
+                samples["run_in_executor"] += await timed_async(in_executor, calls)
+        executor.shutdown()
 
     asyncio.run(main())
     sync.close()
@@ -175,7 +190,8 @@ def main() -> None:
         medians[case] = statistics.median(s)
         print(f"{case:<20} {medians[case]:>9.1f} {percentile(s, 99):>9.1f}")
     for base in ("sync, main thread", "sync, direct"):
-        print(f"async overhead over {base}: {medians['async'] - medians[base]:+.1f} us (median)")
+        for case in ("async", "run_in_executor"):
+            print(f"{case} overhead over {base}: {medians[case] - medians[base]:+.1f} us (median)")
     cancels = cancellation(args.cancels)
     for what, s in cancels.items():
         print(f"cancel -> {what}: median {statistics.median(s):.2f} ms, max {max(s):.2f} ms "
