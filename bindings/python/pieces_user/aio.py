@@ -90,6 +90,17 @@ class _Pool:
         self._idle = 0  # workers waiting for a job
         self._unpicked = 0  # jobs queued that no worker has taken yet
         self._closed = False
+        _pools.add(self)
+
+    def _after_fork_in_child(self) -> None:
+        # The workers did not come along, and the lock may have been held by one of them: start
+        # from nothing. The parent's queued jobs belong to the parent's loops.
+        self._lock = threading.Lock()
+        self._jobs = queue.SimpleQueue()
+        self._running = set()
+        self._threads = []
+        self._idle = 0
+        self._unpicked = 0
 
     def submit(self, job: _Job) -> None:
         with self._lock:
@@ -199,6 +210,18 @@ class _Pool:
     def threads(self) -> List[threading.Thread]:
         with self._lock:
             return list(self._threads)
+
+
+_pools: "weakref.WeakSet[_Pool]" = weakref.WeakSet()
+
+
+def _reset_pools_in_child() -> None:
+    for pool in list(_pools):
+        pool._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pools_in_child)
 
 
 def _hand_over(loop: asyncio.AbstractEventLoop, future: "asyncio.Future[Any]", result: Any,
@@ -391,7 +414,6 @@ class AsyncClient:
         stream = AsyncUserStream(self._client, options, timeout)
         self._streams.add(stream)
         return stream
-
 
     def watch_user(
         self,

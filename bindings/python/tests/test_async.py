@@ -14,6 +14,7 @@ import gc
 import os
 import threading
 import time
+import warnings
 from typing import Any, Awaitable, Callable, List, Set, TypeVar
 
 import pytest
@@ -501,3 +502,39 @@ def test_two_waiting_consumers_and_one_cancelled(standin: Standin) -> None:
             assert first.cancelled() and not stream.closed
 
     run(main)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_forked_child_gets_workers_of_its_own(standin: Standin) -> None:
+    """The parent's worker threads do not exist in a child: its calls must not wait for them
+    (whatever the client then answers in a child, it answers rather than hangs)."""
+
+    async def warm(c: AsyncClient) -> None:
+        assert (await c.snapshot())["user"]
+
+    c = AsyncClient(standin.url, timeout=5, max_workers=1)
+    try:
+        run(lambda: warm(c))
+        read_end, write_end = os.pipe()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns about fork() in a process with threads: that is the point here.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:  # the child: report and leave without running the parent's cleanup
+            outcome = "hang"
+            try:
+                asyncio.run(asyncio.wait_for(c.snapshot(), BOUND))
+                outcome = "answered"
+            except pieces_user.PiecesError:
+                outcome = "answered"
+            except BaseException:
+                pass
+            os.write(write_end, outcome.encode())
+            os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as child:
+            report = child.read()
+        os.waitpid(pid, 0)
+        assert report == b"answered"
+    finally:
+        c.close()
