@@ -13,6 +13,7 @@
 #   make swift-sanitize  the Swift tests under AddressSanitizer, then under ThreadSanitizer
 #   make demo      run the C and Swift examples (examples/c, examples/swift) against the stand-in
 #   make bench     latency benchmarks (release builds; not tests)
+#   make python-async-bench  Python: await AsyncClient.snapshot() vs Client.snapshot(), cancel latency
 #   make release   the release build that `make install` installs
 #   make install   install the header, the shared and static libraries, pkg-config and CMake files:
 #                  PREFIX (/usr/local), LIBDIR (PREFIX/lib), INCLUDEDIR (PREFIX/include),
@@ -32,7 +33,7 @@ RELEASE_DIR = $(CARGO_TARGET_DIR)/release
 BUILD_DIR = build/c
 
 .PHONY: build release header test c-test stress fuzz fuzz-smoke python-test swift-test swift-sanitize demo \
-	bench install uninstall install-test clean
+	bench python-async-bench install uninstall install-test clean
 
 # tools/soname-link.sh gives cargo's libpieces_user.so the soname programs linked against it ask for.
 build:
@@ -164,6 +165,16 @@ bench:
 	benches/bench_swift.sh
 	cargo bench --bench discovery
 	cargo bench --bench stream_latency
+	$(MAKE) python-async-bench
+
+# `await AsyncClient.snapshot()` against Client.snapshot() (3 KB, same server, same run), and how fast
+# a cancelled call ends. The package from the source tree over the release library; the test venv's
+# Python (it has orjson) when run_tests.sh has made one.
+BENCH_PYTHON ?= $(if $(wildcard build/venv/bin/python),build/venv/bin/python,python3)
+python-async-bench:
+	$(CARGO) build --release --lib
+	PYTHONPATH=bindings/python PIECES_USER_LIB=$(abspath $(RELEASE_DIR))/libpieces_user.so \
+		$(BENCH_PYTHON) benches/python_async_bench.py
 
 clean:
 	$(CARGO) clean

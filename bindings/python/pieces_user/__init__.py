@@ -15,6 +15,7 @@ system loader's search, by the soname ``libpieces_user.so.N`` on Linux).
 
 from ._codec import JsonNumber
 from ._ffi import ABI_VERSION, LibraryLoadError
+from .aio import AsyncClient, AsyncUserStream, AsyncUserWatcher
 from .client import Client, Document, discover
 from .errors import (
     AuthenticationRequired,
@@ -58,6 +59,9 @@ def library_version(library: "str | None" = None) -> str:
 
 __all__ = [
     "ABI_VERSION",
+    "AsyncClient",
+    "AsyncUserStream",
+    "AsyncUserWatcher",
     "Auth0User",
     "AuthenticationRequired",
     "Client",
