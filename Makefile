@@ -11,7 +11,7 @@
 #   make python-test  the Python package: venv, wheel, pytest, mypy --strict
 #   make swift-test   the Swift package (bindings/swift): swift test against the stand-in
 #   make swift-sanitize  the Swift tests under AddressSanitizer, then under ThreadSanitizer
-#   make demo      run the C and Swift examples (examples/c, examples/swift) against the stand-in
+#   make demo      run the C, Swift, Rust and Python examples (examples/*) against the stand-in
 #   make bench     latency benchmarks (release builds; not tests)
 #   make python-async-bench  Python: await AsyncClient.snapshot() vs Client.snapshot(), cancel latency
 #   make release   the release build that `make install` installs
@@ -87,6 +87,12 @@ demo: build
 	PIECES_USER_LIB_DIR=$(abspath $(LIB_DIR)) swift build --package-path examples/swift
 	tests/c/with-standin.sh examples/swift/.build/debug/user
 	tests/c/with-standin.sh examples/swift/.build/debug/stream --update 4
+	tests/c/with-standin.sh $(CARGO) run -q --example user --
+	# Python from the source tree (no install): the package and the library just built.
+	PYTHONPATH=bindings/python PIECES_USER_LIB=$(abspath $(LIB_DIR))/libpieces_user.so \
+		tests/c/with-standin.sh python3 examples/python/user.py
+	PYTHONPATH=bindings/python PIECES_USER_LIB=$(abspath $(LIB_DIR))/libpieces_user.so \
+		tests/c/with-standin.sh python3 examples/python/async_user.py
 
 # --- install -------------------------------------------------------------------------------------
 # Names follow the C ABI, not the crate: the soname is libpieces_user.so.ABI (set by build.rs, ABI =
