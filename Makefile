@@ -9,8 +9,11 @@
 #   make fuzz      every cargo-fuzz target for 60 s (FUZZ_SECONDS); installs cargo-fuzz if missing
 #   make fuzz-smoke  every target for 5 s: a smoke run for CI
 #   make python-test  the Python package: venv, wheel, pytest, mypy --strict
-#   make demo      run examples/c/user.c and examples/c/stream.c against the stand-in
+#   make swift-test   the Swift package (bindings/swift): swift test against the stand-in
+#   make swift-sanitize  the Swift tests under AddressSanitizer, then under ThreadSanitizer
+#   make demo      run the C, Swift, Rust and Python examples (examples/*) against the stand-in
 #   make bench     latency benchmarks (release builds; not tests)
+#   make python-async-bench  Python: await AsyncClient.snapshot() vs Client.snapshot(), cancel latency
 #   make release   the release build that `make install` installs
 #   make install   install the header, the shared and static libraries, pkg-config and CMake files:
 #                  PREFIX (/usr/local), LIBDIR (PREFIX/lib), INCLUDEDIR (PREFIX/include),
@@ -29,8 +32,8 @@ LIB_DIR = $(CARGO_TARGET_DIR)/debug
 RELEASE_DIR = $(CARGO_TARGET_DIR)/release
 BUILD_DIR = build/c
 
-.PHONY: build release header test c-test stress fuzz fuzz-smoke python-test demo bench install uninstall \
-	install-test clean
+.PHONY: build release header test c-test stress fuzz fuzz-smoke python-test swift-test swift-sanitize demo \
+	bench python-async-bench install uninstall install-test clean
 
 # tools/soname-link.sh gives cargo's libpieces_user.so the soname programs linked against it ask for.
 build:
@@ -45,9 +48,17 @@ test:
 	$(MAKE) c-test
 	$(MAKE) python-test
 	$(MAKE) install-test
+	$(MAKE) swift-test
 
 python-test:
 	bindings/python/run_tests.sh
+
+swift-test:
+	bindings/swift/run_tests.sh
+
+swift-sanitize:
+	SWIFT_SANITIZE=address bindings/swift/run_tests.sh
+	SWIFT_SANITIZE=thread bindings/swift/run_tests.sh
 
 c-test:
 	tests/c/run.sh
@@ -73,6 +84,15 @@ demo: build
 	# Four events (connected, the user from GET /user and from the push on connect, the demo's
 	# update), then stopped when the demo stops the stream.
 	tests/c/with-standin.sh $(BUILD_DIR)/stream --update 4
+	PIECES_USER_LIB_DIR=$(abspath $(LIB_DIR)) swift build --package-path examples/swift
+	tests/c/with-standin.sh examples/swift/.build/debug/user
+	tests/c/with-standin.sh examples/swift/.build/debug/stream --update 4
+	tests/c/with-standin.sh $(CARGO) run -q --example user --
+	# Python from the source tree (no install): the package and the library just built.
+	PYTHONPATH=bindings/python PIECES_USER_LIB=$(abspath $(LIB_DIR))/libpieces_user.so \
+		tests/c/with-standin.sh python3 examples/python/user.py
+	PYTHONPATH=bindings/python PIECES_USER_LIB=$(abspath $(LIB_DIR))/libpieces_user.so \
+		tests/c/with-standin.sh python3 examples/python/async_user.py
 
 # --- install -------------------------------------------------------------------------------------
 # Names follow the C ABI, not the crate: the soname is libpieces_user.so.ABI (set by build.rs, ABI =
@@ -148,8 +168,19 @@ install-test:
 
 bench:
 	benches/bench_rest.sh
+	benches/bench_swift.sh
 	cargo bench --bench discovery
 	cargo bench --bench stream_latency
+	$(MAKE) python-async-bench
+
+# `await AsyncClient.snapshot()` against Client.snapshot() (3 KB, same server, same run), and how fast
+# a cancelled call ends. The package from the source tree over the release library; the test venv's
+# Python (it has orjson) when run_tests.sh has made one.
+BENCH_PYTHON ?= $(if $(wildcard build/venv/bin/python),build/venv/bin/python,python3)
+python-async-bench:
+	$(CARGO) build --release --lib
+	PYTHONPATH=bindings/python PIECES_USER_LIB=$(abspath $(RELEASE_DIR))/libpieces_user.so \
+		$(BENCH_PYTHON) benches/python_async_bench.py
 
 clean:
 	$(CARGO) clean

@@ -55,6 +55,17 @@
  * Make sure no thread is still inside a call on the client; stop and free any streams created from it;
  * then pieces_client_free(). Returned strings may be freed at any time, before or after.
  *
+ * fork()
+ * ------
+ * A client and its streams belong to the process that created them, as libcurl's handles do. After
+ * fork() the child must not use what it inherited: the connections are shared with the parent, and
+ * stream threads exist only in the parent. In the child every function given an inherited PiecesClient
+ * or PiecesStream returns PIECES_ERR_WRONG_PROCESS (checked before any lock, socket or thread is
+ * touched), and pieces_client_free() / pieces_stream_free() release nothing: the memory is left to the
+ * child's exit, no callback or release runs, no socket is written, shut down or closed. Create new
+ * clients in the child. The parent's clients and streams carry on unaffected. Nothing is registered
+ * with pthread_atfork(): each handle remembers the id of the process that created it.
+ *
  * ABI version
  * -----------
  * Bindings that load the library at run time should check pieces_abi_version() == PIECES_ABI_VERSION.
@@ -171,6 +182,12 @@
  * wrong with the client: later calls work as usual.
  */
 #define PIECES_ERR_INTERRUPTED 26
+
+/**
+ * The client or stream was created by another process and inherited across `fork()`: it belongs to
+ * the process that created it. Create a new one in this process (see "fork()" at the top).
+ */
+#define PIECES_ERR_WRONG_PROCESS 27
 
 /**
  * `pieces_stream_next`: no event arrived within the timeout; the stream is still running.
@@ -350,6 +367,10 @@ int32_t pieces_client_new(const char *config_json, PiecesClient **out);
  * Thread safety: must not race with any other call on the same client. Make sure every thread has
  * returned from its calls on `client` before freeing it (`pieces_client_interrupt` makes them
  * return promptly), and make no calls on it afterwards.
+ *
+ * In a child process after `fork()` (a client created by the parent) it releases nothing: the
+ * client's memory is left to the child's exit, and its sockets, shared with the parent, are neither
+ * closed nor written to.
  *
  * # Safety
  * `client` must be NULL or a handle from `pieces_client_new` that has not been freed yet.
@@ -694,6 +715,10 @@ int32_t pieces_stream_stop(const PiecesStream *stream);
  * own after the callback returns (`PIECES_EVENT_STOPPED`, then `release`).
  *
  * Thread safety: must not race with any other call on the same stream.
+ *
+ * In a child process after `fork()` (a stream started by the parent) it releases nothing and calls
+ * nothing: the stream's thread exists only in the parent, so no callback and no `release` run, and
+ * its socket, shared with the parent, is neither shut down nor closed.
  *
  * # Safety
  * `stream` must be NULL or a stream from `pieces_user_stream_start` not yet freed.

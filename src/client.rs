@@ -16,6 +16,7 @@ use crate::discovery;
 use crate::error::{Error, ErrorKind, Result};
 use crate::interrupt::{self, CancelToken, Interrupts, Watching};
 use crate::models::{self, Auth0User, Document, ReturnedUserProfile, UserBetaStatus, UserProfile};
+use crate::process::Owner;
 use crate::resolve::LoopbackFirstResolver;
 use crate::schema::{self, DocumentKind, Violation};
 use crate::tls::{tls_error, tls_failure};
@@ -44,6 +45,8 @@ struct Shared {
     /// One re-discovery at a time: threads that fail together must not scan the ports together.
     rediscovery: Mutex<()>,
     interrupts: Arc<Interrupts>,
+    /// The process that created the pool; in a child after `fork()` every call fails (process.rs).
+    owner: Owner,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -137,10 +140,10 @@ impl Client {
             Some(options) => discovery::discover(options)?.into(),
             None => config.base().as_str().into(),
         };
-        Ok(Client::from_shared(config, agent, base))
+        Ok(Client::from_shared(config, agent, base, Owner::current()))
     }
 
-    fn from_shared(config: Config, agent: ureq::Agent, base: Arc<str>) -> Client {
+    fn from_shared(config: Config, agent: ureq::Agent, base: Arc<str>, owner: Owner) -> Client {
         Client {
             shared: Arc::new(Shared {
                 config,
@@ -148,6 +151,7 @@ impl Client {
                 base: RwLock::new(base),
                 rediscovery: Mutex::new(()),
                 interrupts: Arc::default(),
+                owner,
             }),
             cancel: None,
         }
@@ -179,12 +183,22 @@ impl Client {
             self.shared.config.clone(),
             self.shared.agent.clone(),
             self.current_base(),
+            // Shares the pool, so it belongs where the pool does.
+            self.shared.owner,
         )
     }
 
     /// The config this client was built with.
     pub fn config(&self) -> &Config {
         &self.shared.config
+    }
+
+    /// [`ErrorKind::WrongProcess`] in a process other than the one that created this client (a child
+    /// after `fork()`): its pooled connections are shared with that process. Every route checks it.
+    /// Dropping an inherited client in the child only closes the child's copies of the sockets, which
+    /// leaves the parent's connections open; `std::mem::forget` avoids even that.
+    pub fn check_process(&self) -> Result<()> {
+        self.shared.owner.check("client")
     }
 
     /// The base URL calls go to now (no trailing slash): the configured one, or the one discovery last
@@ -199,6 +213,7 @@ impl Client {
     /// discovery this returns the configured URL and probes nothing. When nothing is found the cached
     /// URL is kept and the [`ErrorKind::NotRunning`] error is returned.
     pub fn rediscover(&self) -> Result<String> {
+        self.check_process()?;
         let Some(options) = &self.shared.config.discovery else {
             return Ok(self.base_url());
         };
@@ -370,6 +385,7 @@ impl Client {
 
     /// [`Client::exchange`], observed by [`Client::interrupt`] and the handle's token throughout.
     fn call(&self, route: &Route, body: Option<&str>) -> Result<Vec<u8>> {
+        self.check_process()?;
         let _watch = interrupt::watch(&self.shared.interrupts, self.cancel.as_ref())?;
         match self.exchange(route, body) {
             Err(_) if interrupt::interrupted() => Err(interrupt::error()),
@@ -763,7 +779,8 @@ mod tests {
         let tcp = ureq::unversioned::transport::TcpConnector::default();
         let agent = build_agent_with(&config, tcp).unwrap();
         let base = config.base().into();
-        let client = std::sync::Arc::new(Client::from_shared(config, agent, base));
+        let client =
+            std::sync::Arc::new(Client::from_shared(config, agent, base, Owner::current()));
         let caller = std::sync::Arc::clone(&client);
         let call = std::thread::spawn(move || caller.snapshot_json());
         // Accepted and the request read: the call is now waiting for the answer.

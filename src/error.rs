@@ -45,6 +45,9 @@ pub enum ErrorKind {
     Panic,
     /// The call was interrupted by [`crate::Client::interrupt`] or a cancelled [`crate::CancelToken`].
     Interrupted,
+    /// The client or stream was created by another process and inherited across `fork()`; create a
+    /// new one in this process.
+    WrongProcess,
 }
 
 impl ErrorKind {
@@ -68,6 +71,7 @@ impl ErrorKind {
             ErrorKind::NotRunning => "not_running",
             ErrorKind::Panic => "panic",
             ErrorKind::Interrupted => "interrupted",
+            ErrorKind::WrongProcess => "wrong_process",
         }
     }
 

@@ -22,6 +22,7 @@ use ureq::unversioned::transport::{
 };
 
 use crate::error::{Error, ErrorKind};
+use crate::process::Owner;
 
 /// A one-shot cancellation token. Cloning it gives another handle to the same token.
 ///
@@ -132,11 +133,17 @@ impl Registry {
 pub(crate) struct Conn {
     socket: Weak<dyn ShutdownHandle>,
     killed: AtomicBool,
+    /// The process that opened the socket: in a child after `fork()` the socket is shared with the
+    /// parent, and shutting it down would cut the parent's call (process.rs).
+    owner: Owner,
 }
 
 impl Conn {
     fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
+        if !self.owner.is_current() {
+            return;
+        }
         if let Some(socket) = self.socket.upgrade() {
             socket.shutdown();
         }
@@ -298,6 +305,7 @@ impl<In: Transport, C: Connector<In>> Connector<In> for Watching<C> {
             Arc::new(Conn {
                 socket,
                 killed: AtomicBool::new(false),
+                owner: Owner::current(),
             })
         });
         // The first read or write registers the connection; an interrupt that landed during the
@@ -390,6 +398,7 @@ mod tests {
         Arc::new(Conn {
             socket,
             killed: AtomicBool::new(false),
+            owner: Owner::current(),
         })
     }
 

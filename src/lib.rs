@@ -142,6 +142,7 @@ pub mod stream;
 
 mod check;
 mod net;
+mod process;
 mod resolve;
 mod tls;
 // Unix only; elsewhere ureq's own TCP transport is used (see `client::build_agent`).

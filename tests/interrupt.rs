@@ -87,7 +87,7 @@ fn interrupt_wakes_a_call_waiting_for_the_answer_and_the_client_goes_on() {
     assert_interrupted_soon(call, at);
     // The next call works, on a new connection (the interrupted one is never reused).
     assert_eq!(c.snapshot_json().unwrap(), SIGNED_OUT);
-    drop(c); // `stop` waits for the script, which reads the kept-alive connection until then
+    drop(c); // closes the pooled connection, so the server can finish
     assert_eq!(server.stop().connections, 2);
 }
 
@@ -100,6 +100,7 @@ fn interrupt_wakes_a_post_waiting_for_the_answer() {
     let at = Instant::now();
     c.interrupt();
     assert_interrupted_soon(call, at);
+    drop(c); // closes the pooled connection, so the server can finish
     assert_eq!(server.stop().connections, 1, "a POST is never resent");
 }
 
@@ -180,6 +181,7 @@ fn a_token_cancelled_before_the_call_fails_it_without_sending_anything() {
     assert!(token.is_cancelled());
     let e = c.with_cancel(&token).snapshot_json().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Interrupted, "{e}");
+    drop(c); // closes the pooled connection, so the server can finish
     assert_eq!(server.stop().connections, 0);
 }
 
@@ -237,9 +239,8 @@ fn an_interrupt_with_nothing_in_flight_changes_nothing() {
     assert_eq!(c.snapshot_json().unwrap(), SIGNED_OUT);
     c.interrupt();
     assert_eq!(c.snapshot_json().unwrap(), SIGNED_OUT);
-    // One keep-alive connection throughout: an idle pooled connection is not touched. The client
-    // goes first: `stop` waits for the script, which reads until the client hangs up.
-    drop(c);
+    // One keep-alive connection throughout: an idle pooled connection is not touched.
+    drop(c); // closes the pooled connection, so the server can finish
     assert_eq!(server.stop().connections, 1);
 }
 

@@ -3,7 +3,8 @@
 #
 #   tools/fuzz.sh [SECONDS] [TARGET...]
 #
-# Installs cargo-fuzz from crates.io when it is missing. cargo fuzz needs nightly-only rustc flags
+# Installs cargo-fuzz when it is missing: from the vendored source in ../shared/vendor when that
+# exists (machines without crates.io), else from crates.io. cargo fuzz needs nightly-only rustc flags
 # (-Zsanitizer=address); RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. Each target starts
 # from a seed corpus of the shared fixtures. A crash stops the run with the input saved under
 # fuzz/artifacts/TARGET/; turn it into a regression test before fixing it.
@@ -19,7 +20,12 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
-    cargo install cargo-fuzz --locked
+    vendored=$root/../shared/vendor/crates/cargo-fuzz-0.13.2
+    if [ -d "$vendored" ]; then
+        cargo install --path "$vendored"
+    else
+        cargo install cargo-fuzz --locked
+    fi
 fi
 export RUSTC_BOOTSTRAP=1
 # Its own target directory: the sanitizer flags would otherwise rebuild the library's.

@@ -6,6 +6,8 @@ merges their `$defs` and writes:
 
   src/models/generated.rs   one struct per model, one open enum per enum
   src/schema/tables.rs      the static table that `schema::validate` walks
+  bindings/swift/Sources/PiecesUser/Models.generated.swift
+                            the same models as Codable Swift structs, open enums as RawRepresentable
 
 Both outputs are piped through rustfmt so that `cargo fmt --check` stays clean, and are fully
 determined by the schema files (everything is sorted). `--check` regenerates in memory and fails
@@ -420,6 +422,137 @@ def lookup_name(model: str) -> str:
     return "keys_" + const_name(model).lower()
 
 
+# ---------------------------------------------------------------- Swift
+
+SWIFT_OUT = "bindings/swift/Sources/PiecesUser/Models.generated.swift"
+SWIFT_KEYWORDS = set(
+    """associatedtype class deinit enum extension fileprivate func import init inout internal let open
+    operator private precedencegroup protocol public rethrows static struct subscript typealias var
+    break case catch continue default defer do else fallthrough for guard if in repeat return throw
+    switch where while Any as await false is nil self Self super throws true try Type""".split()
+)
+
+
+def swift_ident(text: str) -> str:
+    """lowerCamelCase for a wire key or enum value: `user_id` -> `userId`, `GPT_3.5` -> `gpt3_5`."""
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", text) if w]
+    out = words[0][0].lower() + words[0][1:] if words else "value"
+    for w in words[1:]:
+        if out[-1].isdigit() and w[0].isdigit():
+            out += "_"
+        out += w[0].upper() + w[1:]
+    if out[0].isdigit():
+        out = "v" + out
+    return f"`{out}`" if out in SWIFT_KEYWORDS else out
+
+
+def swift_type(ty: Ty) -> str:
+    if ty.kind == "array":
+        return f"[{swift_type(ty.item)}]"
+    return {
+        "str": "String",
+        "int": "Int64",
+        "bool": "Bool",
+        "num": "JSONNumber",
+        "datetime": "PiecesDateTime",
+        "intmap": "[String: Int64]",
+    }.get(ty.kind) or ty.name
+
+
+def emit_swift(models, enums) -> str:
+    out = [
+        HEADER,
+        "// Typed models of the Python SDK 5.0.1 graph behind UserProfile, ReturnedUserProfile,",
+        "// Auth0User and UserBetaStatus. Regenerate with `python3 tools/gen_models.py`.",
+        "//",
+        "// Keys this version does not know (and explicit nulls of optional keys) are kept in `extra`",
+        "// and written back, so a document decodes and re-encodes to an equal JSON value.",
+        "",
+        "import Foundation",
+    ]
+    for name, values in enums.items():
+        out += [
+            "",
+            f"/// Wire enum `{name}`; open: a value this version does not know is kept as it is.",
+            f"public struct {name}: RawRepresentable, Codable, Sendable, Hashable {{",
+            "    public let rawValue: String",
+            "    public init(rawValue: String) { self.rawValue = rawValue }",
+            "    public init(from decoder: any Decoder) throws {",
+            "        rawValue = try decoder.singleValueContainer().decode(String.self)",
+            "    }",
+            "    public func encode(to encoder: any Encoder) throws {",
+            "        var container = encoder.singleValueContainer()",
+            "        try container.encode(rawValue)",
+            "    }",
+        ]
+        seen: set[str] = set()
+        for _, value in enum_variants(name, values):
+            ident = swift_ident(variant(value))
+            if ident in seen:
+                sys.exit(f"gen_models: Swift name clash in {name}: {ident}")
+            seen.add(ident)
+            out.append(f"    public static let {ident} = Self(rawValue: {rust_str(value)})")
+        out.append("}")
+    for name, fields in models.items():
+        out += swift_model(name, fields)
+    return "\n".join(out) + "\n"
+
+
+def swift_model(name: str, fields: list[Field]) -> list[str]:
+    idents = [swift_ident(f.key) for f in fields]
+    if len(set(idents)) != len(idents) or "extra" in idents:
+        sys.exit(f"gen_models: Swift field name clash in {name}")
+    def decl(f: Field) -> str:
+        ty = swift_type(f.ty)
+        return ty if f.required and not f.nullable else ty + "?"
+    out = ["", f"/// Wire model `{name}`.", f"public struct {name}: Codable, Sendable, Hashable {{"]
+    for f, ident in zip(fields, idents):
+        if f.required and f.nullable:
+            out.append("    /// Required but nullable: always written, as `null` when `nil`.")
+        out.append(f"    public var {ident}: {decl(f)}")
+    out.append("    /// Keys this version does not know, kept so that re-encoding loses nothing.")
+    out.append("    public var extra: [String: JSONValue]")
+    out.append("")
+    params = []
+    for f, ident in zip(fields, idents):
+        default = "" if f.required and not f.nullable else " = nil"
+        params.append(f"{ident.strip('`')}: {decl(f)}{default}")
+    params.append("extra: [String: JSONValue] = [:]")
+    out.append("    public init(")
+    out += [f"        {p}," for p in params[:-1]] + [f"        {params[-1]}"]
+    out.append("    ) {")
+    for ident in idents + ["extra"]:
+        out.append(f"        self.{ident.strip('`')} = {ident.strip('`')}")
+    out.append("    }")
+    out.append("")
+    keys = ", ".join(rust_str(f.key) for f in fields)
+    out.append(f"    static let knownKeys: Set<String> = [{keys}]")
+    out.append("")
+    out.append("    public init(from decoder: any Decoder) throws {")
+    out.append("        let c = try decoder.container(keyedBy: WireKey.self)")
+    for f, ident in zip(fields, idents):
+        ty, key = swift_type(f.ty), rust_str(f.key)
+        how = "decode" if f.required and not f.nullable else "decodeIfPresent"
+        out.append(f"        {ident} = try c.{how}({ty}.self, forKey: WireKey({key}))")
+    out.append("        extra = try c.decodeExtra(known: Self.knownKeys)")
+    out.append("    }")
+    out.append("")
+    out.append("    public func encode(to encoder: any Encoder) throws {")
+    out.append("        var c = encoder.container(keyedBy: WireKey.self)")
+    for f, ident in zip(fields, idents):
+        key = rust_str(f.key)
+        if f.required and not f.nullable:
+            out.append(f"        try c.encode({ident}, forKey: WireKey({key}))")
+        elif f.required:
+            out.append(f"        try c.encode({ident}, forKey: WireKey({key}))")
+        else:
+            out.append(f"        try c.encodeOptional({ident}, forKey: WireKey({key}), extra: extra)")
+    out.append("        try c.encodeExtra(extra, known: Self.knownKeys)")
+    out.append("    }")
+    out.append("}")
+    return out
+
+
 def rustfmt(code: str) -> str:
     done = subprocess.run(
         ["rustfmt", "--edition", "2021", "--emit", "stdout", "--quiet"],
@@ -444,6 +577,7 @@ def main() -> int:
     outputs = {
         "src/models/generated.rs": rustfmt(generated),
         "src/schema/tables.rs": rustfmt(emit_tables(models)),
+        SWIFT_OUT: emit_swift(models, enums),
     }
     stale = []
     for rel, text in outputs.items():

@@ -3,7 +3,8 @@
 #   1. a venv under build/venv (gitignored) with pytest, mypy, the official SDK for conformance and
 #      orjson (the package's optional fast codec; the stdlib codec is tested in a subprocess);
 #   2. a wheel built from ./bindings/python (its build hook runs cargo) and installed into the venv;
-#   3. pytest from outside the source tree, so the installed package is what gets imported;
+#   3. pytest from outside the source tree, so the installed package is what gets imported (the
+#      asyncio tests separately, with -W error);
 #   4. mypy --strict on the package, and on the examples as a consumer of the installed package.
 # Exits non-zero on any failure, and also when pytest collected no tests (its exit code 5).
 set -euo pipefail
@@ -33,13 +34,25 @@ rm -rf "$WHEELS"
 
 # The packaged library, not an override from the caller's environment.
 unset PIECES_USER_LIB PYTHONPATH
+TESTS="$ROOT/bindings/python/tests"
+run_pytest() {
+    (
+        cd "$ROOT/build"
+        "$VENV/bin/python" -m pytest -p no:cacheprovider \
+            -c "$ROOT/bindings/python/pyproject.toml" --rootdir "$ROOT/bindings/python" "$@"
+    )
+}
 status=0
-(
-    cd "$ROOT/build"
-    "$VENV/bin/python" -m pytest -p no:cacheprovider \
-        -c "$ROOT/bindings/python/pyproject.toml" --rootdir "$ROOT/bindings/python" \
-        "$ROOT/bindings/python/tests" "$@"
-) || status=$?
+if [ "$#" -eq 0 ]; then
+    # The asyncio tests on their own under -W error: an un-awaited coroutine or an unclosed
+    # resource anywhere in the run (collection and teardown included) fails it.
+    run_pytest "$TESTS" --ignore="$TESTS/test_async.py" || status=$?
+    if [ "$status" -eq 0 ]; then
+        run_pytest -W error "$TESTS/test_async.py" || status=$?
+    fi
+else
+    run_pytest "$TESTS" "$@" || status=$?
+fi
 if [ "$status" -eq 5 ]; then
     echo "run_tests.sh: pytest collected no tests" >&2
     exit 1

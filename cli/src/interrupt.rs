@@ -1,8 +1,9 @@
 //! Ctrl-C and SIGTERM end any command at once, including one blocked in a REST call or a stream.
 //!
-//! The core has no way yet to cut a call short, so the signal thread ends the process itself,
-//! between two lines of output (never inside one). When the core gains an interrupt, `on_interrupt`
-//! is the one place to call it instead.
+//! The signal thread ends the process itself, between two lines of output (never inside one). A
+//! command owns its process, so ending it is the quickest and surest interrupt: every socket closes
+//! with it. The library's own interrupt (`Client::interrupt`, `CancelToken`) is for hosts that must
+//! live on after cancelling a call; a command has nothing left to do once interrupted.
 
 use std::io;
 use std::thread;

@@ -4,6 +4,7 @@
 //! the call and the hand-over of the result in one place.
 
 use std::ffi::c_char;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use super::cancel::with_bound_cancel;
@@ -18,14 +19,17 @@ pub struct PiecesClient {
     pub(crate) inner: Arc<Client>,
 }
 
-/// The client behind a handle argument.
+/// The client behind a handle argument; `PIECES_ERR_WRONG_PROCESS` in a child after `fork()`.
 ///
 /// # Safety
 /// `ptr` must be NULL or a live handle from `pieces_client_new`, not freed during `'a`.
 pub(crate) unsafe fn client_arg<'a>(ptr: *const PiecesClient) -> Result<&'a Client, FfiError> {
     // SAFETY: the caller promises a live handle or NULL; `as_ref` handles NULL.
     match unsafe { ptr.as_ref() } {
-        Some(handle) => Ok(&handle.inner),
+        Some(handle) => {
+            handle.inner.check_process()?;
+            Ok(&handle.inner)
+        }
         None => Err(FfiError::new(
             super::status::PIECES_ERR_NULL_POINTER,
             "client is NULL",
@@ -135,15 +139,22 @@ pub unsafe extern "C" fn pieces_client_new(
 /// returned from its calls on `client` before freeing it (`pieces_client_interrupt` makes them
 /// return promptly), and make no calls on it afterwards.
 ///
+/// In a child process after `fork()` (a client created by the parent) it releases nothing: the
+/// client's memory is left to the child's exit, and its sockets, shared with the parent, are neither
+/// closed nor written to.
+///
 /// # Safety
 /// `client` must be NULL or a handle from `pieces_client_new` that has not been freed yet.
 #[no_mangle]
 pub unsafe extern "C" fn pieces_client_free(client: *mut PiecesClient) {
     super::ffi_value((), || {
-        if !client.is_null() {
-            // SAFETY: the caller promises an unfreed handle from `pieces_client_new` (Box::into_raw)
-            // and no concurrent use of it.
-            drop(unsafe { Box::from_raw(client) });
+        if let Some(handle) = NonNull::new(client) {
+            // SAFETY: the caller promises NULL or an unfreed handle from `pieces_client_new`
+            // (Box::into_raw) and no concurrent use of it.
+            let handle = unsafe { Box::from_raw(handle.as_ptr()) };
+            if handle.inner.check_process().is_err() {
+                std::mem::forget(handle);
+            }
         }
     })
 }

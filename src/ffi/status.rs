@@ -50,6 +50,9 @@ pub const PIECES_ERR_NOT_RUNNING: i32 = 25;
 /// The call was interrupted by `pieces_client_interrupt` or a triggered `PiecesCancel`. Nothing is
 /// wrong with the client: later calls work as usual.
 pub const PIECES_ERR_INTERRUPTED: i32 = 26;
+/// The client or stream was created by another process and inherited across `fork()`: it belongs to
+/// the process that created it. Create a new one in this process (see "fork()" at the top).
+pub const PIECES_ERR_WRONG_PROCESS: i32 = 27;
 /// `pieces_stream_next`: no event arrived within the timeout; the stream is still running.
 pub const PIECES_ERR_STREAM_TIMEOUT: i32 = 30;
 /// `pieces_stream_next`: the stream has ended and its last event (`PIECES_EVENT_STOPPED`) was taken.
@@ -174,6 +177,11 @@ const TABLE: &[Status] = &[
         "interrupted (pieces_client_interrupt or a triggered PiecesCancel)"
     ),
     status!(
+        PIECES_ERR_WRONG_PROCESS,
+        "wrong_process",
+        "client or stream created by another process (fork): create a new one"
+    ),
+    status!(
         PIECES_ERR_STREAM_TIMEOUT,
         "stream_timeout",
         "no stream event within the timeout"
@@ -218,6 +226,7 @@ pub(crate) fn code_for_kind(kind: ErrorKind) -> i32 {
         ErrorKind::NotRunning => PIECES_ERR_NOT_RUNNING,
         ErrorKind::Panic => PIECES_ERR_PANIC,
         ErrorKind::Interrupted => PIECES_ERR_INTERRUPTED,
+        ErrorKind::WrongProcess => PIECES_ERR_WRONG_PROCESS,
     }
 }
 
@@ -237,7 +246,7 @@ pub extern "C" fn pieces_status_str(code: i32) -> *const c_char {
 mod tests {
     use super::*;
 
-    const KINDS: [ErrorKind; 17] = [
+    const KINDS: [ErrorKind; 18] = [
         ErrorKind::InvalidArgument,
         ErrorKind::MalformedJson,
         ErrorKind::InvalidDocument,
@@ -255,6 +264,7 @@ mod tests {
         ErrorKind::NotRunning,
         ErrorKind::Panic,
         ErrorKind::Interrupted,
+        ErrorKind::WrongProcess,
     ];
 
     #[test]

@@ -252,6 +252,10 @@ pub unsafe extern "C" fn pieces_stream_stop(stream: *const PiecesStream) -> i32 
 ///
 /// Thread safety: must not race with any other call on the same stream.
 ///
+/// In a child process after `fork()` (a stream started by the parent) it releases nothing and calls
+/// nothing: the stream's thread exists only in the parent, so no callback and no `release` run, and
+/// its socket, shared with the parent, is neither shut down nor closed.
+///
 /// # Safety
 /// `stream` must be NULL or a stream from `pieces_user_stream_start` not yet freed.
 #[no_mangle]
@@ -259,7 +263,10 @@ pub unsafe extern "C" fn pieces_stream_free(stream: *mut PiecesStream) {
     ffi_value((), || {
         if !stream.is_null() {
             // SAFETY: the caller promises an unfreed stream (Box::into_raw) and no concurrent use.
-            drop(unsafe { Box::from_raw(stream) });
+            let stream = unsafe { Box::from_raw(stream) };
+            if stream.inner.check_process().is_err() {
+                std::mem::forget(stream);
+            }
         }
     })
 }
@@ -323,7 +330,10 @@ pub unsafe extern "C" fn pieces_stream_next(
 /// `ptr` must be NULL or a live client handle, not freed during `'a`.
 unsafe fn handle_arg<'a>(ptr: *const PiecesClient) -> Result<&'a PiecesClient, FfiError> {
     // SAFETY: the caller promises a live handle or NULL.
-    unsafe { ptr.as_ref() }.ok_or_else(|| FfiError::new(PIECES_ERR_NULL_POINTER, "client is NULL"))
+    let handle = unsafe { ptr.as_ref() }
+        .ok_or_else(|| FfiError::new(PIECES_ERR_NULL_POINTER, "client is NULL"))?;
+    handle.inner.check_process()?;
+    Ok(handle)
 }
 
 /// # Safety
@@ -331,7 +341,10 @@ unsafe fn handle_arg<'a>(ptr: *const PiecesClient) -> Result<&'a PiecesClient, F
 unsafe fn stream_arg<'a>(ptr: *const PiecesStream) -> Result<&'a UserStream, FfiError> {
     // SAFETY: the caller promises a live handle or NULL.
     match unsafe { ptr.as_ref() } {
-        Some(handle) => Ok(&handle.inner),
+        Some(handle) => {
+            handle.inner.check_process()?;
+            Ok(&handle.inner)
+        }
         None => Err(FfiError::new(PIECES_ERR_NULL_POINTER, "stream is NULL")),
     }
 }

@@ -31,6 +31,7 @@ pub use worker::fuzz_frame;
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind, Result};
+use crate::process::Owner;
 use queue::EventQueue;
 use worker::{Shared, Sink, Worker, XorShift};
 
@@ -41,6 +42,8 @@ pub struct UserStream {
     thread: Mutex<Option<JoinHandle<()>>>,
     thread_id: ThreadId,
     queue: Option<Arc<EventQueue>>,
+    /// The process whose thread this is; a child after `fork()` has no such thread (process.rs).
+    owner: Owner,
 }
 
 impl Client {
@@ -51,12 +54,14 @@ impl Client {
         options: StreamOptions,
         handler: impl FnMut(StreamEvent) + Send + 'static,
     ) -> Result<UserStream> {
+        self.check_process()?; // before detached takes a lock another process may hold
         let client = Arc::new(self.detached());
         start(client, options, Box::new(handler), None).map_err(|(e, _)| e)
     }
 
     /// Starts a stream whose events wait in a queue of `options.queue_size` for [`UserStream::next`].
     pub fn user_stream_pull(&self, options: StreamOptions) -> Result<UserStream> {
+        self.check_process()?; // before detached takes a lock another process may hold
         start_pull(Arc::new(self.detached()), options)
     }
 }
@@ -86,7 +91,7 @@ pub(crate) fn start(
     sink: Sink,
     queue: Option<Arc<EventQueue>>,
 ) -> std::result::Result<UserStream, (Error, Sink)> {
-    if let Err(e) = check_start(&options) {
+    if let Err(e) = client.check_process().and_then(|()| check_start(&options)) {
         return Err((e, sink));
     }
     let shared = Arc::new(Shared::new());
@@ -123,6 +128,7 @@ pub(crate) fn start(
         thread_id: handle.thread().id(),
         thread: Mutex::new(Some(handle)),
         queue,
+        owner: Owner::current(),
     })
 }
 
@@ -136,7 +142,14 @@ impl UserStream {
     /// handler it only signals: the handler returns, `stopped` follows, and the thread ends.
     /// Stopping *another* stream from a handler waits for that stream's thread like any caller
     /// (two handlers stopping each other's streams would wait on each other).
+    ///
+    /// In a process other than the creating one (a child after `fork()`) it does nothing: the thread
+    /// is not there, and shutting the socket down would cut the parent's stream. See
+    /// [`UserStream::check_process`].
     pub fn stop(&self) {
+        if !self.owner.is_current() {
+            return;
+        }
         self.shared.request_stop();
         if thread::current().id() == self.thread_id {
             return;
@@ -150,6 +163,9 @@ impl UserStream {
 
     /// True until the stream thread has ended.
     pub fn is_running(&self) -> bool {
+        if !self.owner.is_current() {
+            return false;
+        }
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner());
         thread.as_ref().is_some_and(|h| !h.is_finished())
     }
@@ -159,9 +175,17 @@ impl UserStream {
         self.queue.is_some()
     }
 
+    /// [`ErrorKind::WrongProcess`] in a process other than the one that started this stream (a child
+    /// after `fork()`), where its thread does not exist and its socket is the parent's.
+    pub fn check_process(&self) -> Result<()> {
+        self.owner.check("stream")
+    }
+
     /// Pull streams: the next event, waiting at most `timeout`. After `stopped` has been taken,
-    /// [`Next::Ended`]. A handler stream answers `InvalidArgument`.
+    /// [`Next::Ended`]. A handler stream answers `InvalidArgument`; in a child after `fork()`,
+    /// `WrongProcess`.
     pub fn next(&self, timeout: Duration) -> Result<Next> {
+        self.check_process()?;
         match &self.queue {
             Some(queue) => Ok(queue.pop(timeout)),
             None => Err(Error::new(
@@ -174,6 +198,14 @@ impl UserStream {
 
 impl Drop for UserStream {
     fn drop(&mut self) {
+        if !self.owner.is_current() {
+            // A child after fork(): the thread is the parent's. Dropping its handle would detach a
+            // thread that does not exist here; the rest only lowers reference counts (the parent
+            // thread's copies keep the shared state and its socket alive: nothing is closed).
+            let thread = self.thread.get_mut().unwrap_or_else(|e| e.into_inner());
+            std::mem::forget(thread.take());
+            return;
+        }
         self.stop();
     }
 }

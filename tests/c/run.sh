@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the library and the stand-in, compiles tests/c/test_abi.c and test_stream.c as C11 and as
 # C++17 against the cdylib, and runs each under valgrind against a fresh stand-in on a free port. Then
-# the hardening tests: bad input (valgrind, and ASan + LeakSanitizer), load, and SIGPIPE (with a
+# the hardening tests: bad input (valgrind, and ASan + LeakSanitizer), load, fork, and SIGPIPE (with a
 # mutation check that proves it can fail).
 #
 # VALGRIND overrides the valgrind command (VALGRIND= runs without it).
@@ -61,6 +61,20 @@ else
 fi
 echo "== test_load (LOAD_CALLS=${LOAD_CALLS:-500}, LOAD_CYCLES=${LOAD_CYCLES:-1000})"
 timeout "${LOAD_TIMEOUT:-300}" tests/c/with-standin.sh "$build/test_load"
+
+# fork(): a child that inherited a client and its streams gets PIECES_ERR_WRONG_PROCESS and leaves
+# the parent's connections alone. Plain (the child must exit 0), then under valgrind: the child's
+# deliberate leak makes valgrind's exit status there 1, so the child reports through a pipe
+# (FORK_CHILD_EXIT_ANY) and stays silent; the parent is checked for leaks as usual. `timeout` turns
+# a hang (the child joining a thread that does not exist) into a failure.
+${CC:-cc} -std=c11 "${warnings[@]}" tests/c/test_fork.c -o "$build/test_fork_c" "${link[@]}"
+${CXX:-c++} -std=c++17 -x c++ "${warnings[@]}" tests/c/test_fork.c -x none -o "$build/test_fork_cpp" "${link[@]}"
+echo "== test_fork_c"
+timeout 120 tests/c/with-standin.sh "$build/test_fork_c"
+echo "== test_fork_cpp (valgrind)"
+# shellcheck disable=SC2086 # $valgrind is a command line
+FORK_CHILD_EXIT_ANY=${valgrind:+1} timeout 300 tests/c/with-standin.sh \
+    $valgrind ${valgrind:+--child-silent-after-fork=yes} "$build/test_fork_cpp"
 
 # SIGPIPE: no valgrind (the property is about signals; leaks are checked by the tests above).
 ${CC:-cc} -std=c11 "${warnings[@]}" tests/c/test_sigpipe.c -o "$build/test_sigpipe" "${link[@]}"

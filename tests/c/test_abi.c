@@ -108,6 +108,7 @@ static void test_status_strings(void) {
         {PIECES_ERR_INVALID_RESPONSE, "PIECES_ERR_INVALID_RESPONSE"},
         {PIECES_ERR_RESPONSE_TOO_LARGE, "PIECES_ERR_RESPONSE_TOO_LARGE"},
         {PIECES_ERR_NOT_RUNNING, "PIECES_ERR_NOT_RUNNING"},
+        {PIECES_ERR_WRONG_PROCESS, "PIECES_ERR_WRONG_PROCESS"},
         {PIECES_ERR_PANIC, "PIECES_ERR_PANIC"},
     };
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {

@@ -6,13 +6,16 @@
         profile = client.snapshot()["user"]
         ...
 
-Documents are plain dicts (typed as the TypedDicts in :mod:`pieces_user.types`); failures raise a
-subclass of :class:`PiecesError`. The native library is found, in order, at the ``library=``
+Documents are plain dicts (typed as the TypedDicts in :mod:`pieces_user.types`); numbers stay exact
+(a number a float cannot hold is a :class:`JsonNumber` that is written back as its text); failures
+raise a subclass of :class:`PiecesError`. The native library is found, in order, at the ``library=``
 argument, at ``$PIECES_USER_LIB``, inside this package, then where ``make install`` put it (the
 system loader's search, by the soname ``libpieces_user.so.N`` on Linux).
 """
 
+from ._codec import JsonNumber
 from ._ffi import ABI_VERSION, LibraryLoadError
+from .aio import AsyncClient, AsyncUserStream, AsyncUserWatcher
 from .client import Client, Document, discover
 from .errors import (
     AuthenticationRequired,
@@ -39,6 +42,7 @@ from .errors import (
     Timeout,
     TlsError,
     TransportError,
+    WrongProcess,
 )
 from .stream import StreamEvent, UserStream, UserWatcher
 from .types import Auth0User, ReturnedUserProfile, UserBetaStatus, UserProfile
@@ -55,6 +59,9 @@ def library_version(library: "str | None" = None) -> str:
 
 __all__ = [
     "ABI_VERSION",
+    "AsyncClient",
+    "AsyncUserStream",
+    "AsyncUserWatcher",
     "Auth0User",
     "AuthenticationRequired",
     "Client",
@@ -70,6 +77,7 @@ __all__ = [
     "InvalidDocument",
     "InvalidInput",
     "InvalidResponse",
+    "JsonNumber",
     "LibraryLoadError",
     "MalformedJson",
     "NotFound",
@@ -89,6 +97,7 @@ __all__ = [
     "UserProfile",
     "UserStream",
     "UserWatcher",
+    "WrongProcess",
     "__version__",
     "discover",
     "library_version",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
@@ -12,14 +11,15 @@ import weakref
 from ctypes import byref, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Union, cast
 
-from . import _ffi
+from . import _ffi, _process
 from . import errors as E
+from ._codec import JSON_CODEC, JsonNumber, decode_document, encode_document
 from .types import Auth0User, ReturnedUserProfile, UserBetaStatus, UserProfile
 
 if TYPE_CHECKING:
     from .stream import StreamEvent, UserStream, UserWatcher
 
-__all__ = ["Client", "Document", "discover"]
+__all__ = ["Client", "Document", "JSON_CODEC", "JsonNumber", "decode_document", "discover", "encode_document"]
 
 #: A request document: a dict shaped like the model, or JSON text (``str``/``bytes``) passed as is.
 Document = Union[Mapping[str, Any], str, bytes]
@@ -38,88 +38,6 @@ def _seconds_to_ms(name: str, seconds: Optional[float]) -> Optional[int]:
                       f"{name} must be finite")
     # Negative values pass through so the library's own range check names the key.
     return int(math.ceil(seconds * 1000))
-
-
-# orjson (a dependency; the stdlib json is the fallback when it is missing) parses and writes
-# the documents several times faster than the stdlib; for a 30 KB profile the stdlib's json is most of a call's time.
-# PIECES_USER_JSON=stdlib forces the stdlib (for comparisons). One difference, orjson's own rule:
-# NaN/Infinity are written as null, where the stdlib path raises InvalidArgument.
-_orjson: Any
-try:
-    import orjson as _orjson  # type: ignore[import-not-found, unused-ignore]
-except ImportError:  # pragma: no cover - depends on the environment
-    _orjson = None
-if os.environ.get("PIECES_USER_JSON") == "stdlib":
-    _orjson = None
-
-#: Which JSON codec the client uses: "orjson" or "json".
-JSON_CODEC = "orjson" if _orjson is not None else "json"
-
-
-def decode_document(data: bytes) -> Any:
-    if _orjson is not None:
-        try:
-            return _orjson.loads(data)
-        except ValueError:
-            # orjson is stricter than the JSON the library passes through (e.g. a lone surrogate
-            # escape); the stdlib reads those, so one slow path beats a spurious error.
-            pass
-    return json.loads(data)
-
-
-def _json_default(value: Any) -> Any:
-    # Mappings that are not dicts (MappingProxyType, custom classes) are JSON objects too.
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(f"{type(value).__name__} is not JSON-serializable")
-
-
-def encode_document(doc: Any, what: str = "document") -> bytes:
-    """A request document as the UTF-8 bytes the C ABI takes.
-
-    ``str``/``bytes`` are taken as JSON text and left to the library to parse and validate; anything
-    else is serialized compactly (a list or a number too: the library then says, with the JSON path,
-    why it is not the expected document). Text with a NUL byte is refused here: a C string would end
-    at it and the library would validate a different, shorter document than the caller gave.
-    """
-    if isinstance(doc, str):
-        try:
-            data = doc.encode("utf-8")
-        except UnicodeEncodeError as e:
-            raise E.local(E.InvalidArgument, _ffi.INVALID_ARGUMENT, "invalid_argument",
-                          f"{what}: not encodable as UTF-8 ({e.reason})") from None
-    elif isinstance(doc, (bytes, bytearray, memoryview)):
-        data = bytes(doc)
-    else:
-        data = b""
-        if _orjson is not None:
-            try:
-                data = _orjson.dumps(doc, default=_json_default)
-            except TypeError:
-                pass  # the stdlib below either manages (int keys, huge ints) or says why not
-        if not data:
-            data = _encode_stdlib(doc, what)
-    if b"\x00" in data:
-        raise E.local(E.InvalidArgument, _ffi.INVALID_ARGUMENT, "invalid_argument",
-                      f"{what} contains a NUL byte")
-    return data
-
-
-def _encode_stdlib(doc: Any, what: str) -> bytes:
-    try:
-        text = json.dumps(
-            doc,
-            ensure_ascii=False,
-            separators=(",", ":"),
-            allow_nan=False,
-            default=_json_default,
-        )
-        return text.encode("utf-8")
-    except (TypeError, ValueError, RecursionError) as e:
-        # TypeError: a value JSON cannot hold (a set, a datetime…); ValueError: NaN/Infinity,
-        # circular references, lone surrogates (UnicodeEncodeError); RecursionError: absurd depth.
-        raise E.local(E.InvalidArgument, _ffi.INVALID_ARGUMENT, "invalid_argument",
-                      f"{what}: not representable as JSON ({e})") from None
 
 
 def discover(
@@ -289,6 +207,7 @@ class Client:
     ) -> None:
         # Set first so that __del__ and close() work even if the constructor fails below.
         self._handle: Any = None
+        self._inherited = False  # set in a child after os.fork(): see _process.py
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
@@ -322,6 +241,7 @@ class Client:
         if rc != _ffi.OK:
             raise E.raise_for(self._lib, rc)
         self._handle = handle
+        _process.track(self)
 
     # --- lifetime ---------------------------------------------------------------------------------
 
@@ -329,8 +249,12 @@ class Client:
         """Stops this client's streams, interrupts calls in progress on other threads (they raise
         :class:`~pieces_user.Interrupted`), waits for them to return, and frees the client.
 
-        Idempotent. Calls made after ``close`` raise :class:`~pieces_user.ClientClosed`.
+        Idempotent. Calls made after ``close`` raise :class:`~pieces_user.ClientClosed`. In a child
+        process after ``fork()`` it only lets go of the parent's client.
         """
+        if self._inherited:
+            self._handle = None
+            return
         with self._lock:
             if self._handle is None or self._closing:
                 return
@@ -386,6 +310,8 @@ class Client:
         return self._lib.path
 
     def _enter(self) -> Any:
+        if self._inherited:
+            raise E.wrong_process("client")
         with self._lock:
             if self._handle is None or self._closing:
                 raise E.local(E.ClientClosed, _ffi.INVALID_ARGUMENT, "invalid_argument",

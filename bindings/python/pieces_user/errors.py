@@ -36,6 +36,7 @@ __all__ = [
     "StreamTimeout",
     "StreamEnded",
     "InternalError",
+    "WrongProcess",
     "LibraryLoadError",
 ]
 
@@ -186,6 +187,14 @@ class StreamEnded(PiecesError):
     """The stream has stopped and delivered its last event."""
 
 
+class WrongProcess(PiecesError):
+    """The client or stream was created by another process and inherited across ``fork()``.
+
+    It belongs to the process that created it (its connections are that process's); create a new
+    one in this process. Closing or dropping an inherited object is harmless and does nothing.
+    """
+
+
 class InternalError(PiecesError):
     """A bug in the library (a caught panic). Please report it with the message."""
 
@@ -211,6 +220,7 @@ _BY_CODE: Dict[int, Type[PiecesError]] = {
     _ffi.INTERRUPTED: Interrupted,
     _ffi.STREAM_TIMEOUT: StreamTimeout,
     _ffi.STREAM_ENDED: StreamEnded,
+    _ffi.WRONG_PROCESS: WrongProcess,
     _ffi.PANIC: InternalError,
 }
 
@@ -243,3 +253,10 @@ def raise_for(lib: _ffi.Library, code: int) -> PiecesError:
 def local(cls: Type[PiecesError], code: int, category: str, message: str) -> PiecesError:
     """An exception for a failure found in Python before any library call (same fields as the rest)."""
     return cls(message, code=code, name=f"PIECES_ERR_{category.upper()}", category=category)
+
+
+def wrong_process(what: str) -> PiecesError:
+    """For a client or stream used in a child process after ``fork()``."""
+    return local(WrongProcess, _ffi.WRONG_PROCESS, "wrong_process",
+                 f"this {what} was created by another process and inherited across fork(); "
+                 f"it cannot be used here: create a new one in this process")

@@ -19,7 +19,7 @@ import weakref
 from ctypes import byref, c_int32, c_void_p
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, cast
 
-from . import _ffi
+from . import _ffi, _process
 from . import errors as E
 from .client import decode_document
 from .types import UserProfile
@@ -98,6 +98,7 @@ class UserStream:
         from .client import encode_document
 
         self._handle: Any = None
+        self._inherited = False  # set in a child after os.fork(): see _process.py
         # RLock: close() may be called from the thread that is iterating (between two pulls).
         self._pull_lock = threading.RLock()
         self._state_lock = threading.Lock()
@@ -121,6 +122,7 @@ class UserStream:
         self._handle = handle
         client._streams.add(self)
         _live_streams.add(self)
+        _process.track(self)
 
     # --- pulling ----------------------------------------------------------------------------------
 
@@ -130,6 +132,8 @@ class UserStream:
         Returns ``None`` when the timeout expires; raises :class:`StreamEnded` once the stream has
         delivered ``stopped`` or was closed.
         """
+        if self._inherited:
+            raise E.wrong_process("stream")
         deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
         lib = self._lib
         kind = c_int32()
@@ -174,6 +178,8 @@ class UserStream:
 
     def stop(self) -> None:
         """Asks the library to stop; queued events and the final ``stopped`` can still be read."""
+        if self._inherited:
+            raise E.wrong_process("stream")
         with self._state_lock:
             handle = self._handle
             if handle is None or self._stopping:
@@ -184,7 +190,12 @@ class UserStream:
             raise E.raise_for(self._lib, rc)
 
     def close(self) -> None:
-        """Stops and frees the stream. Idempotent; safe from any thread."""
+        """Stops and frees the stream. Idempotent; safe from any thread. In a child process after
+        ``fork()`` it only lets go of the parent's stream (whose thread is not in this process)."""
+        if self._inherited:
+            self._handle = None
+            self._ended = True
+            return
         with self._state_lock:
             handle = self._handle
             if handle is None:
@@ -288,7 +299,8 @@ class UserWatcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        if not self._stream._inherited:  # a child after fork(): nothing of ours to stop
+            self.stop()
 
 
 @atexit.register

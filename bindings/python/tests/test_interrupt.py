@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,66 +20,9 @@ import pytest
 
 import pieces_user
 from pieces_user import Client
+from support import HoldingServer
 
 BOUND = 5.0
-ANSWER = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n"
-    b'{"user":null}'
-)
-
-
-class HoldingServer:
-    """Holds every GET /user/refresh unanswered; answers other requests with ``{"user":null}``."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.held = threading.Semaphore(0)
-        self.conns: List[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        data = b""
-        try:
-            while True:
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    data += chunk
-                head, _, data = data.partition(b"\r\n\r\n")
-                if head.startswith(b"GET /user/refresh "):
-                    self.held.release()
-                    while conn.recv(65536):
-                        pass
-                    return
-                conn.sendall(ANSWER)
-        except OSError:
-            pass
-
-    def wait_held(self) -> None:
-        assert self.held.acquire(timeout=10), "the call never reached the server"
-
-    def close(self) -> None:
-        self.sock.close()
-        for c in self.conns:
-            try:
-                c.close()
-            except OSError:
-                pass
-
-
 @pytest.fixture
 def holding() -> Any:
     server = HoldingServer()

@@ -9,22 +9,19 @@ committed file matches what this script produces.
 
 from __future__ import annotations
 
-import json
 import keyword
 import sys
 from pathlib import Path
 from typing import Any
 
-TOP = ["UserProfile", "ReturnedUserProfile", "Auth0User", "UserBetaStatus"]
-
 
 def load(schema_dir: Path) -> dict[str, dict[str, Any]]:
-    defs: dict[str, dict[str, Any]] = {}
-    for name in TOP:
-        schema = json.loads((schema_dir / f"{name}.schema.json").read_text(encoding="utf-8"))
-        defs.update(schema.get("$defs", {}))
-        defs[name] = {k: v for k, v in schema.items() if k != "$defs"}
-    return defs
+    """The merged `$defs` of the four schemas, read by the same code that generates the Rust and
+    Swift models (tools/gen_models.py), so every binding sees one set of definitions."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tools"))
+    from gen_models import load_defs
+
+    return load_defs(schema_dir)
 
 
 def ref_name(ref: str) -> str:

@@ -1,0 +1,202 @@
+"""Benchmark (not a test): what ``await AsyncClient.snapshot()`` adds over ``Client.snapshot()``.
+
+    python benches/python_async_bench.py [--calls N] [--rounds R]
+
+Both against the same constant loopback server (benches/python/const_server.c, answering the 3 KB
+profile of benches/data/profile-3k.json), in the same run, interleaved round by round so that
+machine drift hits all alike; per-call latency, median over every call. Three cases:
+  - sync, main thread: ``Client.snapshot()`` as a script calls it (with Python's default SIGINT
+    handler, so the call goes through the Ctrl-C helper thread);
+  - sync, direct: the same call without that hand-off (as from any other thread, or with a SIGINT
+    handler of the program's own);
+  - async: ``await AsyncClient.snapshot()``, one call at a time inside ``asyncio.run``;
+  - run_in_executor: ``await loop.run_in_executor(pool, client.snapshot)`` on a
+    ``ThreadPoolExecutor``, what an asyncio program did without AsyncClient (for reference).
+The overhead reported is async minus each sync case (medians). Also: how long a cancelled call to a
+server that never answers takes to end (the task's CancelledError, then the worker free again).
+
+Needs: the package importable (installed, or PYTHONPATH=bindings/python with PIECES_USER_LIB), cc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from python_bench import ROOT, ConstServer, build_server, percentile  # noqa: E402
+
+
+def timed_sync(fn: Callable[[], Any], calls: int) -> List[float]:
+    out = []
+    clock = time.perf_counter_ns
+    for _ in range(calls):
+        t0 = clock()
+        fn()
+        out.append((clock() - t0) / 1000.0)
+    return out
+
+
+async def timed_async(fn: Callable[[], Any], calls: int) -> List[float]:
+    out = []
+    clock = time.perf_counter_ns
+    for _ in range(calls):
+        t0 = clock()
+        await fn()
+        out.append((clock() - t0) / 1000.0)
+    return out
+
+
+def rest(url: str, calls: int, rounds: int) -> Dict[str, List[float]]:
+    import pieces_user
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    samples: Dict[str, List[float]] = {
+        "sync, main thread": [], "sync, direct": [], "async": [], "run_in_executor": [],
+    }
+    sync = pieces_user.Client(url, timeout=10)
+    default_handler = signal.getsignal(signal.SIGINT)
+
+    def direct() -> None:
+        signal.signal(signal.SIGINT, lambda *_: None)  # a program's own handler: no hand-off
+        try:
+            samples["sync, direct"] += timed_sync(sync.snapshot, calls)
+        finally:
+            signal.signal(signal.SIGINT, default_handler)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        executor = ThreadPoolExecutor(4)
+
+        def in_executor() -> "asyncio.Future[Any]":
+            return loop.run_in_executor(executor, sync.snapshot)
+
+        async with pieces_user.AsyncClient(url, timeout=10) as client:
+            assert (await client.snapshot()) == sync.snapshot()
+            for _ in range(3):  # warm-up: connections, threads, caches
+                timed_sync(sync.snapshot, calls // 10 + 1)
+                await timed_async(client.snapshot, calls // 10 + 1)
+                await timed_async(in_executor, calls // 10 + 1)
+            for _ in range(rounds):
+                samples["sync, main thread"] += timed_sync(sync.snapshot, calls)
+                direct()
+                samples["async"] += await timed_async(client.snapshot, calls)
+                samples["run_in_executor"] += await timed_async(in_executor, calls)
+        executor.shutdown()
+
+    asyncio.run(main())
+    sync.close()
+    return samples
+
+
+class SilentServer:
+    """Accepts connections and reads, never answers."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.got = threading.Semaphore(0)
+        self.conns: List[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
+
+    def _read(self, conn: socket.socket) -> None:
+        try:
+            if conn.recv(65536):
+                self.got.release()
+            while conn.recv(65536):
+                pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def cancellation(runs: int) -> Dict[str, List[float]]:
+    """Cancel a call the server holds: time to the task's CancelledError and until the (only)
+    worker has finished the call and is free again (measured by a no-op job behind it)."""
+    import pieces_user
+
+    server = SilentServer()
+    out: Dict[str, List[float]] = {"CancelledError": [], "worker free": []}
+
+    async def main() -> None:
+        async with pieces_user.AsyncClient(server.url, timeout=30, max_workers=1) as client:
+            loop = asyncio.get_running_loop()
+            for _ in range(runs):
+                task = asyncio.create_task(client.refresh())
+                await loop.run_in_executor(None, server.got.acquire)
+                t0 = time.perf_counter()
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+                out["CancelledError"].append((time.perf_counter() - t0) * 1e3)
+                await client._run(lambda: None)  # queued behind the cancelled call on the one worker
+                out["worker free"].append((time.perf_counter() - t0) * 1e3)
+
+    asyncio.run(main())
+    server.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--cancels", type=int, default=50)
+    args = parser.parse_args()
+    import pieces_user
+
+    profile = json.loads((ROOT / "benches" / "data" / "profile-3k.json").read_text())
+    body = json.dumps(profile, separators=(",", ":")).encode()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        server = ConstServer(build_server(workdir), body, workdir)
+        try:
+            samples = rest(server.url, args.calls, args.rounds)
+        finally:
+            server.close()
+    print(f"pieces_user {pieces_user.library_version()} ({pieces_user.client.JSON_CODEC}), "
+          f"snapshot() of a {len(body)} B profile, {args.rounds} interleaved rounds x {args.calls} calls")
+    print(f"{'case':<20} {'p50 us':>9} {'p99 us':>9}")
+    medians = {}
+    for case, s in samples.items():
+        medians[case] = statistics.median(s)
+        print(f"{case:<20} {medians[case]:>9.1f} {percentile(s, 99):>9.1f}")
+    for base in ("sync, main thread", "sync, direct"):
+        for case in ("async", "run_in_executor"):
+            print(f"{case} overhead over {base}: {medians[case] - medians[base]:+.1f} us (median)")
+    cancels = cancellation(args.cancels)
+    for what, s in cancels.items():
+        print(f"cancel -> {what}: median {statistics.median(s):.2f} ms, max {max(s):.2f} ms "
+              f"({len(s)} runs, server never answers, timeout 30 s)")
+
+
+if __name__ == "__main__":
+    main()
