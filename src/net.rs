@@ -2,7 +2,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// True for the error of a read, write or connect that ran out of time (a socket timeout reads
 /// as `WouldBlock` on Unix).
@@ -114,4 +114,25 @@ mod tests {
         .unwrap_err();
         assert!(is_timeout(&e), "{e}");
     }
+}
+
+/// Keeps the socket timeout at most `left` (so no read or write outlives the deadline) and at least
+/// half of it (so early wake-ups stay rare), touching the socket only when that band is left. It is
+/// set to 90% of the time left: the next call's full budget, measured a moment later, still fits.
+pub(crate) fn ensure_timeout(
+    current: &mut Option<Duration>,
+    left: Option<Duration>,
+    apply: impl FnOnce(Option<Duration>) -> io::Result<()>,
+) -> io::Result<()> {
+    let fits = match (*current, left) {
+        (None, None) => true,
+        (Some(cur), Some(left)) => cur <= left && cur >= left / 2,
+        _ => false,
+    };
+    if !fits {
+        let want = left.map(|l| (l * 9 / 10).max(Duration::from_micros(1)));
+        apply(want)?;
+        *current = want;
+    }
+    Ok(())
 }

@@ -28,7 +28,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use crate::net::{self, is_timeout};
+use crate::net::{self, ensure_timeout, is_timeout};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
 };
@@ -402,27 +402,6 @@ fn time_left(
             _ => Err(ureq::Error::Timeout(timeout.reason)),
         },
     }
-}
-
-/// Keeps the socket timeout at most `left` (so no read or write outlives the deadline) and at least
-/// half of it (so early wake-ups stay rare), touching the socket only when that band is left. It is
-/// set to 90% of the time left: the next call's full budget, measured a moment later, still fits.
-pub(crate) fn ensure_timeout(
-    current: &mut Option<Duration>,
-    left: Option<Duration>,
-    apply: impl FnOnce(Option<Duration>) -> io::Result<()>,
-) -> io::Result<()> {
-    let fits = match (*current, left) {
-        (None, None) => true,
-        (Some(cur), Some(left)) => cur <= left && cur >= left / 2,
-        _ => false,
-    };
-    if !fits {
-        let want = left.map(|l| (l * 9 / 10).max(Duration::from_micros(1)));
-        apply(want)?;
-        *current = want;
-    }
-    Ok(())
 }
 
 /// What a send to a peer that closed its socket fails with.

@@ -18,9 +18,9 @@ use super::event::StreamEvent;
 use super::options::StreamOptions;
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
+use crate::net::ensure_timeout;
 use crate::net::{self, is_timeout};
 use crate::schema::{self, DocumentKind};
-use crate::transport::ensure_timeout;
 
 /// Where the host reaches into the thread: the stop flag, the socket to shut down, the backoff wait.
 pub(crate) struct Shared {
@@ -576,6 +576,7 @@ mod tests {
     /// at its default action (what a C host has), writes vectored, as rustls does, to a socket
     /// whose peer hung up: through `NoSigpipe`, or for the control through the bare TcpStream
     /// (writev, which raises SIGPIPE).
+    #[cfg(unix)]
     #[test]
     #[ignore = "child process of no_sigpipe_writes_survive_a_peer_that_hung_up"]
     fn sigpipe_child_writes_to_a_hung_up_peer() {
@@ -610,6 +611,7 @@ mod tests {
         println!("epipe: {epipe}");
     }
 
+    #[cfg(unix)] // SIGPIPE is a Unix signal
     #[test]
     fn no_sigpipe_writes_survive_a_peer_that_hung_up() {
         use std::os::unix::process::ExitStatusExt;
