@@ -765,6 +765,18 @@ fn minus_zero_is_an_integer() {
     }
 }
 
+/// The typed models agree with the validator: `-0` in an integer field decodes (as 0) instead of
+/// failing as serde_json's float `-0.0`; a real float is still refused before serde sees it.
+#[test]
+fn minus_zero_decodes_into_the_typed_models() {
+    let profile: models::UserProfile = models::decode(profile_with_size("-0", "").as_bytes())
+        .unwrap_or_else(|v| panic!("-0: {v}"));
+    assert_eq!(profile.aesthetics.font.size, 0);
+    let err =
+        models::decode::<models::UserProfile>(profile_with_size("0.5", "").as_bytes()).unwrap_err();
+    assert_eq!(err.path, "$.aesthetics.font.size", "{err}");
+}
+
 #[test]
 fn a_number_out_of_range_is_valid_json_and_reported_at_its_path() {
     let digits = "9".repeat(400);

@@ -334,17 +334,20 @@ def emit_models(models, enums, descriptions, boxed) -> str:
             described = doc_lines(f.description, "    ")
             out.extend(described)
             if f.required and not f.nullable:
-                out.append(f"    #[serde(rename = {rust_str(f.key)})]")
+                read = int_reader(f.ty, "required")
+                out.append(f"    #[serde(rename = {rust_str(f.key)}{read})]")
                 out.append(f"    pub {ident}: {ty},")
             elif f.required:
                 if described:
                     out.append("    ///")
                 out.append("    /// Required but nullable: always written, as `null` when `None`.")
-                out.append(f"    #[serde(rename = {rust_str(f.key)})]")
+                read = int_reader(f.ty, "optional")
+                out.append(f"    #[serde(rename = {rust_str(f.key)}{read})]")
                 out.append(f"    pub {ident}: Option<{ty}>,")
             else:
+                read = int_reader(f.ty, "optional")
                 out.append(
-                    f"    #[serde(rename = {rust_str(f.key)}, default, "
+                    f"    #[serde(rename = {rust_str(f.key)}, default{read}, "
                     'skip_serializing_if = "Option::is_none")]'
                 )
                 out.append(f"    pub {ident}: Option<{ty}>,")
@@ -354,6 +357,17 @@ def emit_models(models, enums, descriptions, boxed) -> str:
         out.append("}")
         out.append("")
     return "\n".join(out) + "\n"
+
+
+def int_reader(ty: Ty, presence: str) -> str:
+    """The serde attribute that reads an integer field through models::int (`-0` is an integer)."""
+    if ty.kind == "int":
+        return f', deserialize_with = "crate::models::int::{presence}"'
+    if ty.kind == "intmap":
+        if presence != "optional":
+            sys.exit("gen_models: a required integer map needs a reader in models::int")
+        return ', deserialize_with = "crate::models::int::optional_map"'
+    return ""
 
 
 def table_ty(ty: Ty, index: dict[str, int]) -> str:

@@ -485,6 +485,7 @@ pub struct Auth0Identity {
     #[serde(
         rename = "expires_in",
         default,
+        deserialize_with = "crate::models::int::optional",
         skip_serializing_if = "Option::is_none"
     )]
     pub expires_in: Option<i64>,
@@ -594,6 +595,7 @@ pub struct Auth0User {
     #[serde(
         rename = "logins_count",
         default,
+        deserialize_with = "crate::models::int::optional",
         skip_serializing_if = "Option::is_none"
     )]
     pub logins_count: Option<i64>,
@@ -838,7 +840,10 @@ pub struct DescopeUserMetadata {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmbeddedModelSchema {
     /// this is the current database version that this model was used for.
-    #[serde(rename = "migration")]
+    #[serde(
+        rename = "migration",
+        deserialize_with = "crate::models::int::required"
+    )]
     pub migration: i64,
     #[serde(rename = "semantic")]
     pub semantic: EmbeddedModelSchemaSemanticVersionEnum,
@@ -876,6 +881,7 @@ pub struct ExternalProvider {
     #[serde(
         rename = "expires_in",
         default,
+        deserialize_with = "crate::models::int::optional",
         skip_serializing_if = "Option::is_none"
     )]
     pub expires_in: Option<i64>,
@@ -915,6 +921,7 @@ pub struct ExternalProviderProfileData {
     #[serde(
         rename = "collaborators",
         default,
+        deserialize_with = "crate::models::int::optional",
         skip_serializing_if = "Option::is_none"
     )]
     pub collaborators: Option<i64>,
@@ -929,6 +936,7 @@ pub struct ExternalProviderProfileData {
     #[serde(
         rename = "disk_usage",
         default,
+        deserialize_with = "crate::models::int::optional",
         skip_serializing_if = "Option::is_none"
     )]
     pub disk_usage: Option<i64>,
@@ -946,7 +954,12 @@ pub struct ExternalProviderProfileData {
         skip_serializing_if = "Option::is_none"
     )]
     pub events_url: Option<String>,
-    #[serde(rename = "followers", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "followers",
+        default,
+        deserialize_with = "crate::models::int::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub followers: Option<i64>,
     #[serde(
         rename = "followers_url",
@@ -954,7 +967,12 @@ pub struct ExternalProviderProfileData {
         skip_serializing_if = "Option::is_none"
     )]
     pub followers_url: Option<String>,
-    #[serde(rename = "following", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "following",
+        default,
+        deserialize_with = "crate::models::int::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub following: Option<i64>,
     #[serde(
         rename = "following_url",
@@ -989,6 +1007,7 @@ pub struct ExternalProviderProfileData {
     #[serde(
         rename = "owned_private_repos",
         default,
+        deserialize_with = "crate::models::int::optional",
         skip_serializing_if = "Option::is_none"
     )]
     pub owned_private_repos: Option<i64>,
@@ -997,18 +1016,21 @@ pub struct ExternalProviderProfileData {
     #[serde(
         rename = "private_gists",
         default,
+        deserialize_with = "crate::models::int::optional",
         skip_serializing_if = "Option::is_none"
     )]
     pub private_gists: Option<i64>,
     #[serde(
         rename = "public_gists",
         default,
+        deserialize_with = "crate::models::int::optional",
         skip_serializing_if = "Option::is_none"
     )]
     pub public_gists: Option<i64>,
     #[serde(
         rename = "public_repos",
         default,
+        deserialize_with = "crate::models::int::optional",
         skip_serializing_if = "Option::is_none"
     )]
     pub public_repos: Option<i64>,
@@ -1041,6 +1063,7 @@ pub struct ExternalProviderProfileData {
     #[serde(
         rename = "total_private_repos",
         default,
+        deserialize_with = "crate::models::int::optional",
         skip_serializing_if = "Option::is_none"
     )]
     pub total_private_repos: Option<i64>,
@@ -1089,7 +1112,12 @@ pub struct ExternalProviders {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlattenedEntities {
     /// This is a Map\<String, int\> where the key is an entity id.
-    #[serde(rename = "indices", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "indices",
+        default,
+        deserialize_with = "crate::models::int::optional_map",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub indices: Option<BTreeMap<String, i64>>,
     #[serde(rename = "iterable")]
     pub iterable: Vec<ReferencedEntity>,
@@ -1180,7 +1208,7 @@ pub struct FlattenedSubscription {
     pub price_id: String,
     #[serde(rename = "product_id")]
     pub product_id: String,
-    #[serde(rename = "quantity")]
+    #[serde(rename = "quantity", deserialize_with = "crate::models::int::required")]
     pub quantity: i64,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
@@ -1205,7 +1233,12 @@ pub struct FlattenedSubscription {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlattenedSubscriptions {
     /// This is a Map\<String, int\> where the the key is an subscription.
-    #[serde(rename = "indices", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "indices",
+        default,
+        deserialize_with = "crate::models::int::optional_map",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub indices: Option<BTreeMap<String, i64>>,
     /// This is the iterable of the referenced subscriptions
     #[serde(rename = "iterable")]
@@ -1263,7 +1296,12 @@ pub struct FlattenedUserProfile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlattenedUsers {
     /// This is a Map\<String, int\> where the key is a user id.
-    #[serde(rename = "indices", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "indices",
+        default,
+        deserialize_with = "crate::models::int::optional_map",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub indices: Option<BTreeMap<String, i64>>,
     #[serde(rename = "iterable")]
     pub iterable: Vec<ReferencedUser>,
@@ -1283,7 +1321,7 @@ pub struct FlattenedUsers {
 pub struct Font {
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    #[serde(rename = "size")]
+    #[serde(rename = "size", deserialize_with = "crate::models::int::required")]
     pub size: i64,
     /// Keys this version does not know, kept so that re-encoding loses nothing.
     #[serde(flatten)]
@@ -1783,22 +1821,50 @@ pub struct ReturnedUserProfile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Score {
     /// These are point assigned via automatic activity events.
-    #[serde(rename = "automatic")]
+    #[serde(
+        rename = "automatic",
+        deserialize_with = "crate::models::int::required"
+    )]
     pub automatic: i64,
     /// These are points assigned via manual user driven events.
-    #[serde(rename = "manual")]
+    #[serde(rename = "manual", deserialize_with = "crate::models::int::required")]
     pub manual: i64,
-    #[serde(rename = "priority", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "priority",
+        default,
+        deserialize_with = "crate::models::int::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub priority: Option<i64>,
-    #[serde(rename = "reference", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "reference",
+        default,
+        deserialize_with = "crate::models::int::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reference: Option<i64>,
-    #[serde(rename = "reuse", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "reuse",
+        default,
+        deserialize_with = "crate::models::int::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub reuse: Option<i64>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    #[serde(rename = "searched", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "searched",
+        default,
+        deserialize_with = "crate::models::int::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub searched: Option<i64>,
-    #[serde(rename = "update", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "update",
+        default,
+        deserialize_with = "crate::models::int::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub update: Option<i64>,
     /// Keys this version does not know, kept so that re-encoding loses nothing.
     #[serde(flatten)]

@@ -71,6 +71,69 @@ macro_rules! open_enum {
     };
 }
 
+/// Integer fields of the generated models. JSON's `-0` is an integer (the validator accepts it where
+/// the schema says integer), but serde_json reads it as the float `-0.0`, which a plain `i64` field
+/// refuses: these read it as 0. Any other float is still refused.
+pub(crate) mod int {
+    use std::collections::BTreeMap;
+    use std::fmt;
+
+    use serde::de::{self, Deserialize, Deserializer, Visitor};
+
+    /// An integer, read from any JSON integer, including `-0`.
+    struct Int(i64);
+
+    impl<'de> Deserialize<'de> for Int {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Int, D::Error> {
+            d.deserialize_any(IntVisitor)
+        }
+    }
+
+    struct IntVisitor;
+
+    impl Visitor<'_> for IntVisitor {
+        type Value = Int;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an integer")
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Int, E> {
+            Ok(Int(v))
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Int, E> {
+            i64::try_from(v)
+                .map(Int)
+                .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &self))
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Int, E> {
+            // Only `-0` reaches here as a float that is an integer: the validator refused the rest.
+            if v == 0.0 {
+                Ok(Int(0))
+            } else {
+                Err(E::invalid_type(de::Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    pub(crate) fn required<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        Int::deserialize(d).map(|Int(v)| v)
+    }
+
+    pub(crate) fn optional<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Option::<Int>::deserialize(d).map(|v| v.map(|Int(v)| v))
+    }
+
+    pub(crate) fn optional_map<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<BTreeMap<String, i64>>, D::Error> {
+        let map = Option::<BTreeMap<String, Int>>::deserialize(d)?;
+        Ok(map.map(|m| m.into_iter().map(|(k, Int(v))| (k, v)).collect()))
+    }
+}
+
 // Generated: its docs are the official schemas' descriptions, which cover some fields only.
 #[allow(missing_docs)]
 mod generated;
