@@ -8,9 +8,15 @@
 import Foundation
 
 /// Wire enum `AllocationStatusEnum`; open: a value this version does not know is kept as it is.
-public struct AllocationStatusEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct AllocationStatusEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -27,9 +33,15 @@ public struct AllocationStatusEnum: RawRepresentable, Codable, Sendable, Hashabl
 }
 
 /// Wire enum `CapabilitiesEnum`; open: a value this version does not know is kept as it is.
-public struct CapabilitiesEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct CapabilitiesEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -44,9 +56,15 @@ public struct CapabilitiesEnum: RawRepresentable, Codable, Sendable, Hashable {
 }
 
 /// Wire enum `EmbeddedModelSchemaSemanticVersionEnum`; open: a value this version does not know is kept as it is.
-public struct EmbeddedModelSchemaSemanticVersionEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct EmbeddedModelSchemaSemanticVersionEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -59,9 +77,15 @@ public struct EmbeddedModelSchemaSemanticVersionEnum: RawRepresentable, Codable,
 }
 
 /// Wire enum `EntityTypeEnum`; open: a value this version does not know is kept as it is.
-public struct EntityTypeEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct EntityTypeEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -75,9 +99,15 @@ public struct EntityTypeEnum: RawRepresentable, Codable, Sendable, Hashable {
 }
 
 /// Wire enum `ExternalMLProviderEnum`; open: a value this version does not know is kept as it is.
-public struct ExternalMLProviderEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct ExternalMLProviderEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -119,9 +149,15 @@ public struct ExternalMLProviderEnum: RawRepresentable, Codable, Sendable, Hasha
 }
 
 /// Wire enum `ExternalProviderTypeEnum`; open: a value this version does not know is kept as it is.
-public struct ExternalProviderTypeEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct ExternalProviderTypeEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -146,9 +182,15 @@ public struct ExternalProviderTypeEnum: RawRepresentable, Codable, Sendable, Has
 }
 
 /// Wire enum `InstanceConfigurationEnabledEnum`; open: a value this version does not know is kept as it is.
-public struct InstanceConfigurationEnabledEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct InstanceConfigurationEnabledEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -162,9 +204,15 @@ public struct InstanceConfigurationEnabledEnum: RawRepresentable, Codable, Senda
 }
 
 /// Wire enum `ModelFoundationEnum`; open: a value this version does not know is kept as it is.
-public struct ModelFoundationEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct ModelFoundationEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -317,9 +365,15 @@ public struct ModelFoundationEnum: RawRepresentable, Codable, Sendable, Hashable
 }
 
 /// Wire enum `ModelTypeEnum`; open: a value this version does not know is kept as it is.
-public struct ModelTypeEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct ModelTypeEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -334,9 +388,15 @@ public struct ModelTypeEnum: RawRepresentable, Codable, Sendable, Hashable {
 }
 
 /// Wire enum `SubscriptionTermEnum`; open: a value this version does not know is kept as it is.
-public struct SubscriptionTermEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct SubscriptionTermEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -351,7 +411,7 @@ public struct SubscriptionTermEnum: RawRepresentable, Codable, Sendable, Hashabl
 }
 
 /// Wire model `Aesthetics`.
-public struct Aesthetics: Codable, Sendable, Hashable {
+public struct Aesthetics: Codable, JSONCodable, Sendable, Hashable {
     public var font: Font
     public var schema: EmbeddedModelSchema?
     public var theme: Theme
@@ -387,10 +447,63 @@ public struct Aesthetics: Codable, Sendable, Hashable {
         try c.encode(theme, forKey: WireKey("theme"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_font: Font? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_theme: Theme? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "font":
+                v_font = try Font(json: &reader)
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "theme":
+                v_theme = try Theme(json: &reader)
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_font else { throw reader.missing("font", in: "Aesthetics") }
+        guard let v_theme else { throw reader.missing("theme", in: "Aesthetics") }
+        self.init(
+            font: v_font,
+            schema: v_schema,
+            theme: v_theme,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("font")
+        font.write(to: &writer)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("theme")
+        theme.write(to: &writer)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `AllocationCloud`.
-public struct AllocationCloud: Codable, Sendable, Hashable {
+public struct AllocationCloud: Codable, JSONCodable, Sendable, Hashable {
     public var id: String
     public var project: String
     public var region: String?
@@ -456,10 +569,129 @@ public struct AllocationCloud: Codable, Sendable, Hashable {
         try c.encodeOptional(version, forKey: WireKey("version"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_id: String? = nil
+        var v_project: String? = nil
+        var v_region: String? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_status: AllocationCloudStatus? = nil
+        var v_updated: GroupedTimestamp? = nil
+        var v_urls: AllocationCloudUrls? = nil
+        var v_user: String? = nil
+        var v_version: String? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "id":
+                v_id = try reader.readString()
+            case "project":
+                v_project = try reader.readString()
+            case "region":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_region = try reader.readString()
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "status":
+                v_status = try AllocationCloudStatus(json: &reader)
+            case "updated":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_updated = try GroupedTimestamp(json: &reader)
+                }
+            case "urls":
+                v_urls = try AllocationCloudUrls(json: &reader)
+            case "user":
+                v_user = try reader.readString()
+            case "version":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_version = try reader.readString()
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_id else { throw reader.missing("id", in: "AllocationCloud") }
+        guard let v_project else { throw reader.missing("project", in: "AllocationCloud") }
+        guard let v_status else { throw reader.missing("status", in: "AllocationCloud") }
+        guard let v_urls else { throw reader.missing("urls", in: "AllocationCloud") }
+        guard let v_user else { throw reader.missing("user", in: "AllocationCloud") }
+        self.init(
+            id: v_id,
+            project: v_project,
+            region: v_region,
+            schema: v_schema,
+            status: v_status,
+            updated: v_updated,
+            urls: v_urls,
+            user: v_user,
+            version: v_version,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("id")
+        writer.write(id)
+        writer.key("project")
+        writer.write(project)
+        if let value = region {
+            writer.key("region")
+            writer.write(value)
+        } else if writer.keptNull("region", extra) {
+            writer.key("region")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("status")
+        status.write(to: &writer)
+        if let value = updated {
+            writer.key("updated")
+            value.write(to: &writer)
+        } else if writer.keptNull("updated", extra) {
+            writer.key("updated")
+            writer.writeNull()
+        }
+        writer.key("urls")
+        urls.write(to: &writer)
+        writer.key("user")
+        writer.write(user)
+        if let value = version {
+            writer.key("version")
+            writer.write(value)
+        } else if writer.keptNull("version", extra) {
+            writer.key("version")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `AllocationCloudStatus`.
-public struct AllocationCloudStatus: Codable, Sendable, Hashable {
+public struct AllocationCloudStatus: Codable, JSONCodable, Sendable, Hashable {
     public var cloud: AllocationStatusEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -490,10 +722,56 @@ public struct AllocationCloudStatus: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_cloud: AllocationStatusEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "cloud":
+                v_cloud = try AllocationStatusEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_cloud else { throw reader.missing("cloud", in: "AllocationCloudStatus") }
+        self.init(
+            cloud: v_cloud,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("cloud")
+        writer.write(cloud.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `AllocationCloudUrl`.
-public struct AllocationCloudUrl: Codable, Sendable, Hashable {
+public struct AllocationCloudUrl: Codable, JSONCodable, Sendable, Hashable {
     public var schema: EmbeddedModelSchema?
     public var status: AllocationStatusEnum
     public var url: String
@@ -529,10 +807,63 @@ public struct AllocationCloudUrl: Codable, Sendable, Hashable {
         try c.encode(url, forKey: WireKey("url"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_status: AllocationStatusEnum? = nil
+        var v_url: String? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "status":
+                v_status = try AllocationStatusEnum(rawValue: reader.readString())
+            case "url":
+                v_url = try reader.readString()
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_status else { throw reader.missing("status", in: "AllocationCloudUrl") }
+        guard let v_url else { throw reader.missing("url", in: "AllocationCloudUrl") }
+        self.init(
+            schema: v_schema,
+            status: v_status,
+            url: v_url,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("status")
+        writer.write(status.rawValue)
+        writer.key("url")
+        writer.write(url)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `AllocationCloudUrls`.
-public struct AllocationCloudUrls: Codable, Sendable, Hashable {
+public struct AllocationCloudUrls: Codable, JSONCodable, Sendable, Hashable {
     public var base: AllocationCloudUrl
     public var id: AllocationCloudUrl
     public var schema: EmbeddedModelSchema?
@@ -573,10 +904,78 @@ public struct AllocationCloudUrls: Codable, Sendable, Hashable {
         try c.encodeOptional(vanity, forKey: WireKey("vanity"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_base: AllocationCloudUrl? = nil
+        var v_id: AllocationCloudUrl? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_vanity: AllocationCloudUrl? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "base":
+                v_base = try AllocationCloudUrl(json: &reader)
+            case "id":
+                v_id = try AllocationCloudUrl(json: &reader)
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "vanity":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_vanity = try AllocationCloudUrl(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_base else { throw reader.missing("base", in: "AllocationCloudUrls") }
+        guard let v_id else { throw reader.missing("id", in: "AllocationCloudUrls") }
+        self.init(
+            base: v_base,
+            id: v_id,
+            schema: v_schema,
+            vanity: v_vanity,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("base")
+        base.write(to: &writer)
+        writer.key("id")
+        id.write(to: &writer)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = vanity {
+            writer.key("vanity")
+            value.write(to: &writer)
+        } else if writer.keptNull("vanity", extra) {
+            writer.key("vanity")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `AllowedCloudModelsInstanceConfiguration`.
-public struct AllowedCloudModelsInstanceConfiguration: Codable, Sendable, Hashable {
+public struct AllowedCloudModelsInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var allowedModels: InstanceConfigurationAllowedModels?
     public var defaultModels: InstanceConfigurationAllowedCloudModelsDefaultModels?
     public var enabled: InstanceConfigurationEnabledEnum
@@ -617,10 +1016,86 @@ public struct AllowedCloudModelsInstanceConfiguration: Codable, Sendable, Hashab
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_allowedModels: InstanceConfigurationAllowedModels? = nil
+        var v_defaultModels: InstanceConfigurationAllowedCloudModelsDefaultModels? = nil
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "allowedModels":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_allowedModels = try InstanceConfigurationAllowedModels(json: &reader)
+                }
+            case "defaultModels":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_defaultModels = try InstanceConfigurationAllowedCloudModelsDefaultModels(json: &reader)
+                }
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "AllowedCloudModelsInstanceConfiguration") }
+        self.init(
+            allowedModels: v_allowedModels,
+            defaultModels: v_defaultModels,
+            enabled: v_enabled,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = allowedModels {
+            writer.key("allowedModels")
+            value.write(to: &writer)
+        } else if writer.keptNull("allowedModels", extra) {
+            writer.key("allowedModels")
+            writer.writeNull()
+        }
+        if let value = defaultModels {
+            writer.key("defaultModels")
+            value.write(to: &writer)
+        } else if writer.keptNull("defaultModels", extra) {
+            writer.key("defaultModels")
+            writer.writeNull()
+        }
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `AnonymousTemporalRange`.
-public struct AnonymousTemporalRange: Codable, Sendable, Hashable {
+public struct AnonymousTemporalRange: Codable, JSONCodable, Sendable, Hashable {
     public var between: Bool?
     public var continuous: Bool?
     public var from: GroupedTimestamp?
@@ -666,10 +1141,109 @@ public struct AnonymousTemporalRange: Codable, Sendable, Hashable {
         try c.encodeOptional(to, forKey: WireKey("to"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_between: Bool? = nil
+        var v_continuous: Bool? = nil
+        var v_from: GroupedTimestamp? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_to: GroupedTimestamp? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "between":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_between = try reader.readBool()
+                }
+            case "continuous":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_continuous = try reader.readBool()
+                }
+            case "from":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_from = try GroupedTimestamp(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "to":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_to = try GroupedTimestamp(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        self.init(
+            between: v_between,
+            continuous: v_continuous,
+            from: v_from,
+            schema: v_schema,
+            to: v_to,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = between {
+            writer.key("between")
+            writer.write(value)
+        } else if writer.keptNull("between", extra) {
+            writer.key("between")
+            writer.writeNull()
+        }
+        if let value = continuous {
+            writer.key("continuous")
+            writer.write(value)
+        } else if writer.keptNull("continuous", extra) {
+            writer.key("continuous")
+            writer.writeNull()
+        }
+        if let value = from {
+            writer.key("from")
+            value.write(to: &writer)
+        } else if writer.keptNull("from", extra) {
+            writer.key("from")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = to {
+            writer.key("to")
+            value.write(to: &writer)
+        } else if writer.keptNull("to", extra) {
+            writer.key("to")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Auth0Identity`.
-public struct Auth0Identity: Codable, Sendable, Hashable {
+public struct Auth0Identity: Codable, JSONCodable, Sendable, Hashable {
     public var accessToken: String?
     public var connection: String?
     public var expiresIn: Int64?
@@ -720,10 +1294,124 @@ public struct Auth0Identity: Codable, Sendable, Hashable {
         try c.encodeOptional(userId, forKey: WireKey("user_id"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_accessToken: String? = nil
+        var v_connection: String? = nil
+        var v_expiresIn: Int64? = nil
+        var v_isSocial: Bool? = nil
+        var v_provider: String? = nil
+        var v_userId: String? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "access_token":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_accessToken = try reader.readString()
+                }
+            case "connection":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_connection = try reader.readString()
+                }
+            case "expires_in":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_expiresIn = try reader.readInt64()
+                }
+            case "isSocial":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_isSocial = try reader.readBool()
+                }
+            case "provider":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_provider = try reader.readString()
+                }
+            case "user_id":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_userId = try reader.readString()
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        self.init(
+            accessToken: v_accessToken,
+            connection: v_connection,
+            expiresIn: v_expiresIn,
+            isSocial: v_isSocial,
+            provider: v_provider,
+            userId: v_userId,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = accessToken {
+            writer.key("access_token")
+            writer.write(value)
+        } else if writer.keptNull("access_token", extra) {
+            writer.key("access_token")
+            writer.writeNull()
+        }
+        if let value = connection {
+            writer.key("connection")
+            writer.write(value)
+        } else if writer.keptNull("connection", extra) {
+            writer.key("connection")
+            writer.writeNull()
+        }
+        if let value = expiresIn {
+            writer.key("expires_in")
+            writer.write(value)
+        } else if writer.keptNull("expires_in", extra) {
+            writer.key("expires_in")
+            writer.writeNull()
+        }
+        if let value = isSocial {
+            writer.key("isSocial")
+            writer.write(value)
+        } else if writer.keptNull("isSocial", extra) {
+            writer.key("isSocial")
+            writer.writeNull()
+        }
+        if let value = provider {
+            writer.key("provider")
+            writer.write(value)
+        } else if writer.keptNull("provider", extra) {
+            writer.key("provider")
+            writer.writeNull()
+        }
+        if let value = userId {
+            writer.key("user_id")
+            writer.write(value)
+        } else if writer.keptNull("user_id", extra) {
+            writer.key("user_id")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Auth0OpenAIUserMetadata`.
-public struct Auth0OpenAIUserMetadata: Codable, Sendable, Hashable {
+public struct Auth0OpenAIUserMetadata: Codable, JSONCodable, Sendable, Hashable {
     public var apiKey: String?
     public var apiKeyName: String?
     public var organizationKey: String?
@@ -764,10 +1452,94 @@ public struct Auth0OpenAIUserMetadata: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_apiKey: String? = nil
+        var v_apiKeyName: String? = nil
+        var v_organizationKey: String? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "api_key":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_apiKey = try reader.readString()
+                }
+            case "api_key_name":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_apiKeyName = try reader.readString()
+                }
+            case "organization_key":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_organizationKey = try reader.readString()
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        self.init(
+            apiKey: v_apiKey,
+            apiKeyName: v_apiKeyName,
+            organizationKey: v_organizationKey,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = apiKey {
+            writer.key("api_key")
+            writer.write(value)
+        } else if writer.keptNull("api_key", extra) {
+            writer.key("api_key")
+            writer.writeNull()
+        }
+        if let value = apiKeyName {
+            writer.key("api_key_name")
+            writer.write(value)
+        } else if writer.keptNull("api_key_name", extra) {
+            writer.key("api_key_name")
+            writer.writeNull()
+        }
+        if let value = organizationKey {
+            writer.key("organization_key")
+            writer.write(value)
+        } else if writer.keptNull("organization_key", extra) {
+            writer.key("organization_key")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Auth0User`.
-public struct Auth0User: Codable, Sendable, Hashable {
+public struct Auth0User: Codable, JSONCodable, Sendable, Hashable {
     public var blockedFor: [String]?
     public var createdAt: PiecesDateTime?
     public var email: String?
@@ -883,10 +1655,319 @@ public struct Auth0User: Codable, Sendable, Hashable {
         try c.encodeOptional(username, forKey: WireKey("username"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_blockedFor: [String]? = nil
+        var v_createdAt: PiecesDateTime? = nil
+        var v_email: String? = nil
+        var v_emailVerified: Bool? = nil
+        var v_familyName: String? = nil
+        var v_givenName: String? = nil
+        var v_guardianAuthenticators: [String]? = nil
+        var v_identities: [Auth0Identity]? = nil
+        var v_lastIp: String? = nil
+        var v_lastLogin: PiecesDateTime? = nil
+        var v_locale: String? = nil
+        var v_loginsCount: Int64? = nil
+        var v_name: String? = nil
+        var v_nickname: String? = nil
+        var v_picture: String? = nil
+        var v_updatedAt: PiecesDateTime? = nil
+        var v_userId: String? = nil
+        var v_userMetadata: Auth0UserMetadata? = nil
+        var v_username: String? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "blocked_for":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_blockedFor = try reader.readArray { r0 in try r0.readString() }
+                }
+            case "created_at":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_createdAt = try PiecesDateTime(text: reader.readString())
+                }
+            case "email":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_email = try reader.readString()
+                }
+            case "email_verified":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_emailVerified = try reader.readBool()
+                }
+            case "family_name":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_familyName = try reader.readString()
+                }
+            case "given_name":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_givenName = try reader.readString()
+                }
+            case "guardian_authenticators":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_guardianAuthenticators = try reader.readArray { r0 in try r0.readString() }
+                }
+            case "identities":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_identities = try reader.readArray { r0 in try Auth0Identity(json: &r0) }
+                }
+            case "last_ip":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_lastIp = try reader.readString()
+                }
+            case "last_login":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_lastLogin = try PiecesDateTime(text: reader.readString())
+                }
+            case "locale":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_locale = try reader.readString()
+                }
+            case "logins_count":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_loginsCount = try reader.readInt64()
+                }
+            case "name":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_name = try reader.readString()
+                }
+            case "nickname":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_nickname = try reader.readString()
+                }
+            case "picture":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_picture = try reader.readString()
+                }
+            case "updated_at":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_updatedAt = try PiecesDateTime(text: reader.readString())
+                }
+            case "user_id":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_userId = try reader.readString()
+                }
+            case "user_metadata":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_userMetadata = try Auth0UserMetadata(json: &reader)
+                }
+            case "username":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_username = try reader.readString()
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        self.init(
+            blockedFor: v_blockedFor,
+            createdAt: v_createdAt,
+            email: v_email,
+            emailVerified: v_emailVerified,
+            familyName: v_familyName,
+            givenName: v_givenName,
+            guardianAuthenticators: v_guardianAuthenticators,
+            identities: v_identities,
+            lastIp: v_lastIp,
+            lastLogin: v_lastLogin,
+            locale: v_locale,
+            loginsCount: v_loginsCount,
+            name: v_name,
+            nickname: v_nickname,
+            picture: v_picture,
+            updatedAt: v_updatedAt,
+            userId: v_userId,
+            userMetadata: v_userMetadata,
+            username: v_username,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = blockedFor {
+            writer.key("blocked_for")
+            writer.writeArray(value) { w0, e0 in w0.write(e0) }
+        } else if writer.keptNull("blocked_for", extra) {
+            writer.key("blocked_for")
+            writer.writeNull()
+        }
+        if let value = createdAt {
+            writer.key("created_at")
+            writer.write(value.text)
+        } else if writer.keptNull("created_at", extra) {
+            writer.key("created_at")
+            writer.writeNull()
+        }
+        if let value = email {
+            writer.key("email")
+            writer.write(value)
+        } else if writer.keptNull("email", extra) {
+            writer.key("email")
+            writer.writeNull()
+        }
+        if let value = emailVerified {
+            writer.key("email_verified")
+            writer.write(value)
+        } else if writer.keptNull("email_verified", extra) {
+            writer.key("email_verified")
+            writer.writeNull()
+        }
+        if let value = familyName {
+            writer.key("family_name")
+            writer.write(value)
+        } else if writer.keptNull("family_name", extra) {
+            writer.key("family_name")
+            writer.writeNull()
+        }
+        if let value = givenName {
+            writer.key("given_name")
+            writer.write(value)
+        } else if writer.keptNull("given_name", extra) {
+            writer.key("given_name")
+            writer.writeNull()
+        }
+        if let value = guardianAuthenticators {
+            writer.key("guardian_authenticators")
+            writer.writeArray(value) { w0, e0 in w0.write(e0) }
+        } else if writer.keptNull("guardian_authenticators", extra) {
+            writer.key("guardian_authenticators")
+            writer.writeNull()
+        }
+        if let value = identities {
+            writer.key("identities")
+            writer.writeArray(value) { w0, e0 in e0.write(to: &w0) }
+        } else if writer.keptNull("identities", extra) {
+            writer.key("identities")
+            writer.writeNull()
+        }
+        if let value = lastIp {
+            writer.key("last_ip")
+            writer.write(value)
+        } else if writer.keptNull("last_ip", extra) {
+            writer.key("last_ip")
+            writer.writeNull()
+        }
+        if let value = lastLogin {
+            writer.key("last_login")
+            writer.write(value.text)
+        } else if writer.keptNull("last_login", extra) {
+            writer.key("last_login")
+            writer.writeNull()
+        }
+        if let value = locale {
+            writer.key("locale")
+            writer.write(value)
+        } else if writer.keptNull("locale", extra) {
+            writer.key("locale")
+            writer.writeNull()
+        }
+        if let value = loginsCount {
+            writer.key("logins_count")
+            writer.write(value)
+        } else if writer.keptNull("logins_count", extra) {
+            writer.key("logins_count")
+            writer.writeNull()
+        }
+        if let value = name {
+            writer.key("name")
+            writer.write(value)
+        } else if writer.keptNull("name", extra) {
+            writer.key("name")
+            writer.writeNull()
+        }
+        if let value = nickname {
+            writer.key("nickname")
+            writer.write(value)
+        } else if writer.keptNull("nickname", extra) {
+            writer.key("nickname")
+            writer.writeNull()
+        }
+        if let value = picture {
+            writer.key("picture")
+            writer.write(value)
+        } else if writer.keptNull("picture", extra) {
+            writer.key("picture")
+            writer.writeNull()
+        }
+        if let value = updatedAt {
+            writer.key("updated_at")
+            writer.write(value.text)
+        } else if writer.keptNull("updated_at", extra) {
+            writer.key("updated_at")
+            writer.writeNull()
+        }
+        if let value = userId {
+            writer.key("user_id")
+            writer.write(value)
+        } else if writer.keptNull("user_id", extra) {
+            writer.key("user_id")
+            writer.writeNull()
+        }
+        if let value = userMetadata {
+            writer.key("user_metadata")
+            value.write(to: &writer)
+        } else if writer.keptNull("user_metadata", extra) {
+            writer.key("user_metadata")
+            writer.writeNull()
+        }
+        if let value = username {
+            writer.key("username")
+            writer.write(value)
+        } else if writer.keptNull("username", extra) {
+            writer.key("username")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Auth0UserAllocationMetadata`.
-public struct Auth0UserAllocationMetadata: Codable, Sendable, Hashable {
+public struct Auth0UserAllocationMetadata: Codable, JSONCodable, Sendable, Hashable {
     public var project: String
     public var region: String
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -917,10 +1998,48 @@ public struct Auth0UserAllocationMetadata: Codable, Sendable, Hashable {
         try c.encode(region, forKey: WireKey("region"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_project: String? = nil
+        var v_region: String? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "project":
+                v_project = try reader.readString()
+            case "region":
+                v_region = try reader.readString()
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_project else { throw reader.missing("project", in: "Auth0UserAllocationMetadata") }
+        guard let v_region else { throw reader.missing("region", in: "Auth0UserAllocationMetadata") }
+        self.init(
+            project: v_project,
+            region: v_region,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("project")
+        writer.write(project)
+        writer.key("region")
+        writer.write(region)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Auth0UserBetaStatus`.
-public struct Auth0UserBetaStatus: Codable, Sendable, Hashable {
+public struct Auth0UserBetaStatus: Codable, JSONCodable, Sendable, Hashable {
     public var schema: EmbeddedModelSchema?
     public var vision: AnonymousTemporalRange?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -951,10 +2070,64 @@ public struct Auth0UserBetaStatus: Codable, Sendable, Hashable {
         try c.encodeOptional(vision, forKey: WireKey("vision"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_vision: AnonymousTemporalRange? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "vision":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_vision = try AnonymousTemporalRange(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        self.init(
+            schema: v_schema,
+            vision: v_vision,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = vision {
+            writer.key("vision")
+            value.write(to: &writer)
+        } else if writer.keptNull("vision", extra) {
+            writer.key("vision")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Auth0UserMetadata`.
-public struct Auth0UserMetadata: Codable, Sendable, Hashable {
+public struct Auth0UserMetadata: Codable, JSONCodable, Sendable, Hashable {
     public var allocation: Auth0UserAllocationMetadata?
     public var beta: AnonymousTemporalRange?
     public var cloudKey: String?
@@ -1015,10 +2188,146 @@ public struct Auth0UserMetadata: Codable, Sendable, Hashable {
         try c.encodeOptional(vanityname, forKey: WireKey("vanityname"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_allocation: Auth0UserAllocationMetadata? = nil
+        var v_beta: AnonymousTemporalRange? = nil
+        var v_cloudKey: String? = nil
+        var v_globalId: String? = nil
+        var v_openAI: Auth0OpenAIUserMetadata? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_stripeCustomerId: String? = nil
+        var v_vanityname: String? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "allocation":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_allocation = try Auth0UserAllocationMetadata(json: &reader)
+                }
+            case "beta":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_beta = try AnonymousTemporalRange(json: &reader)
+                }
+            case "cloud_key":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_cloudKey = try reader.readString()
+                }
+            case "global_id":
+                v_globalId = try reader.readString()
+            case "open_AI":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_openAI = try Auth0OpenAIUserMetadata(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "stripe_customer_id":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_stripeCustomerId = try reader.readString()
+                }
+            case "vanityname":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_vanityname = try reader.readString()
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_globalId else { throw reader.missing("global_id", in: "Auth0UserMetadata") }
+        self.init(
+            allocation: v_allocation,
+            beta: v_beta,
+            cloudKey: v_cloudKey,
+            globalId: v_globalId,
+            openAI: v_openAI,
+            schema: v_schema,
+            stripeCustomerId: v_stripeCustomerId,
+            vanityname: v_vanityname,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = allocation {
+            writer.key("allocation")
+            value.write(to: &writer)
+        } else if writer.keptNull("allocation", extra) {
+            writer.key("allocation")
+            writer.writeNull()
+        }
+        if let value = beta {
+            writer.key("beta")
+            value.write(to: &writer)
+        } else if writer.keptNull("beta", extra) {
+            writer.key("beta")
+            writer.writeNull()
+        }
+        if let value = cloudKey {
+            writer.key("cloud_key")
+            writer.write(value)
+        } else if writer.keptNull("cloud_key", extra) {
+            writer.key("cloud_key")
+            writer.writeNull()
+        }
+        writer.key("global_id")
+        writer.write(globalId)
+        if let value = openAI {
+            writer.key("open_AI")
+            value.write(to: &writer)
+        } else if writer.keptNull("open_AI", extra) {
+            writer.key("open_AI")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = stripeCustomerId {
+            writer.key("stripe_customer_id")
+            writer.write(value)
+        } else if writer.keptNull("stripe_customer_id", extra) {
+            writer.key("stripe_customer_id")
+            writer.writeNull()
+        }
+        if let value = vanityname {
+            writer.key("vanityname")
+            writer.write(value)
+        } else if writer.keptNull("vanityname", extra) {
+            writer.key("vanityname")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `BigQueryInstanceConfiguration`.
-public struct BigQueryInstanceConfiguration: Codable, Sendable, Hashable {
+public struct BigQueryInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -1048,11 +2357,57 @@ public struct BigQueryInstanceConfiguration: Codable, Sendable, Hashable {
         try c.encode(enabled, forKey: WireKey("enabled"))
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
+    }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "BigQueryInstanceConfiguration") }
+        self.init(
+            enabled: v_enabled,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
     }
 }
 
 /// Wire model `CloudBackupCreationInstanceConfiguration`.
-public struct CloudBackupCreationInstanceConfiguration: Codable, Sendable, Hashable {
+public struct CloudBackupCreationInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -1082,11 +2437,57 @@ public struct CloudBackupCreationInstanceConfiguration: Codable, Sendable, Hasha
         try c.encode(enabled, forKey: WireKey("enabled"))
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
+    }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "CloudBackupCreationInstanceConfiguration") }
+        self.init(
+            enabled: v_enabled,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
     }
 }
 
 /// Wire model `ConnectToCloudInstanceConfiguration`.
-public struct ConnectToCloudInstanceConfiguration: Codable, Sendable, Hashable {
+public struct ConnectToCloudInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -1116,11 +2517,57 @@ public struct ConnectToCloudInstanceConfiguration: Codable, Sendable, Hashable {
         try c.encode(enabled, forKey: WireKey("enabled"))
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
+    }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "ConnectToCloudInstanceConfiguration") }
+        self.init(
+            enabled: v_enabled,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
     }
 }
 
 /// Wire model `DeleteCloudBackupInstanceConfiguration`.
-public struct DeleteCloudBackupInstanceConfiguration: Codable, Sendable, Hashable {
+public struct DeleteCloudBackupInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -1151,10 +2598,56 @@ public struct DeleteCloudBackupInstanceConfiguration: Codable, Sendable, Hashabl
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "DeleteCloudBackupInstanceConfiguration") }
+        self.init(
+            enabled: v_enabled,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `DeniedWorkstreamPatternEngineSourcesInstanceConfiguration`.
-public struct DeniedWorkstreamPatternEngineSourcesInstanceConfiguration: Codable, Sendable, Hashable {
+public struct DeniedWorkstreamPatternEngineSourcesInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var deniedSources: InstanceConfigurationDeniedWorkstreamPatternEngineSources?
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
@@ -1190,10 +2683,71 @@ public struct DeniedWorkstreamPatternEngineSourcesInstanceConfiguration: Codable
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_deniedSources: InstanceConfigurationDeniedWorkstreamPatternEngineSources? = nil
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "deniedSources":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_deniedSources = try InstanceConfigurationDeniedWorkstreamPatternEngineSources(json: &reader)
+                }
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "DeniedWorkstreamPatternEngineSourcesInstanceConfiguration") }
+        self.init(
+            deniedSources: v_deniedSources,
+            enabled: v_enabled,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = deniedSources {
+            writer.key("deniedSources")
+            value.write(to: &writer)
+        } else if writer.keptNull("deniedSources", extra) {
+            writer.key("deniedSources")
+            writer.writeNull()
+        }
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration`.
-public struct DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration: Codable, Sendable, Hashable {
+public struct DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var deniedWebsites: InstanceConfigurationDeniedWorkstreamPatternEngineWebsites?
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
@@ -1229,10 +2783,71 @@ public struct DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration: Codabl
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_deniedWebsites: InstanceConfigurationDeniedWorkstreamPatternEngineWebsites? = nil
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "deniedWebsites":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_deniedWebsites = try InstanceConfigurationDeniedWorkstreamPatternEngineWebsites(json: &reader)
+                }
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration") }
+        self.init(
+            deniedWebsites: v_deniedWebsites,
+            enabled: v_enabled,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = deniedWebsites {
+            writer.key("deniedWebsites")
+            value.write(to: &writer)
+        } else if writer.keptNull("deniedWebsites", extra) {
+            writer.key("deniedWebsites")
+            writer.writeNull()
+        }
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `DescopeUserMetadata`.
-public struct DescopeUserMetadata: Codable, Sendable, Hashable {
+public struct DescopeUserMetadata: Codable, JSONCodable, Sendable, Hashable {
     public var allocation: Auth0UserAllocationMetadata?
     public var beta: AnonymousTemporalRange?
     public var descopeId: String
@@ -1288,10 +2903,123 @@ public struct DescopeUserMetadata: Codable, Sendable, Hashable {
         try c.encodeOptional(vanityname, forKey: WireKey("vanityname"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_allocation: Auth0UserAllocationMetadata? = nil
+        var v_beta: AnonymousTemporalRange? = nil
+        var v_descopeId: String? = nil
+        var v_globalId: String? = nil
+        var v_openAI: Auth0OpenAIUserMetadata? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_vanityname: String? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "allocation":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_allocation = try Auth0UserAllocationMetadata(json: &reader)
+                }
+            case "beta":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_beta = try AnonymousTemporalRange(json: &reader)
+                }
+            case "descope_id":
+                v_descopeId = try reader.readString()
+            case "global_id":
+                v_globalId = try reader.readString()
+            case "open_AI":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_openAI = try Auth0OpenAIUserMetadata(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "vanityname":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_vanityname = try reader.readString()
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_descopeId else { throw reader.missing("descope_id", in: "DescopeUserMetadata") }
+        guard let v_globalId else { throw reader.missing("global_id", in: "DescopeUserMetadata") }
+        self.init(
+            allocation: v_allocation,
+            beta: v_beta,
+            descopeId: v_descopeId,
+            globalId: v_globalId,
+            openAI: v_openAI,
+            schema: v_schema,
+            vanityname: v_vanityname,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = allocation {
+            writer.key("allocation")
+            value.write(to: &writer)
+        } else if writer.keptNull("allocation", extra) {
+            writer.key("allocation")
+            writer.writeNull()
+        }
+        if let value = beta {
+            writer.key("beta")
+            value.write(to: &writer)
+        } else if writer.keptNull("beta", extra) {
+            writer.key("beta")
+            writer.writeNull()
+        }
+        writer.key("descope_id")
+        writer.write(descopeId)
+        writer.key("global_id")
+        writer.write(globalId)
+        if let value = openAI {
+            writer.key("open_AI")
+            value.write(to: &writer)
+        } else if writer.keptNull("open_AI", extra) {
+            writer.key("open_AI")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = vanityname {
+            writer.key("vanityname")
+            writer.write(value)
+        } else if writer.keptNull("vanityname", extra) {
+            writer.key("vanityname")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `EmbeddedModelSchema`.
-public struct EmbeddedModelSchema: Codable, Sendable, Hashable {
+public struct EmbeddedModelSchema: Codable, JSONCodable, Sendable, Hashable {
     public var migration: Int64
     public var semantic: EmbeddedModelSchemaSemanticVersionEnum
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -1322,10 +3050,48 @@ public struct EmbeddedModelSchema: Codable, Sendable, Hashable {
         try c.encode(semantic, forKey: WireKey("semantic"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_migration: Int64? = nil
+        var v_semantic: EmbeddedModelSchemaSemanticVersionEnum? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "migration":
+                v_migration = try reader.readInt64()
+            case "semantic":
+                v_semantic = try EmbeddedModelSchemaSemanticVersionEnum(rawValue: reader.readString())
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_migration else { throw reader.missing("migration", in: "EmbeddedModelSchema") }
+        guard let v_semantic else { throw reader.missing("semantic", in: "EmbeddedModelSchema") }
+        self.init(
+            migration: v_migration,
+            semantic: v_semantic,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("migration")
+        writer.write(migration)
+        writer.key("semantic")
+        writer.write(semantic.rawValue)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ExternalProvider`.
-public struct ExternalProvider: Codable, Sendable, Hashable {
+public struct ExternalProvider: Codable, JSONCodable, Sendable, Hashable {
     public var accessToken: String?
     public var connection: String?
     public var created: GroupedTimestamp
@@ -1396,10 +3162,152 @@ public struct ExternalProvider: Codable, Sendable, Hashable {
         try c.encode(userId, forKey: WireKey("user_id"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_accessToken: String? = nil
+        var v_connection: String? = nil
+        var v_created: GroupedTimestamp? = nil
+        var v_expiresIn: Int64? = nil
+        var v_isSocial: Bool? = nil
+        var v_profileData: ExternalProviderProfileData? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_type: ExternalProviderTypeEnum? = nil
+        var v_updated: GroupedTimestamp? = nil
+        var v_userId: String? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "access_token":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_accessToken = try reader.readString()
+                }
+            case "connection":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_connection = try reader.readString()
+                }
+            case "created":
+                v_created = try GroupedTimestamp(json: &reader)
+            case "expires_in":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_expiresIn = try reader.readInt64()
+                }
+            case "isSocial":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_isSocial = try reader.readBool()
+                }
+            case "profileData":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_profileData = try ExternalProviderProfileData(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "type":
+                v_type = try ExternalProviderTypeEnum(rawValue: reader.readString())
+            case "updated":
+                v_updated = try GroupedTimestamp(json: &reader)
+            case "user_id":
+                v_userId = try reader.readString()
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_created else { throw reader.missing("created", in: "ExternalProvider") }
+        guard let v_type else { throw reader.missing("type", in: "ExternalProvider") }
+        guard let v_updated else { throw reader.missing("updated", in: "ExternalProvider") }
+        guard let v_userId else { throw reader.missing("user_id", in: "ExternalProvider") }
+        self.init(
+            accessToken: v_accessToken,
+            connection: v_connection,
+            created: v_created,
+            expiresIn: v_expiresIn,
+            isSocial: v_isSocial,
+            profileData: v_profileData,
+            schema: v_schema,
+            type: v_type,
+            updated: v_updated,
+            userId: v_userId,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = accessToken {
+            writer.key("access_token")
+            writer.write(value)
+        } else if writer.keptNull("access_token", extra) {
+            writer.key("access_token")
+            writer.writeNull()
+        }
+        if let value = connection {
+            writer.key("connection")
+            writer.write(value)
+        } else if writer.keptNull("connection", extra) {
+            writer.key("connection")
+            writer.writeNull()
+        }
+        writer.key("created")
+        created.write(to: &writer)
+        if let value = expiresIn {
+            writer.key("expires_in")
+            writer.write(value)
+        } else if writer.keptNull("expires_in", extra) {
+            writer.key("expires_in")
+            writer.writeNull()
+        }
+        if let value = isSocial {
+            writer.key("isSocial")
+            writer.write(value)
+        } else if writer.keptNull("isSocial", extra) {
+            writer.key("isSocial")
+            writer.writeNull()
+        }
+        if let value = profileData {
+            writer.key("profileData")
+            value.write(to: &writer)
+        } else if writer.keptNull("profileData", extra) {
+            writer.key("profileData")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("type")
+        writer.write(type.rawValue)
+        writer.key("updated")
+        updated.write(to: &writer)
+        writer.key("user_id")
+        writer.write(userId)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ExternalProviderProfileData`.
-public struct ExternalProviderProfileData: Codable, Sendable, Hashable {
+public struct ExternalProviderProfileData: Codable, JSONCodable, Sendable, Hashable {
     public var anchor: String?
     public var bio: String?
     public var blog: String?
@@ -1610,10 +3518,604 @@ public struct ExternalProviderProfileData: Codable, Sendable, Hashable {
         try c.encodeOptional(url, forKey: WireKey("url"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_anchor: String? = nil
+        var v_bio: String? = nil
+        var v_blog: String? = nil
+        var v_collaborators: Int64? = nil
+        var v_company: String? = nil
+        var v_createdAt: String? = nil
+        var v_diskUsage: Int64? = nil
+        var v_email: String? = nil
+        var v_emailVerified: Bool? = nil
+        var v_eventsUrl: String? = nil
+        var v_followers: Int64? = nil
+        var v_followersUrl: String? = nil
+        var v_following: Int64? = nil
+        var v_followingUrl: String? = nil
+        var v_gistsUrl: String? = nil
+        var v_gravatarId: String? = nil
+        var v_hireable: Bool? = nil
+        var v_htmlUrl: String? = nil
+        var v_name: String? = nil
+        var v_nickname: String? = nil
+        var v_nodeId: String? = nil
+        var v_organizationsUrl: String? = nil
+        var v_ownedPrivateRepos: Int64? = nil
+        var v_picture: String? = nil
+        var v_privateGists: Int64? = nil
+        var v_publicGists: Int64? = nil
+        var v_publicRepos: Int64? = nil
+        var v_receivedEventsUrl: String? = nil
+        var v_reposUrl: String? = nil
+        var v_siteAdmin: Bool? = nil
+        var v_starredUrl: String? = nil
+        var v_subscriptionsUrl: String? = nil
+        var v_totalPrivateRepos: Int64? = nil
+        var v_twitterUsername: String? = nil
+        var v_twoFactorAuthentication: Bool? = nil
+        var v_type: String? = nil
+        var v_updatedAt: String? = nil
+        var v_url: String? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "anchor":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_anchor = try reader.readString()
+                }
+            case "bio":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_bio = try reader.readString()
+                }
+            case "blog":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_blog = try reader.readString()
+                }
+            case "collaborators":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_collaborators = try reader.readInt64()
+                }
+            case "company":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_company = try reader.readString()
+                }
+            case "created_at":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_createdAt = try reader.readString()
+                }
+            case "disk_usage":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_diskUsage = try reader.readInt64()
+                }
+            case "email":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_email = try reader.readString()
+                }
+            case "email_verified":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_emailVerified = try reader.readBool()
+                }
+            case "events_url":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_eventsUrl = try reader.readString()
+                }
+            case "followers":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_followers = try reader.readInt64()
+                }
+            case "followers_url":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_followersUrl = try reader.readString()
+                }
+            case "following":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_following = try reader.readInt64()
+                }
+            case "following_url":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_followingUrl = try reader.readString()
+                }
+            case "gists_url":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_gistsUrl = try reader.readString()
+                }
+            case "gravatar_id":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_gravatarId = try reader.readString()
+                }
+            case "hireable":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_hireable = try reader.readBool()
+                }
+            case "html_url":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_htmlUrl = try reader.readString()
+                }
+            case "name":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_name = try reader.readString()
+                }
+            case "nickname":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_nickname = try reader.readString()
+                }
+            case "node_id":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_nodeId = try reader.readString()
+                }
+            case "organizations_url":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_organizationsUrl = try reader.readString()
+                }
+            case "owned_private_repos":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_ownedPrivateRepos = try reader.readInt64()
+                }
+            case "picture":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_picture = try reader.readString()
+                }
+            case "private_gists":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_privateGists = try reader.readInt64()
+                }
+            case "public_gists":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_publicGists = try reader.readInt64()
+                }
+            case "public_repos":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_publicRepos = try reader.readInt64()
+                }
+            case "received_events_url":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_receivedEventsUrl = try reader.readString()
+                }
+            case "repos_url":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_reposUrl = try reader.readString()
+                }
+            case "site_admin":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_siteAdmin = try reader.readBool()
+                }
+            case "starred_url":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_starredUrl = try reader.readString()
+                }
+            case "subscriptions_url":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_subscriptionsUrl = try reader.readString()
+                }
+            case "total_private_repos":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_totalPrivateRepos = try reader.readInt64()
+                }
+            case "twitter_username":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_twitterUsername = try reader.readString()
+                }
+            case "two_factor_authentication":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_twoFactorAuthentication = try reader.readBool()
+                }
+            case "type":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_type = try reader.readString()
+                }
+            case "updated_at":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_updatedAt = try reader.readString()
+                }
+            case "url":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_url = try reader.readString()
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        self.init(
+            anchor: v_anchor,
+            bio: v_bio,
+            blog: v_blog,
+            collaborators: v_collaborators,
+            company: v_company,
+            createdAt: v_createdAt,
+            diskUsage: v_diskUsage,
+            email: v_email,
+            emailVerified: v_emailVerified,
+            eventsUrl: v_eventsUrl,
+            followers: v_followers,
+            followersUrl: v_followersUrl,
+            following: v_following,
+            followingUrl: v_followingUrl,
+            gistsUrl: v_gistsUrl,
+            gravatarId: v_gravatarId,
+            hireable: v_hireable,
+            htmlUrl: v_htmlUrl,
+            name: v_name,
+            nickname: v_nickname,
+            nodeId: v_nodeId,
+            organizationsUrl: v_organizationsUrl,
+            ownedPrivateRepos: v_ownedPrivateRepos,
+            picture: v_picture,
+            privateGists: v_privateGists,
+            publicGists: v_publicGists,
+            publicRepos: v_publicRepos,
+            receivedEventsUrl: v_receivedEventsUrl,
+            reposUrl: v_reposUrl,
+            siteAdmin: v_siteAdmin,
+            starredUrl: v_starredUrl,
+            subscriptionsUrl: v_subscriptionsUrl,
+            totalPrivateRepos: v_totalPrivateRepos,
+            twitterUsername: v_twitterUsername,
+            twoFactorAuthentication: v_twoFactorAuthentication,
+            type: v_type,
+            updatedAt: v_updatedAt,
+            url: v_url,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = anchor {
+            writer.key("anchor")
+            writer.write(value)
+        } else if writer.keptNull("anchor", extra) {
+            writer.key("anchor")
+            writer.writeNull()
+        }
+        if let value = bio {
+            writer.key("bio")
+            writer.write(value)
+        } else if writer.keptNull("bio", extra) {
+            writer.key("bio")
+            writer.writeNull()
+        }
+        if let value = blog {
+            writer.key("blog")
+            writer.write(value)
+        } else if writer.keptNull("blog", extra) {
+            writer.key("blog")
+            writer.writeNull()
+        }
+        if let value = collaborators {
+            writer.key("collaborators")
+            writer.write(value)
+        } else if writer.keptNull("collaborators", extra) {
+            writer.key("collaborators")
+            writer.writeNull()
+        }
+        if let value = company {
+            writer.key("company")
+            writer.write(value)
+        } else if writer.keptNull("company", extra) {
+            writer.key("company")
+            writer.writeNull()
+        }
+        if let value = createdAt {
+            writer.key("created_at")
+            writer.write(value)
+        } else if writer.keptNull("created_at", extra) {
+            writer.key("created_at")
+            writer.writeNull()
+        }
+        if let value = diskUsage {
+            writer.key("disk_usage")
+            writer.write(value)
+        } else if writer.keptNull("disk_usage", extra) {
+            writer.key("disk_usage")
+            writer.writeNull()
+        }
+        if let value = email {
+            writer.key("email")
+            writer.write(value)
+        } else if writer.keptNull("email", extra) {
+            writer.key("email")
+            writer.writeNull()
+        }
+        if let value = emailVerified {
+            writer.key("email_verified")
+            writer.write(value)
+        } else if writer.keptNull("email_verified", extra) {
+            writer.key("email_verified")
+            writer.writeNull()
+        }
+        if let value = eventsUrl {
+            writer.key("events_url")
+            writer.write(value)
+        } else if writer.keptNull("events_url", extra) {
+            writer.key("events_url")
+            writer.writeNull()
+        }
+        if let value = followers {
+            writer.key("followers")
+            writer.write(value)
+        } else if writer.keptNull("followers", extra) {
+            writer.key("followers")
+            writer.writeNull()
+        }
+        if let value = followersUrl {
+            writer.key("followers_url")
+            writer.write(value)
+        } else if writer.keptNull("followers_url", extra) {
+            writer.key("followers_url")
+            writer.writeNull()
+        }
+        if let value = following {
+            writer.key("following")
+            writer.write(value)
+        } else if writer.keptNull("following", extra) {
+            writer.key("following")
+            writer.writeNull()
+        }
+        if let value = followingUrl {
+            writer.key("following_url")
+            writer.write(value)
+        } else if writer.keptNull("following_url", extra) {
+            writer.key("following_url")
+            writer.writeNull()
+        }
+        if let value = gistsUrl {
+            writer.key("gists_url")
+            writer.write(value)
+        } else if writer.keptNull("gists_url", extra) {
+            writer.key("gists_url")
+            writer.writeNull()
+        }
+        if let value = gravatarId {
+            writer.key("gravatar_id")
+            writer.write(value)
+        } else if writer.keptNull("gravatar_id", extra) {
+            writer.key("gravatar_id")
+            writer.writeNull()
+        }
+        if let value = hireable {
+            writer.key("hireable")
+            writer.write(value)
+        } else if writer.keptNull("hireable", extra) {
+            writer.key("hireable")
+            writer.writeNull()
+        }
+        if let value = htmlUrl {
+            writer.key("html_url")
+            writer.write(value)
+        } else if writer.keptNull("html_url", extra) {
+            writer.key("html_url")
+            writer.writeNull()
+        }
+        if let value = name {
+            writer.key("name")
+            writer.write(value)
+        } else if writer.keptNull("name", extra) {
+            writer.key("name")
+            writer.writeNull()
+        }
+        if let value = nickname {
+            writer.key("nickname")
+            writer.write(value)
+        } else if writer.keptNull("nickname", extra) {
+            writer.key("nickname")
+            writer.writeNull()
+        }
+        if let value = nodeId {
+            writer.key("node_id")
+            writer.write(value)
+        } else if writer.keptNull("node_id", extra) {
+            writer.key("node_id")
+            writer.writeNull()
+        }
+        if let value = organizationsUrl {
+            writer.key("organizations_url")
+            writer.write(value)
+        } else if writer.keptNull("organizations_url", extra) {
+            writer.key("organizations_url")
+            writer.writeNull()
+        }
+        if let value = ownedPrivateRepos {
+            writer.key("owned_private_repos")
+            writer.write(value)
+        } else if writer.keptNull("owned_private_repos", extra) {
+            writer.key("owned_private_repos")
+            writer.writeNull()
+        }
+        if let value = picture {
+            writer.key("picture")
+            writer.write(value)
+        } else if writer.keptNull("picture", extra) {
+            writer.key("picture")
+            writer.writeNull()
+        }
+        if let value = privateGists {
+            writer.key("private_gists")
+            writer.write(value)
+        } else if writer.keptNull("private_gists", extra) {
+            writer.key("private_gists")
+            writer.writeNull()
+        }
+        if let value = publicGists {
+            writer.key("public_gists")
+            writer.write(value)
+        } else if writer.keptNull("public_gists", extra) {
+            writer.key("public_gists")
+            writer.writeNull()
+        }
+        if let value = publicRepos {
+            writer.key("public_repos")
+            writer.write(value)
+        } else if writer.keptNull("public_repos", extra) {
+            writer.key("public_repos")
+            writer.writeNull()
+        }
+        if let value = receivedEventsUrl {
+            writer.key("received_events_url")
+            writer.write(value)
+        } else if writer.keptNull("received_events_url", extra) {
+            writer.key("received_events_url")
+            writer.writeNull()
+        }
+        if let value = reposUrl {
+            writer.key("repos_url")
+            writer.write(value)
+        } else if writer.keptNull("repos_url", extra) {
+            writer.key("repos_url")
+            writer.writeNull()
+        }
+        if let value = siteAdmin {
+            writer.key("site_admin")
+            writer.write(value)
+        } else if writer.keptNull("site_admin", extra) {
+            writer.key("site_admin")
+            writer.writeNull()
+        }
+        if let value = starredUrl {
+            writer.key("starred_url")
+            writer.write(value)
+        } else if writer.keptNull("starred_url", extra) {
+            writer.key("starred_url")
+            writer.writeNull()
+        }
+        if let value = subscriptionsUrl {
+            writer.key("subscriptions_url")
+            writer.write(value)
+        } else if writer.keptNull("subscriptions_url", extra) {
+            writer.key("subscriptions_url")
+            writer.writeNull()
+        }
+        if let value = totalPrivateRepos {
+            writer.key("total_private_repos")
+            writer.write(value)
+        } else if writer.keptNull("total_private_repos", extra) {
+            writer.key("total_private_repos")
+            writer.writeNull()
+        }
+        if let value = twitterUsername {
+            writer.key("twitter_username")
+            writer.write(value)
+        } else if writer.keptNull("twitter_username", extra) {
+            writer.key("twitter_username")
+            writer.writeNull()
+        }
+        if let value = twoFactorAuthentication {
+            writer.key("two_factor_authentication")
+            writer.write(value)
+        } else if writer.keptNull("two_factor_authentication", extra) {
+            writer.key("two_factor_authentication")
+            writer.writeNull()
+        }
+        if let value = type {
+            writer.key("type")
+            writer.write(value)
+        } else if writer.keptNull("type", extra) {
+            writer.key("type")
+            writer.writeNull()
+        }
+        if let value = updatedAt {
+            writer.key("updated_at")
+            writer.write(value)
+        } else if writer.keptNull("updated_at", extra) {
+            writer.key("updated_at")
+            writer.writeNull()
+        }
+        if let value = url {
+            writer.key("url")
+            writer.write(value)
+        } else if writer.keptNull("url", extra) {
+            writer.key("url")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ExternalProviders`.
-public struct ExternalProviders: Codable, Sendable, Hashable {
+public struct ExternalProviders: Codable, JSONCodable, Sendable, Hashable {
     public var iterable: [ExternalProvider]
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -1644,10 +4146,56 @@ public struct ExternalProviders: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_iterable: [ExternalProvider]? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "iterable":
+                v_iterable = try reader.readArray { r0 in try ExternalProvider(json: &r0) }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_iterable else { throw reader.missing("iterable", in: "ExternalProviders") }
+        self.init(
+            iterable: v_iterable,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("iterable")
+        writer.writeArray(iterable) { w0, e0 in e0.write(to: &w0) }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `FlattenedEntities`.
-public struct FlattenedEntities: Codable, Sendable, Hashable {
+public struct FlattenedEntities: Codable, JSONCodable, Sendable, Hashable {
     public var indices: [String: Int64]?
     public var iterable: [ReferencedEntity]
     public var schema: EmbeddedModelSchema?
@@ -1688,10 +4236,86 @@ public struct FlattenedEntities: Codable, Sendable, Hashable {
         try c.encodeOptional(score, forKey: WireKey("score"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_indices: [String: Int64]? = nil
+        var v_iterable: [ReferencedEntity]? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_score: Score? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "indices":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_indices = try reader.readIntMap()
+                }
+            case "iterable":
+                v_iterable = try reader.readArray { r0 in try ReferencedEntity(json: &r0) }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "score":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_score = try Score(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_iterable else { throw reader.missing("iterable", in: "FlattenedEntities") }
+        self.init(
+            indices: v_indices,
+            iterable: v_iterable,
+            schema: v_schema,
+            score: v_score,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = indices {
+            writer.key("indices")
+            writer.write(value)
+        } else if writer.keptNull("indices", extra) {
+            writer.key("indices")
+            writer.writeNull()
+        }
+        writer.key("iterable")
+        writer.writeArray(iterable) { w0, e0 in e0.write(to: &w0) }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = score {
+            writer.key("score")
+            value.write(to: &writer)
+        } else if writer.keptNull("score", extra) {
+            writer.key("score")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `FlattenedEntity`.
-public struct FlattenedEntity: Codable, Sendable, Hashable {
+public struct FlattenedEntity: Codable, JSONCodable, Sendable, Hashable {
     public var configuration: InstanceConfiguration
     public var created: GroupedTimestamp
     public var deleted: GroupedTimestamp?
@@ -1772,10 +4396,166 @@ public struct FlattenedEntity: Codable, Sendable, Hashable {
         try c.encodeOptional(users, forKey: WireKey("users"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_configuration: InstanceConfiguration? = nil
+        var v_created: GroupedTimestamp? = nil
+        var v_deleted: GroupedTimestamp? = nil
+        var v_id: String? = nil
+        var v_name: String? = nil
+        var v_orgIdentifier: String? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_subscriptions: FlattenedSubscriptions? = nil
+        var v_teamIdentifier: String? = nil
+        var v_type: EntityTypeEnum? = nil
+        var v_updated: GroupedTimestamp? = nil
+        var v_users: FlattenedUsers? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "configuration":
+                v_configuration = try InstanceConfiguration(json: &reader)
+            case "created":
+                v_created = try GroupedTimestamp(json: &reader)
+            case "deleted":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_deleted = try GroupedTimestamp(json: &reader)
+                }
+            case "id":
+                v_id = try reader.readString()
+            case "name":
+                v_name = try reader.readString()
+            case "org_identifier":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_orgIdentifier = try reader.readString()
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "subscriptions":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_subscriptions = try FlattenedSubscriptions(json: &reader)
+                }
+            case "team_identifier":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_teamIdentifier = try reader.readString()
+                }
+            case "type":
+                v_type = try EntityTypeEnum(rawValue: reader.readString())
+            case "updated":
+                v_updated = try GroupedTimestamp(json: &reader)
+            case "users":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_users = try FlattenedUsers(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_configuration else { throw reader.missing("configuration", in: "FlattenedEntity") }
+        guard let v_created else { throw reader.missing("created", in: "FlattenedEntity") }
+        guard let v_id else { throw reader.missing("id", in: "FlattenedEntity") }
+        guard let v_name else { throw reader.missing("name", in: "FlattenedEntity") }
+        guard let v_type else { throw reader.missing("type", in: "FlattenedEntity") }
+        guard let v_updated else { throw reader.missing("updated", in: "FlattenedEntity") }
+        self.init(
+            configuration: v_configuration,
+            created: v_created,
+            deleted: v_deleted,
+            id: v_id,
+            name: v_name,
+            orgIdentifier: v_orgIdentifier,
+            schema: v_schema,
+            subscriptions: v_subscriptions,
+            teamIdentifier: v_teamIdentifier,
+            type: v_type,
+            updated: v_updated,
+            users: v_users,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("configuration")
+        configuration.write(to: &writer)
+        writer.key("created")
+        created.write(to: &writer)
+        if let value = deleted {
+            writer.key("deleted")
+            value.write(to: &writer)
+        } else if writer.keptNull("deleted", extra) {
+            writer.key("deleted")
+            writer.writeNull()
+        }
+        writer.key("id")
+        writer.write(id)
+        writer.key("name")
+        writer.write(name)
+        if let value = orgIdentifier {
+            writer.key("org_identifier")
+            writer.write(value)
+        } else if writer.keptNull("org_identifier", extra) {
+            writer.key("org_identifier")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = subscriptions {
+            writer.key("subscriptions")
+            value.write(to: &writer)
+        } else if writer.keptNull("subscriptions", extra) {
+            writer.key("subscriptions")
+            writer.writeNull()
+        }
+        if let value = teamIdentifier {
+            writer.key("team_identifier")
+            writer.write(value)
+        } else if writer.keptNull("team_identifier", extra) {
+            writer.key("team_identifier")
+            writer.writeNull()
+        }
+        writer.key("type")
+        writer.write(type.rawValue)
+        writer.key("updated")
+        updated.write(to: &writer)
+        if let value = users {
+            writer.key("users")
+            value.write(to: &writer)
+        } else if writer.keptNull("users", extra) {
+            writer.key("users")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `FlattenedSubscription`.
-public struct FlattenedSubscription: Codable, Sendable, Hashable {
+public struct FlattenedSubscription: Codable, JSONCodable, Sendable, Hashable {
     public var active: Bool
     public var cancelled: GroupedTimestamp?
     public var created: GroupedTimestamp
@@ -1881,10 +4661,201 @@ public struct FlattenedSubscription: Codable, Sendable, Hashable {
         try c.encode(user, forKey: WireKey("user"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_active: Bool? = nil
+        var v_cancelled: GroupedTimestamp? = nil
+        var v_created: GroupedTimestamp? = nil
+        var v_entities: FlattenedEntities? = nil
+        var v_id: String? = nil
+        var v_name: String? = nil
+        var v_nextBillingDate: GroupedTimestamp? = nil
+        var v_paused: GroupedTimestamp? = nil
+        var v_priceId: String? = nil
+        var v_productId: String? = nil
+        var v_quantity: Int64? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_score: Score? = nil
+        var v_subscriptionId: String? = nil
+        var v_term: SubscriptionTermEnum? = nil
+        var v_updated: GroupedTimestamp? = nil
+        var v_user: ReferencedUser? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "active":
+                v_active = try reader.readBool()
+            case "cancelled":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_cancelled = try GroupedTimestamp(json: &reader)
+                }
+            case "created":
+                v_created = try GroupedTimestamp(json: &reader)
+            case "entities":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_entities = try FlattenedEntities(json: &reader)
+                }
+            case "id":
+                v_id = try reader.readString()
+            case "name":
+                v_name = try reader.readString()
+            case "next_billing_date":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_nextBillingDate = try GroupedTimestamp(json: &reader)
+                }
+            case "paused":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_paused = try GroupedTimestamp(json: &reader)
+                }
+            case "price_id":
+                v_priceId = try reader.readString()
+            case "product_id":
+                v_productId = try reader.readString()
+            case "quantity":
+                v_quantity = try reader.readInt64()
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "score":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_score = try Score(json: &reader)
+                }
+            case "subscription_id":
+                v_subscriptionId = try reader.readString()
+            case "term":
+                v_term = try SubscriptionTermEnum(rawValue: reader.readString())
+            case "updated":
+                v_updated = try GroupedTimestamp(json: &reader)
+            case "user":
+                v_user = try ReferencedUser(json: &reader)
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_active else { throw reader.missing("active", in: "FlattenedSubscription") }
+        guard let v_created else { throw reader.missing("created", in: "FlattenedSubscription") }
+        guard let v_id else { throw reader.missing("id", in: "FlattenedSubscription") }
+        guard let v_name else { throw reader.missing("name", in: "FlattenedSubscription") }
+        guard let v_priceId else { throw reader.missing("price_id", in: "FlattenedSubscription") }
+        guard let v_productId else { throw reader.missing("product_id", in: "FlattenedSubscription") }
+        guard let v_quantity else { throw reader.missing("quantity", in: "FlattenedSubscription") }
+        guard let v_subscriptionId else { throw reader.missing("subscription_id", in: "FlattenedSubscription") }
+        guard let v_term else { throw reader.missing("term", in: "FlattenedSubscription") }
+        guard let v_updated else { throw reader.missing("updated", in: "FlattenedSubscription") }
+        guard let v_user else { throw reader.missing("user", in: "FlattenedSubscription") }
+        self.init(
+            active: v_active,
+            cancelled: v_cancelled,
+            created: v_created,
+            entities: v_entities,
+            id: v_id,
+            name: v_name,
+            nextBillingDate: v_nextBillingDate,
+            paused: v_paused,
+            priceId: v_priceId,
+            productId: v_productId,
+            quantity: v_quantity,
+            schema: v_schema,
+            score: v_score,
+            subscriptionId: v_subscriptionId,
+            term: v_term,
+            updated: v_updated,
+            user: v_user,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("active")
+        writer.write(active)
+        if let value = cancelled {
+            writer.key("cancelled")
+            value.write(to: &writer)
+        } else if writer.keptNull("cancelled", extra) {
+            writer.key("cancelled")
+            writer.writeNull()
+        }
+        writer.key("created")
+        created.write(to: &writer)
+        if let value = entities {
+            writer.key("entities")
+            value.write(to: &writer)
+        } else if writer.keptNull("entities", extra) {
+            writer.key("entities")
+            writer.writeNull()
+        }
+        writer.key("id")
+        writer.write(id)
+        writer.key("name")
+        writer.write(name)
+        if let value = nextBillingDate {
+            writer.key("next_billing_date")
+            value.write(to: &writer)
+        } else if writer.keptNull("next_billing_date", extra) {
+            writer.key("next_billing_date")
+            writer.writeNull()
+        }
+        if let value = paused {
+            writer.key("paused")
+            value.write(to: &writer)
+        } else if writer.keptNull("paused", extra) {
+            writer.key("paused")
+            writer.writeNull()
+        }
+        writer.key("price_id")
+        writer.write(priceId)
+        writer.key("product_id")
+        writer.write(productId)
+        writer.key("quantity")
+        writer.write(quantity)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = score {
+            writer.key("score")
+            value.write(to: &writer)
+        } else if writer.keptNull("score", extra) {
+            writer.key("score")
+            writer.writeNull()
+        }
+        writer.key("subscription_id")
+        writer.write(subscriptionId)
+        writer.key("term")
+        writer.write(term.rawValue)
+        writer.key("updated")
+        updated.write(to: &writer)
+        writer.key("user")
+        user.write(to: &writer)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `FlattenedSubscriptions`.
-public struct FlattenedSubscriptions: Codable, Sendable, Hashable {
+public struct FlattenedSubscriptions: Codable, JSONCodable, Sendable, Hashable {
     public var indices: [String: Int64]?
     public var iterable: [ReferencedSubscription]
     public var schema: EmbeddedModelSchema?
@@ -1925,10 +4896,86 @@ public struct FlattenedSubscriptions: Codable, Sendable, Hashable {
         try c.encodeOptional(score, forKey: WireKey("score"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_indices: [String: Int64]? = nil
+        var v_iterable: [ReferencedSubscription]? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_score: Score? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "indices":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_indices = try reader.readIntMap()
+                }
+            case "iterable":
+                v_iterable = try reader.readArray { r0 in try ReferencedSubscription(json: &r0) }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "score":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_score = try Score(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_iterable else { throw reader.missing("iterable", in: "FlattenedSubscriptions") }
+        self.init(
+            indices: v_indices,
+            iterable: v_iterable,
+            schema: v_schema,
+            score: v_score,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = indices {
+            writer.key("indices")
+            writer.write(value)
+        } else if writer.keptNull("indices", extra) {
+            writer.key("indices")
+            writer.writeNull()
+        }
+        writer.key("iterable")
+        writer.writeArray(iterable) { w0, e0 in e0.write(to: &w0) }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = score {
+            writer.key("score")
+            value.write(to: &writer)
+        } else if writer.keptNull("score", extra) {
+            writer.key("score")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `FlattenedUserProfile`.
-public struct FlattenedUserProfile: Codable, Sendable, Hashable {
+public struct FlattenedUserProfile: Codable, JSONCodable, Sendable, Hashable {
     public var email: String?
     public var entities: FlattenedEntities?
     public var id: String
@@ -1994,10 +5041,161 @@ public struct FlattenedUserProfile: Codable, Sendable, Hashable {
         try c.encodeOptional(vanityname, forKey: WireKey("vanityname"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_email: String? = nil
+        var v_entities: FlattenedEntities? = nil
+        var v_id: String? = nil
+        var v_name: String? = nil
+        var v_picture: String? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_subscriptions: FlattenedSubscriptions? = nil
+        var v_username: String? = nil
+        var v_vanityname: String? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "email":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_email = try reader.readString()
+                }
+            case "entities":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_entities = try FlattenedEntities(json: &reader)
+                }
+            case "id":
+                v_id = try reader.readString()
+            case "name":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_name = try reader.readString()
+                }
+            case "picture":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_picture = try reader.readString()
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "subscriptions":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_subscriptions = try FlattenedSubscriptions(json: &reader)
+                }
+            case "username":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_username = try reader.readString()
+                }
+            case "vanityname":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_vanityname = try reader.readString()
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_id else { throw reader.missing("id", in: "FlattenedUserProfile") }
+        self.init(
+            email: v_email,
+            entities: v_entities,
+            id: v_id,
+            name: v_name,
+            picture: v_picture,
+            schema: v_schema,
+            subscriptions: v_subscriptions,
+            username: v_username,
+            vanityname: v_vanityname,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = email {
+            writer.key("email")
+            writer.write(value)
+        } else if writer.keptNull("email", extra) {
+            writer.key("email")
+            writer.writeNull()
+        }
+        if let value = entities {
+            writer.key("entities")
+            value.write(to: &writer)
+        } else if writer.keptNull("entities", extra) {
+            writer.key("entities")
+            writer.writeNull()
+        }
+        writer.key("id")
+        writer.write(id)
+        if let value = name {
+            writer.key("name")
+            writer.write(value)
+        } else if writer.keptNull("name", extra) {
+            writer.key("name")
+            writer.writeNull()
+        }
+        if let value = picture {
+            writer.key("picture")
+            writer.write(value)
+        } else if writer.keptNull("picture", extra) {
+            writer.key("picture")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = subscriptions {
+            writer.key("subscriptions")
+            value.write(to: &writer)
+        } else if writer.keptNull("subscriptions", extra) {
+            writer.key("subscriptions")
+            writer.writeNull()
+        }
+        if let value = username {
+            writer.key("username")
+            writer.write(value)
+        } else if writer.keptNull("username", extra) {
+            writer.key("username")
+            writer.writeNull()
+        }
+        if let value = vanityname {
+            writer.key("vanityname")
+            writer.write(value)
+        } else if writer.keptNull("vanityname", extra) {
+            writer.key("vanityname")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `FlattenedUsers`.
-public struct FlattenedUsers: Codable, Sendable, Hashable {
+public struct FlattenedUsers: Codable, JSONCodable, Sendable, Hashable {
     public var indices: [String: Int64]?
     public var iterable: [ReferencedUser]
     public var schema: EmbeddedModelSchema?
@@ -2038,10 +5236,86 @@ public struct FlattenedUsers: Codable, Sendable, Hashable {
         try c.encodeOptional(score, forKey: WireKey("score"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_indices: [String: Int64]? = nil
+        var v_iterable: [ReferencedUser]? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_score: Score? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "indices":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_indices = try reader.readIntMap()
+                }
+            case "iterable":
+                v_iterable = try reader.readArray { r0 in try ReferencedUser(json: &r0) }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "score":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_score = try Score(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_iterable else { throw reader.missing("iterable", in: "FlattenedUsers") }
+        self.init(
+            indices: v_indices,
+            iterable: v_iterable,
+            schema: v_schema,
+            score: v_score,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = indices {
+            writer.key("indices")
+            writer.write(value)
+        } else if writer.keptNull("indices", extra) {
+            writer.key("indices")
+            writer.writeNull()
+        }
+        writer.key("iterable")
+        writer.writeArray(iterable) { w0, e0 in e0.write(to: &w0) }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = score {
+            writer.key("score")
+            value.write(to: &writer)
+        } else if writer.keptNull("score", extra) {
+            writer.key("score")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Font`.
-public struct Font: Codable, Sendable, Hashable {
+public struct Font: Codable, JSONCodable, Sendable, Hashable {
     public var schema: EmbeddedModelSchema?
     public var size: Int64
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2072,10 +5346,56 @@ public struct Font: Codable, Sendable, Hashable {
         try c.encode(size, forKey: WireKey("size"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_size: Int64? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "size":
+                v_size = try reader.readInt64()
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_size else { throw reader.missing("size", in: "Font") }
+        self.init(
+            schema: v_schema,
+            size: v_size,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("size")
+        writer.write(size)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `GroupedTimestamp`.
-public struct GroupedTimestamp: Codable, Sendable, Hashable {
+public struct GroupedTimestamp: Codable, JSONCodable, Sendable, Hashable {
     public var readable: String?
     public var schema: EmbeddedModelSchema?
     public var value: PiecesDateTime
@@ -2111,10 +5431,71 @@ public struct GroupedTimestamp: Codable, Sendable, Hashable {
         try c.encode(value, forKey: WireKey("value"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_readable: String? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_value: PiecesDateTime? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "readable":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_readable = try reader.readString()
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "value":
+                v_value = try PiecesDateTime(text: reader.readString())
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_value else { throw reader.missing("value", in: "GroupedTimestamp") }
+        self.init(
+            readable: v_readable,
+            schema: v_schema,
+            value: v_value,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = readable {
+            writer.key("readable")
+            writer.write(value)
+        } else if writer.keptNull("readable", extra) {
+            writer.key("readable")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("value")
+        writer.write(value.text)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfiguration`.
-public struct InstanceConfiguration: Codable, Sendable, Hashable {
+public struct InstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var analytics: InstanceConfigurationAnalytics?
     public var externalCloud: InstanceConfigurationExternalCloud?
     public var externalProvider: InstanceConfigurationExternalProvider?
@@ -2155,10 +5536,94 @@ public struct InstanceConfiguration: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_analytics: InstanceConfigurationAnalytics? = nil
+        var v_externalCloud: InstanceConfigurationExternalCloud? = nil
+        var v_externalProvider: InstanceConfigurationExternalProvider? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "analytics":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_analytics = try InstanceConfigurationAnalytics(json: &reader)
+                }
+            case "externalCloud":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_externalCloud = try InstanceConfigurationExternalCloud(json: &reader)
+                }
+            case "externalProvider":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_externalProvider = try InstanceConfigurationExternalProvider(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        self.init(
+            analytics: v_analytics,
+            externalCloud: v_externalCloud,
+            externalProvider: v_externalProvider,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = analytics {
+            writer.key("analytics")
+            value.write(to: &writer)
+        } else if writer.keptNull("analytics", extra) {
+            writer.key("analytics")
+            writer.writeNull()
+        }
+        if let value = externalCloud {
+            writer.key("externalCloud")
+            value.write(to: &writer)
+        } else if writer.keptNull("externalCloud", extra) {
+            writer.key("externalCloud")
+            writer.writeNull()
+        }
+        if let value = externalProvider {
+            writer.key("externalProvider")
+            value.write(to: &writer)
+        } else if writer.keptNull("externalProvider", extra) {
+            writer.key("externalProvider")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationAllowedCloudModelsDefaultModels`.
-public struct InstanceConfigurationAllowedCloudModelsDefaultModels: Codable, Sendable, Hashable {
+public struct InstanceConfigurationAllowedCloudModelsDefaultModels: Codable, JSONCodable, Sendable, Hashable {
     public var accurate: InstanceConfigurationAllowedModel?
     public var fallbackAccurate: InstanceConfigurationAllowedModel?
     public var fallbackFast: InstanceConfigurationAllowedModel?
@@ -2204,10 +5669,109 @@ public struct InstanceConfigurationAllowedCloudModelsDefaultModels: Codable, Sen
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_accurate: InstanceConfigurationAllowedModel? = nil
+        var v_fallbackAccurate: InstanceConfigurationAllowedModel? = nil
+        var v_fallbackFast: InstanceConfigurationAllowedModel? = nil
+        var v_fast: InstanceConfigurationAllowedModel? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "accurate":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_accurate = try InstanceConfigurationAllowedModel(json: &reader)
+                }
+            case "fallbackAccurate":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_fallbackAccurate = try InstanceConfigurationAllowedModel(json: &reader)
+                }
+            case "fallbackFast":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_fallbackFast = try InstanceConfigurationAllowedModel(json: &reader)
+                }
+            case "fast":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_fast = try InstanceConfigurationAllowedModel(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        self.init(
+            accurate: v_accurate,
+            fallbackAccurate: v_fallbackAccurate,
+            fallbackFast: v_fallbackFast,
+            fast: v_fast,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = accurate {
+            writer.key("accurate")
+            value.write(to: &writer)
+        } else if writer.keptNull("accurate", extra) {
+            writer.key("accurate")
+            writer.writeNull()
+        }
+        if let value = fallbackAccurate {
+            writer.key("fallbackAccurate")
+            value.write(to: &writer)
+        } else if writer.keptNull("fallbackAccurate", extra) {
+            writer.key("fallbackAccurate")
+            writer.writeNull()
+        }
+        if let value = fallbackFast {
+            writer.key("fallbackFast")
+            value.write(to: &writer)
+        } else if writer.keptNull("fallbackFast", extra) {
+            writer.key("fallbackFast")
+            writer.writeNull()
+        }
+        if let value = fast {
+            writer.key("fast")
+            value.write(to: &writer)
+        } else if writer.keptNull("fast", extra) {
+            writer.key("fast")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationAllowedModel`.
-public struct InstanceConfigurationAllowedModel: Codable, Sendable, Hashable {
+public struct InstanceConfigurationAllowedModel: Codable, JSONCodable, Sendable, Hashable {
     public var custom: Bool?
     public var foundation: ModelFoundationEnum?
     public var maxTokens: ModelMaxTokens?
@@ -2273,10 +5837,161 @@ public struct InstanceConfigurationAllowedModel: Codable, Sendable, Hashable {
         try c.encodeOptional(version, forKey: WireKey("version"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_custom: Bool? = nil
+        var v_foundation: ModelFoundationEnum? = nil
+        var v_maxTokens: ModelMaxTokens? = nil
+        var v_name: String? = nil
+        var v_provider: ExternalMLProviderEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_type: ModelTypeEnum? = nil
+        var v_unique: String? = nil
+        var v_version: String? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "custom":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_custom = try reader.readBool()
+                }
+            case "foundation":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_foundation = try ModelFoundationEnum(rawValue: reader.readString())
+                }
+            case "maxTokens":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_maxTokens = try ModelMaxTokens(json: &reader)
+                }
+            case "name":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_name = try reader.readString()
+                }
+            case "provider":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_provider = try ExternalMLProviderEnum(rawValue: reader.readString())
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "type":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_type = try ModelTypeEnum(rawValue: reader.readString())
+                }
+            case "unique":
+                v_unique = try reader.readString()
+            case "version":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_version = try reader.readString()
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_unique else { throw reader.missing("unique", in: "InstanceConfigurationAllowedModel") }
+        self.init(
+            custom: v_custom,
+            foundation: v_foundation,
+            maxTokens: v_maxTokens,
+            name: v_name,
+            provider: v_provider,
+            schema: v_schema,
+            type: v_type,
+            unique: v_unique,
+            version: v_version,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = custom {
+            writer.key("custom")
+            writer.write(value)
+        } else if writer.keptNull("custom", extra) {
+            writer.key("custom")
+            writer.writeNull()
+        }
+        if let value = foundation {
+            writer.key("foundation")
+            writer.write(value.rawValue)
+        } else if writer.keptNull("foundation", extra) {
+            writer.key("foundation")
+            writer.writeNull()
+        }
+        if let value = maxTokens {
+            writer.key("maxTokens")
+            value.write(to: &writer)
+        } else if writer.keptNull("maxTokens", extra) {
+            writer.key("maxTokens")
+            writer.writeNull()
+        }
+        if let value = name {
+            writer.key("name")
+            writer.write(value)
+        } else if writer.keptNull("name", extra) {
+            writer.key("name")
+            writer.writeNull()
+        }
+        if let value = provider {
+            writer.key("provider")
+            writer.write(value.rawValue)
+        } else if writer.keptNull("provider", extra) {
+            writer.key("provider")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = type {
+            writer.key("type")
+            writer.write(value.rawValue)
+        } else if writer.keptNull("type", extra) {
+            writer.key("type")
+            writer.writeNull()
+        }
+        writer.key("unique")
+        writer.write(unique)
+        if let value = version {
+            writer.key("version")
+            writer.write(value)
+        } else if writer.keptNull("version", extra) {
+            writer.key("version")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationAllowedModels`.
-public struct InstanceConfigurationAllowedModels: Codable, Sendable, Hashable {
+public struct InstanceConfigurationAllowedModels: Codable, JSONCodable, Sendable, Hashable {
     public var iterable: [InstanceConfigurationAllowedModel]
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2307,10 +6022,56 @@ public struct InstanceConfigurationAllowedModels: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_iterable: [InstanceConfigurationAllowedModel]? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "iterable":
+                v_iterable = try reader.readArray { r0 in try InstanceConfigurationAllowedModel(json: &r0) }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_iterable else { throw reader.missing("iterable", in: "InstanceConfigurationAllowedModels") }
+        self.init(
+            iterable: v_iterable,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("iterable")
+        writer.writeArray(iterable) { w0, e0 in e0.write(to: &w0) }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationAnalytics`.
-public struct InstanceConfigurationAnalytics: Codable, Sendable, Hashable {
+public struct InstanceConfigurationAnalytics: Codable, JSONCodable, Sendable, Hashable {
     public var bigQuery: BigQueryInstanceConfiguration?
     public var schema: EmbeddedModelSchema?
     public var segment: SegmentInstanceConfiguration?
@@ -2351,10 +6112,94 @@ public struct InstanceConfigurationAnalytics: Codable, Sendable, Hashable {
         try c.encodeOptional(sendInternalSummaryReportsToUserTeamService, forKey: WireKey("sendInternalSummaryReportsToUserTeamService"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_bigQuery: BigQueryInstanceConfiguration? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_segment: SegmentInstanceConfiguration? = nil
+        var v_sendInternalSummaryReportsToUserTeamService: SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "bigQuery":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_bigQuery = try BigQueryInstanceConfiguration(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "segment":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_segment = try SegmentInstanceConfiguration(json: &reader)
+                }
+            case "sendInternalSummaryReportsToUserTeamService":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_sendInternalSummaryReportsToUserTeamService = try SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        self.init(
+            bigQuery: v_bigQuery,
+            schema: v_schema,
+            segment: v_segment,
+            sendInternalSummaryReportsToUserTeamService: v_sendInternalSummaryReportsToUserTeamService,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = bigQuery {
+            writer.key("bigQuery")
+            value.write(to: &writer)
+        } else if writer.keptNull("bigQuery", extra) {
+            writer.key("bigQuery")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = segment {
+            writer.key("segment")
+            value.write(to: &writer)
+        } else if writer.keptNull("segment", extra) {
+            writer.key("segment")
+            writer.writeNull()
+        }
+        if let value = sendInternalSummaryReportsToUserTeamService {
+            writer.key("sendInternalSummaryReportsToUserTeamService")
+            value.write(to: &writer)
+        } else if writer.keptNull("sendInternalSummaryReportsToUserTeamService", extra) {
+            writer.key("sendInternalSummaryReportsToUserTeamService")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationDeniedWorkstreamPatternEngineSource`.
-public struct InstanceConfigurationDeniedWorkstreamPatternEngineSource: Codable, Sendable, Hashable {
+public struct InstanceConfigurationDeniedWorkstreamPatternEngineSource: Codable, JSONCodable, Sendable, Hashable {
     public var application: String?
     public var bundleIdentifiers: [String]?
     public var schema: EmbeddedModelSchema?
@@ -2390,10 +6235,79 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineSource: Codable,
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_application: String? = nil
+        var v_bundleIdentifiers: [String]? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "application":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_application = try reader.readString()
+                }
+            case "bundle_identifiers":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_bundleIdentifiers = try reader.readArray { r0 in try r0.readString() }
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        self.init(
+            application: v_application,
+            bundleIdentifiers: v_bundleIdentifiers,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = application {
+            writer.key("application")
+            writer.write(value)
+        } else if writer.keptNull("application", extra) {
+            writer.key("application")
+            writer.writeNull()
+        }
+        if let value = bundleIdentifiers {
+            writer.key("bundle_identifiers")
+            writer.writeArray(value) { w0, e0 in w0.write(e0) }
+        } else if writer.keptNull("bundle_identifiers", extra) {
+            writer.key("bundle_identifiers")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationDeniedWorkstreamPatternEngineSources`.
-public struct InstanceConfigurationDeniedWorkstreamPatternEngineSources: Codable, Sendable, Hashable {
+public struct InstanceConfigurationDeniedWorkstreamPatternEngineSources: Codable, JSONCodable, Sendable, Hashable {
     public var iterable: [InstanceConfigurationDeniedWorkstreamPatternEngineSource]
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2424,10 +6338,56 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineSources: Codable
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_iterable: [InstanceConfigurationDeniedWorkstreamPatternEngineSource]? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "iterable":
+                v_iterable = try reader.readArray { r0 in try InstanceConfigurationDeniedWorkstreamPatternEngineSource(json: &r0) }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_iterable else { throw reader.missing("iterable", in: "InstanceConfigurationDeniedWorkstreamPatternEngineSources") }
+        self.init(
+            iterable: v_iterable,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("iterable")
+        writer.writeArray(iterable) { w0, e0 in e0.write(to: &w0) }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationDeniedWorkstreamPatternEngineWebsite`.
-public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsite: Codable, Sendable, Hashable {
+public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsite: Codable, JSONCodable, Sendable, Hashable {
     public var schema: EmbeddedModelSchema?
     public var url: String
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2458,10 +6418,56 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsite: Codable
         try c.encode(url, forKey: WireKey("url"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_url: String? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "url":
+                v_url = try reader.readString()
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_url else { throw reader.missing("url", in: "InstanceConfigurationDeniedWorkstreamPatternEngineWebsite") }
+        self.init(
+            schema: v_schema,
+            url: v_url,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("url")
+        writer.write(url)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationDeniedWorkstreamPatternEngineWebsites`.
-public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsites: Codable, Sendable, Hashable {
+public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsites: Codable, JSONCodable, Sendable, Hashable {
     public var iterable: [InstanceConfigurationDeniedWorkstreamPatternEngineWebsite]
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2492,10 +6498,56 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsites: Codabl
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_iterable: [InstanceConfigurationDeniedWorkstreamPatternEngineWebsite]? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "iterable":
+                v_iterable = try reader.readArray { r0 in try InstanceConfigurationDeniedWorkstreamPatternEngineWebsite(json: &r0) }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_iterable else { throw reader.missing("iterable", in: "InstanceConfigurationDeniedWorkstreamPatternEngineWebsites") }
+        self.init(
+            iterable: v_iterable,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("iterable")
+        writer.writeArray(iterable) { w0, e0 in e0.write(to: &w0) }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationExternalCloud`.
-public struct InstanceConfigurationExternalCloud: Codable, Sendable, Hashable {
+public struct InstanceConfigurationExternalCloud: Codable, JSONCodable, Sendable, Hashable {
     public var cloudBackupCreation: CloudBackupCreationInstanceConfiguration?
     public var connectToCloud: ConnectToCloudInstanceConfiguration?
     public var deleteCloudBackup: DeleteCloudBackupInstanceConfiguration?
@@ -2566,10 +6618,184 @@ public struct InstanceConfigurationExternalCloud: Codable, Sendable, Hashable {
         try c.encodeOptional(updateAllocationCloud, forKey: WireKey("updateAllocationCloud"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_cloudBackupCreation: CloudBackupCreationInstanceConfiguration? = nil
+        var v_connectToCloud: ConnectToCloudInstanceConfiguration? = nil
+        var v_deleteCloudBackup: DeleteCloudBackupInstanceConfiguration? = nil
+        var v_listCloudBackups: ListCloudBackupsInstanceConfiguration? = nil
+        var v_listSpecificCloudBackup: ListSpecificCloudBackupInstanceConfiguration? = nil
+        var v_reconnectToCloud: ReconnectToCloudInstanceConfiguration? = nil
+        var v_restoreCloudBackup: RestoreCloudBackupInstanceConfiguration? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_shareSnippet: ShareSnippetInstanceConfiguration? = nil
+        var v_updateAllocationCloud: UpdateAllocationCloudInstanceConfiguration? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "cloudBackupCreation":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_cloudBackupCreation = try CloudBackupCreationInstanceConfiguration(json: &reader)
+                }
+            case "connectToCloud":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_connectToCloud = try ConnectToCloudInstanceConfiguration(json: &reader)
+                }
+            case "deleteCloudBackup":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_deleteCloudBackup = try DeleteCloudBackupInstanceConfiguration(json: &reader)
+                }
+            case "listCloudBackups":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_listCloudBackups = try ListCloudBackupsInstanceConfiguration(json: &reader)
+                }
+            case "listSpecificCloudBackup":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_listSpecificCloudBackup = try ListSpecificCloudBackupInstanceConfiguration(json: &reader)
+                }
+            case "reconnectToCloud":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_reconnectToCloud = try ReconnectToCloudInstanceConfiguration(json: &reader)
+                }
+            case "restoreCloudBackup":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_restoreCloudBackup = try RestoreCloudBackupInstanceConfiguration(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "shareSnippet":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_shareSnippet = try ShareSnippetInstanceConfiguration(json: &reader)
+                }
+            case "updateAllocationCloud":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_updateAllocationCloud = try UpdateAllocationCloudInstanceConfiguration(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        self.init(
+            cloudBackupCreation: v_cloudBackupCreation,
+            connectToCloud: v_connectToCloud,
+            deleteCloudBackup: v_deleteCloudBackup,
+            listCloudBackups: v_listCloudBackups,
+            listSpecificCloudBackup: v_listSpecificCloudBackup,
+            reconnectToCloud: v_reconnectToCloud,
+            restoreCloudBackup: v_restoreCloudBackup,
+            schema: v_schema,
+            shareSnippet: v_shareSnippet,
+            updateAllocationCloud: v_updateAllocationCloud,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = cloudBackupCreation {
+            writer.key("cloudBackupCreation")
+            value.write(to: &writer)
+        } else if writer.keptNull("cloudBackupCreation", extra) {
+            writer.key("cloudBackupCreation")
+            writer.writeNull()
+        }
+        if let value = connectToCloud {
+            writer.key("connectToCloud")
+            value.write(to: &writer)
+        } else if writer.keptNull("connectToCloud", extra) {
+            writer.key("connectToCloud")
+            writer.writeNull()
+        }
+        if let value = deleteCloudBackup {
+            writer.key("deleteCloudBackup")
+            value.write(to: &writer)
+        } else if writer.keptNull("deleteCloudBackup", extra) {
+            writer.key("deleteCloudBackup")
+            writer.writeNull()
+        }
+        if let value = listCloudBackups {
+            writer.key("listCloudBackups")
+            value.write(to: &writer)
+        } else if writer.keptNull("listCloudBackups", extra) {
+            writer.key("listCloudBackups")
+            writer.writeNull()
+        }
+        if let value = listSpecificCloudBackup {
+            writer.key("listSpecificCloudBackup")
+            value.write(to: &writer)
+        } else if writer.keptNull("listSpecificCloudBackup", extra) {
+            writer.key("listSpecificCloudBackup")
+            writer.writeNull()
+        }
+        if let value = reconnectToCloud {
+            writer.key("reconnectToCloud")
+            value.write(to: &writer)
+        } else if writer.keptNull("reconnectToCloud", extra) {
+            writer.key("reconnectToCloud")
+            writer.writeNull()
+        }
+        if let value = restoreCloudBackup {
+            writer.key("restoreCloudBackup")
+            value.write(to: &writer)
+        } else if writer.keptNull("restoreCloudBackup", extra) {
+            writer.key("restoreCloudBackup")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = shareSnippet {
+            writer.key("shareSnippet")
+            value.write(to: &writer)
+        } else if writer.keptNull("shareSnippet", extra) {
+            writer.key("shareSnippet")
+            writer.writeNull()
+        }
+        if let value = updateAllocationCloud {
+            writer.key("updateAllocationCloud")
+            value.write(to: &writer)
+        } else if writer.keptNull("updateAllocationCloud", extra) {
+            writer.key("updateAllocationCloud")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationExternalProvider`.
-public struct InstanceConfigurationExternalProvider: Codable, Sendable, Hashable {
+public struct InstanceConfigurationExternalProvider: Codable, JSONCodable, Sendable, Hashable {
     public var allowedCloudModels: AllowedCloudModelsInstanceConfiguration?
     public var deniedWorkstreamPatternEngineSources: DeniedWorkstreamPatternEngineSourcesInstanceConfiguration?
     public var deniedWorkstreamPatternEngineWebsites: DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration?
@@ -2615,10 +6841,109 @@ public struct InstanceConfigurationExternalProvider: Codable, Sendable, Hashable
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_allowedCloudModels: AllowedCloudModelsInstanceConfiguration? = nil
+        var v_deniedWorkstreamPatternEngineSources: DeniedWorkstreamPatternEngineSourcesInstanceConfiguration? = nil
+        var v_deniedWorkstreamPatternEngineWebsites: DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration? = nil
+        var v_processing: ProcessingInstanceConfiguration? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "allowedCloudModels":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_allowedCloudModels = try AllowedCloudModelsInstanceConfiguration(json: &reader)
+                }
+            case "deniedWorkstreamPatternEngineSources":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_deniedWorkstreamPatternEngineSources = try DeniedWorkstreamPatternEngineSourcesInstanceConfiguration(json: &reader)
+                }
+            case "deniedWorkstreamPatternEngineWebsites":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_deniedWorkstreamPatternEngineWebsites = try DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration(json: &reader)
+                }
+            case "processing":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_processing = try ProcessingInstanceConfiguration(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        self.init(
+            allowedCloudModels: v_allowedCloudModels,
+            deniedWorkstreamPatternEngineSources: v_deniedWorkstreamPatternEngineSources,
+            deniedWorkstreamPatternEngineWebsites: v_deniedWorkstreamPatternEngineWebsites,
+            processing: v_processing,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = allowedCloudModels {
+            writer.key("allowedCloudModels")
+            value.write(to: &writer)
+        } else if writer.keptNull("allowedCloudModels", extra) {
+            writer.key("allowedCloudModels")
+            writer.writeNull()
+        }
+        if let value = deniedWorkstreamPatternEngineSources {
+            writer.key("deniedWorkstreamPatternEngineSources")
+            value.write(to: &writer)
+        } else if writer.keptNull("deniedWorkstreamPatternEngineSources", extra) {
+            writer.key("deniedWorkstreamPatternEngineSources")
+            writer.writeNull()
+        }
+        if let value = deniedWorkstreamPatternEngineWebsites {
+            writer.key("deniedWorkstreamPatternEngineWebsites")
+            value.write(to: &writer)
+        } else if writer.keptNull("deniedWorkstreamPatternEngineWebsites", extra) {
+            writer.key("deniedWorkstreamPatternEngineWebsites")
+            writer.writeNull()
+        }
+        if let value = processing {
+            writer.key("processing")
+            value.write(to: &writer)
+        } else if writer.keptNull("processing", extra) {
+            writer.key("processing")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ListCloudBackupsInstanceConfiguration`.
-public struct ListCloudBackupsInstanceConfiguration: Codable, Sendable, Hashable {
+public struct ListCloudBackupsInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2648,11 +6973,57 @@ public struct ListCloudBackupsInstanceConfiguration: Codable, Sendable, Hashable
         try c.encode(enabled, forKey: WireKey("enabled"))
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
+    }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "ListCloudBackupsInstanceConfiguration") }
+        self.init(
+            enabled: v_enabled,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
     }
 }
 
 /// Wire model `ListSpecificCloudBackupInstanceConfiguration`.
-public struct ListSpecificCloudBackupInstanceConfiguration: Codable, Sendable, Hashable {
+public struct ListSpecificCloudBackupInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2683,10 +7054,56 @@ public struct ListSpecificCloudBackupInstanceConfiguration: Codable, Sendable, H
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "ListSpecificCloudBackupInstanceConfiguration") }
+        self.init(
+            enabled: v_enabled,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ModelMaxTokens`.
-public struct ModelMaxTokens: Codable, Sendable, Hashable {
+public struct ModelMaxTokens: Codable, JSONCodable, Sendable, Hashable {
     public var input: JSONNumber?
     public var output: JSONNumber?
     public var schema: EmbeddedModelSchema?
@@ -2728,10 +7145,93 @@ public struct ModelMaxTokens: Codable, Sendable, Hashable {
         try c.encode(total, forKey: WireKey("total"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_input: JSONNumber? = nil
+        var v_output: JSONNumber? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_total: JSONNumber? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "input":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_input = try reader.readNumber()
+                }
+            case "output":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_output = try reader.readNumber()
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "total":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_total = try reader.readNumber()
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        self.init(
+            input: v_input,
+            output: v_output,
+            schema: v_schema,
+            total: v_total,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = input {
+            writer.key("input")
+            writer.write(value)
+        } else if writer.keptNull("input", extra) {
+            writer.key("input")
+            writer.writeNull()
+        }
+        if let value = output {
+            writer.key("output")
+            writer.write(value)
+        } else if writer.keptNull("output", extra) {
+            writer.key("output")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("total")
+        if let value = total {
+            writer.write(value)
+        } else {
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ProcessingInstanceConfiguration`.
-public struct ProcessingInstanceConfiguration: Codable, Sendable, Hashable {
+public struct ProcessingInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var processing: CapabilitiesEnum?
     public var schema: EmbeddedModelSchema?
@@ -2767,10 +7267,71 @@ public struct ProcessingInstanceConfiguration: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        var v_processing: CapabilitiesEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "processing":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_processing = try CapabilitiesEnum(rawValue: reader.readString())
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "ProcessingInstanceConfiguration") }
+        self.init(
+            enabled: v_enabled,
+            processing: v_processing,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = processing {
+            writer.key("processing")
+            writer.write(value.rawValue)
+        } else if writer.keptNull("processing", extra) {
+            writer.key("processing")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ReconnectToCloudInstanceConfiguration`.
-public struct ReconnectToCloudInstanceConfiguration: Codable, Sendable, Hashable {
+public struct ReconnectToCloudInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2801,10 +7362,56 @@ public struct ReconnectToCloudInstanceConfiguration: Codable, Sendable, Hashable
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "ReconnectToCloudInstanceConfiguration") }
+        self.init(
+            enabled: v_enabled,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ReferencedEntity`.
-public struct ReferencedEntity: Codable, Sendable, Hashable {
+public struct ReferencedEntity: Codable, JSONCodable, Sendable, Hashable {
     public var id: String
     public var reference: FlattenedEntity?
     public var schema: EmbeddedModelSchema?
@@ -2840,10 +7447,71 @@ public struct ReferencedEntity: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_id: String? = nil
+        var v_reference: FlattenedEntity? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "id":
+                v_id = try reader.readString()
+            case "reference":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_reference = try FlattenedEntity(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_id else { throw reader.missing("id", in: "ReferencedEntity") }
+        self.init(
+            id: v_id,
+            reference: v_reference,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("id")
+        writer.write(id)
+        if let value = reference {
+            writer.key("reference")
+            value.write(to: &writer)
+        } else if writer.keptNull("reference", extra) {
+            writer.key("reference")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ReferencedSubscription`.
-public struct ReferencedSubscription: Codable, Sendable, Hashable {
+public struct ReferencedSubscription: Codable, JSONCodable, Sendable, Hashable {
     public var id: String
     public var reference: FlattenedSubscription?
     public var schema: EmbeddedModelSchema?
@@ -2879,10 +7547,71 @@ public struct ReferencedSubscription: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_id: String? = nil
+        var v_reference: FlattenedSubscription? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "id":
+                v_id = try reader.readString()
+            case "reference":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_reference = try FlattenedSubscription(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_id else { throw reader.missing("id", in: "ReferencedSubscription") }
+        self.init(
+            id: v_id,
+            reference: v_reference,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("id")
+        writer.write(id)
+        if let value = reference {
+            writer.key("reference")
+            value.write(to: &writer)
+        } else if writer.keptNull("reference", extra) {
+            writer.key("reference")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ReferencedUser`.
-public struct ReferencedUser: Codable, Sendable, Hashable {
+public struct ReferencedUser: Codable, JSONCodable, Sendable, Hashable {
     public var id: String
     public var reference: FlattenedUserProfile?
     public var schema: EmbeddedModelSchema?
@@ -2918,10 +7647,71 @@ public struct ReferencedUser: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_id: String? = nil
+        var v_reference: FlattenedUserProfile? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "id":
+                v_id = try reader.readString()
+            case "reference":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_reference = try FlattenedUserProfile(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_id else { throw reader.missing("id", in: "ReferencedUser") }
+        self.init(
+            id: v_id,
+            reference: v_reference,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("id")
+        writer.write(id)
+        if let value = reference {
+            writer.key("reference")
+            value.write(to: &writer)
+        } else if writer.keptNull("reference", extra) {
+            writer.key("reference")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `RestoreCloudBackupInstanceConfiguration`.
-public struct RestoreCloudBackupInstanceConfiguration: Codable, Sendable, Hashable {
+public struct RestoreCloudBackupInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2952,10 +7742,56 @@ public struct RestoreCloudBackupInstanceConfiguration: Codable, Sendable, Hashab
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "RestoreCloudBackupInstanceConfiguration") }
+        self.init(
+            enabled: v_enabled,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ReturnedUserProfile`.
-public struct ReturnedUserProfile: Codable, Sendable, Hashable {
+public struct ReturnedUserProfile: Codable, JSONCodable, Sendable, Hashable {
     public var schema: EmbeddedModelSchema?
     public var user: UserProfile?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2986,10 +7822,64 @@ public struct ReturnedUserProfile: Codable, Sendable, Hashable {
         try c.encodeOptional(user, forKey: WireKey("user"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_user: UserProfile? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "user":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_user = try UserProfile(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        self.init(
+            schema: v_schema,
+            user: v_user,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = user {
+            writer.key("user")
+            value.write(to: &writer)
+        } else if writer.keptNull("user", extra) {
+            writer.key("user")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Score`.
-public struct Score: Codable, Sendable, Hashable {
+public struct Score: Codable, JSONCodable, Sendable, Hashable {
     public var automatic: Int64
     public var manual: Int64
     public var priority: Int64?
@@ -3050,10 +7940,138 @@ public struct Score: Codable, Sendable, Hashable {
         try c.encodeOptional(update, forKey: WireKey("update"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_automatic: Int64? = nil
+        var v_manual: Int64? = nil
+        var v_priority: Int64? = nil
+        var v_reference: Int64? = nil
+        var v_reuse: Int64? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_searched: Int64? = nil
+        var v_update: Int64? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "automatic":
+                v_automatic = try reader.readInt64()
+            case "manual":
+                v_manual = try reader.readInt64()
+            case "priority":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_priority = try reader.readInt64()
+                }
+            case "reference":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_reference = try reader.readInt64()
+                }
+            case "reuse":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_reuse = try reader.readInt64()
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "searched":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_searched = try reader.readInt64()
+                }
+            case "update":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_update = try reader.readInt64()
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_automatic else { throw reader.missing("automatic", in: "Score") }
+        guard let v_manual else { throw reader.missing("manual", in: "Score") }
+        self.init(
+            automatic: v_automatic,
+            manual: v_manual,
+            priority: v_priority,
+            reference: v_reference,
+            reuse: v_reuse,
+            schema: v_schema,
+            searched: v_searched,
+            update: v_update,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("automatic")
+        writer.write(automatic)
+        writer.key("manual")
+        writer.write(manual)
+        if let value = priority {
+            writer.key("priority")
+            writer.write(value)
+        } else if writer.keptNull("priority", extra) {
+            writer.key("priority")
+            writer.writeNull()
+        }
+        if let value = reference {
+            writer.key("reference")
+            writer.write(value)
+        } else if writer.keptNull("reference", extra) {
+            writer.key("reference")
+            writer.writeNull()
+        }
+        if let value = reuse {
+            writer.key("reuse")
+            writer.write(value)
+        } else if writer.keptNull("reuse", extra) {
+            writer.key("reuse")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = searched {
+            writer.key("searched")
+            writer.write(value)
+        } else if writer.keptNull("searched", extra) {
+            writer.key("searched")
+            writer.writeNull()
+        }
+        if let value = update {
+            writer.key("update")
+            writer.write(value)
+        } else if writer.keptNull("update", extra) {
+            writer.key("update")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `SegmentInstanceConfiguration`.
-public struct SegmentInstanceConfiguration: Codable, Sendable, Hashable {
+public struct SegmentInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -3083,11 +8101,57 @@ public struct SegmentInstanceConfiguration: Codable, Sendable, Hashable {
         try c.encode(enabled, forKey: WireKey("enabled"))
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
+    }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "SegmentInstanceConfiguration") }
+        self.init(
+            enabled: v_enabled,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
     }
 }
 
 /// Wire model `SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration`.
-public struct SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration: Codable, Sendable, Hashable {
+public struct SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -3117,11 +8181,57 @@ public struct SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration: 
         try c.encode(enabled, forKey: WireKey("enabled"))
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
+    }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration") }
+        self.init(
+            enabled: v_enabled,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
     }
 }
 
 /// Wire model `ShareSnippetInstanceConfiguration`.
-public struct ShareSnippetInstanceConfiguration: Codable, Sendable, Hashable {
+public struct ShareSnippetInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -3152,10 +8262,56 @@ public struct ShareSnippetInstanceConfiguration: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "ShareSnippetInstanceConfiguration") }
+        self.init(
+            enabled: v_enabled,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Theme`.
-public struct Theme: Codable, Sendable, Hashable {
+public struct Theme: Codable, JSONCodable, Sendable, Hashable {
     public var dark: Bool
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -3186,10 +8342,56 @@ public struct Theme: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_dark: Bool? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "dark":
+                v_dark = try reader.readBool()
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_dark else { throw reader.missing("dark", in: "Theme") }
+        self.init(
+            dark: v_dark,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("dark")
+        writer.write(dark)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `UpdateAllocationCloudInstanceConfiguration`.
-public struct UpdateAllocationCloudInstanceConfiguration: Codable, Sendable, Hashable {
+public struct UpdateAllocationCloudInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -3220,10 +8422,56 @@ public struct UpdateAllocationCloudInstanceConfiguration: Codable, Sendable, Has
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "UpdateAllocationCloudInstanceConfiguration") }
+        self.init(
+            enabled: v_enabled,
+            schema: v_schema,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `UserBetaStatus`.
-public struct UserBetaStatus: Codable, Sendable, Hashable {
+public struct UserBetaStatus: Codable, JSONCodable, Sendable, Hashable {
     public var auth0: Auth0UserBetaStatus?
     public var descope: Auth0UserBetaStatus?
     public var schema: EmbeddedModelSchema?
@@ -3264,10 +8512,86 @@ public struct UserBetaStatus: Codable, Sendable, Hashable {
         try c.encode(user, forKey: WireKey("user"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_auth0: Auth0UserBetaStatus? = nil
+        var v_descope: Auth0UserBetaStatus? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_user: String? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "auth0":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_auth0 = try Auth0UserBetaStatus(json: &reader)
+                }
+            case "descope":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_descope = try Auth0UserBetaStatus(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "user":
+                v_user = try reader.readString()
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_user else { throw reader.missing("user", in: "UserBetaStatus") }
+        self.init(
+            auth0: v_auth0,
+            descope: v_descope,
+            schema: v_schema,
+            user: v_user,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = auth0 {
+            writer.key("auth0")
+            value.write(to: &writer)
+        } else if writer.keptNull("auth0", extra) {
+            writer.key("auth0")
+            writer.writeNull()
+        }
+        if let value = descope {
+            writer.key("descope")
+            value.write(to: &writer)
+        } else if writer.keptNull("descope", extra) {
+            writer.key("descope")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("user")
+        writer.write(user)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `UserProfile`.
-public struct UserProfile: Codable, Sendable, Hashable {
+public struct UserProfile: Codable, JSONCodable, Sendable, Hashable {
     public var aesthetics: Aesthetics
     public var allocation: AllocationCloud?
     public var apiKeys: [String]?
@@ -3372,5 +8696,268 @@ public struct UserProfile: Codable, Sendable, Hashable {
         try c.encodeOptional(username, forKey: WireKey("username"), extra: extra)
         try c.encodeOptional(vanityname, forKey: WireKey("vanityname"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
+    }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_aesthetics: Aesthetics? = nil
+        var v_allocation: AllocationCloud? = nil
+        var v_apiKeys: [String]? = nil
+        var v_auth0: Auth0UserMetadata? = nil
+        var v_created: GroupedTimestamp? = nil
+        var v_descope: DescopeUserMetadata? = nil
+        var v_email: String? = nil
+        var v_entities: FlattenedEntities? = nil
+        var v_id: String? = nil
+        var v_name: String? = nil
+        var v_picture: String? = nil
+        var v_providers: ExternalProviders? = nil
+        var v_schema: EmbeddedModelSchema? = nil
+        var v_subscriptions: FlattenedSubscriptions? = nil
+        var v_updated: GroupedTimestamp? = nil
+        var v_username: String? = nil
+        var v_vanityname: String? = nil
+        var extra: [String: JSONValue] = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "aesthetics":
+                v_aesthetics = try Aesthetics(json: &reader)
+            case "allocation":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_allocation = try AllocationCloud(json: &reader)
+                }
+            case "apiKeys":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_apiKeys = try reader.readArray { r0 in try r0.readString() }
+                }
+            case "auth0":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_auth0 = try Auth0UserMetadata(json: &reader)
+                }
+            case "created":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_created = try GroupedTimestamp(json: &reader)
+                }
+            case "descope":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_descope = try DescopeUserMetadata(json: &reader)
+                }
+            case "email":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_email = try reader.readString()
+                }
+            case "entities":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_entities = try FlattenedEntities(json: &reader)
+                }
+            case "id":
+                v_id = try reader.readString()
+            case "name":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_name = try reader.readString()
+                }
+            case "picture":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_picture = try reader.readString()
+                }
+            case "providers":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_providers = try ExternalProviders(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "subscriptions":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_subscriptions = try FlattenedSubscriptions(json: &reader)
+                }
+            case "updated":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_updated = try GroupedTimestamp(json: &reader)
+                }
+            case "username":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_username = try reader.readString()
+                }
+            case "vanityname":
+                if try reader.readNull() {
+                    extra[key] = .null
+                } else {
+                    v_vanityname = try reader.readString()
+                }
+            default:
+                extra[key] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_aesthetics else { throw reader.missing("aesthetics", in: "UserProfile") }
+        guard let v_id else { throw reader.missing("id", in: "UserProfile") }
+        self.init(
+            aesthetics: v_aesthetics,
+            allocation: v_allocation,
+            apiKeys: v_apiKeys,
+            auth0: v_auth0,
+            created: v_created,
+            descope: v_descope,
+            email: v_email,
+            entities: v_entities,
+            id: v_id,
+            name: v_name,
+            picture: v_picture,
+            providers: v_providers,
+            schema: v_schema,
+            subscriptions: v_subscriptions,
+            updated: v_updated,
+            username: v_username,
+            vanityname: v_vanityname,
+            extra: extra
+        )
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("aesthetics")
+        aesthetics.write(to: &writer)
+        if let value = allocation {
+            writer.key("allocation")
+            value.write(to: &writer)
+        } else if writer.keptNull("allocation", extra) {
+            writer.key("allocation")
+            writer.writeNull()
+        }
+        if let value = apiKeys {
+            writer.key("apiKeys")
+            writer.writeArray(value) { w0, e0 in w0.write(e0) }
+        } else if writer.keptNull("apiKeys", extra) {
+            writer.key("apiKeys")
+            writer.writeNull()
+        }
+        if let value = auth0 {
+            writer.key("auth0")
+            value.write(to: &writer)
+        } else if writer.keptNull("auth0", extra) {
+            writer.key("auth0")
+            writer.writeNull()
+        }
+        if let value = created {
+            writer.key("created")
+            value.write(to: &writer)
+        } else if writer.keptNull("created", extra) {
+            writer.key("created")
+            writer.writeNull()
+        }
+        if let value = descope {
+            writer.key("descope")
+            value.write(to: &writer)
+        } else if writer.keptNull("descope", extra) {
+            writer.key("descope")
+            writer.writeNull()
+        }
+        if let value = email {
+            writer.key("email")
+            writer.write(value)
+        } else if writer.keptNull("email", extra) {
+            writer.key("email")
+            writer.writeNull()
+        }
+        if let value = entities {
+            writer.key("entities")
+            value.write(to: &writer)
+        } else if writer.keptNull("entities", extra) {
+            writer.key("entities")
+            writer.writeNull()
+        }
+        writer.key("id")
+        writer.write(id)
+        if let value = name {
+            writer.key("name")
+            writer.write(value)
+        } else if writer.keptNull("name", extra) {
+            writer.key("name")
+            writer.writeNull()
+        }
+        if let value = picture {
+            writer.key("picture")
+            writer.write(value)
+        } else if writer.keptNull("picture", extra) {
+            writer.key("picture")
+            writer.writeNull()
+        }
+        if let value = providers {
+            writer.key("providers")
+            value.write(to: &writer)
+        } else if writer.keptNull("providers", extra) {
+            writer.key("providers")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = subscriptions {
+            writer.key("subscriptions")
+            value.write(to: &writer)
+        } else if writer.keptNull("subscriptions", extra) {
+            writer.key("subscriptions")
+            writer.writeNull()
+        }
+        if let value = updated {
+            writer.key("updated")
+            value.write(to: &writer)
+        } else if writer.keptNull("updated", extra) {
+            writer.key("updated")
+            writer.writeNull()
+        }
+        if let value = username {
+            writer.key("username")
+            writer.write(value)
+        } else if writer.keptNull("username", extra) {
+            writer.key("username")
+            writer.writeNull()
+        }
+        if let value = vanityname {
+            writer.key("vanityname")
+            writer.write(value)
+        } else if writer.keptNull("vanityname", extra) {
+            writer.key("vanityname")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
     }
 }
