@@ -1,6 +1,6 @@
 /// A pull reader over UTF-8 JSON bytes: what the generated models' `init(json:)` decode from,
 /// without Foundation. Strict RFC 8259: no trailing commas, no comments, no lone surrogate escapes
-/// (refused like the C library refuses them), nesting at most 128 deep (the C library's limit).
+/// (refused like the C library refuses them), nesting less than 128 deep (the C library's limit).
 ///
 /// It reads from memory it does not own: make one with `JSONReader.read(_:from:)`, which keeps the
 /// bytes alive for the duration of the read.
@@ -100,7 +100,7 @@ public struct JSONReader {
         skipWhitespace()
         guard peek() == byte else { throw mismatch(what) }
         depth += 1
-        guard depth <= Self.depthLimit else { throw syntax("nesting deeper than \(Self.depthLimit)") }
+        guard depth < Self.depthLimit else { throw syntax("nesting \(Self.depthLimit) deep or more") }
         index += 1
     }
 

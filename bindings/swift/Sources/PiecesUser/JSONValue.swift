@@ -85,7 +85,11 @@ public struct JSONNumber: Codable, Sendable, Hashable, CustomStringConvertible,
 
     /// A number from JSON number text; `nil` when `text` is not one (e.g. `"+1"`, `"1."`, `"NaN"`).
     public init?(text: String) {
-        guard (try? JSONReader.read(text, { try $0.readNumber() })) != nil else { return nil }
+        // The reader allows whitespace around a value; a number's text has none.
+        guard let last = text.utf8.last, last &- UInt8(ascii: "0") < 10,
+            let first = text.utf8.first, first == UInt8(ascii: "-") || first &- UInt8(ascii: "0") < 10,
+            (try? JSONReader.read(text, { try $0.readNumber() })) != nil
+        else { return nil }
         self.text = text
     }
 
