@@ -43,9 +43,23 @@ public struct JSONReader {
         return true
     }
 
-    /// The next member's key, with its `:` consumed.
-    mutating func readKey() throws -> String {
-        let key = try readString()
+    /// The next member's key, with its `:` consumed. A key without escapes is not copied: the
+    /// models match it against their keys in place and make a `String` only for an unknown one.
+    mutating func readKey() throws -> JSONKey {
+        skipWhitespace()
+        guard peek() == UInt8(ascii: "\"") else { throw mismatch("a string") }
+        let start = index + 1
+        var end = start
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 {
+            end += 1
+        }
+        let key: JSONKey
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            key = JSONKey(raw: UnsafeBufferPointer(rebasing: bytes[start..<end]), decoded: nil)
+            index = end + 1
+        } else {
+            key = JSONKey(raw: UnsafeBufferPointer(start: nil, count: 0), decoded: try readString())
+        }
         skipWhitespace()
         guard peek() == UInt8(ascii: ":") else { throw syntax("expected ':' after an object key") }
         index += 1
@@ -90,7 +104,7 @@ public struct JSONReader {
         var more = try beginObject()
         while more {
             let key = try readKey()
-            map[key] = try readInt64()
+            map[key.string] = try readInt64()
             more = try endMember()
         }
         return map
@@ -338,7 +352,7 @@ public struct JSONReader {
             var more = try beginObject()
             while more {
                 let key = try readKey()
-                members[key] = try readValue()
+                members[key.string] = try readValue()
                 more = try endMember()
             }
             return .object(members)
@@ -414,6 +428,24 @@ public struct JSONReader {
     /// A required key that the object lacks; thrown after its closing brace.
     func missing(_ key: String, in model: String) -> JSONReadError {
         JSONReadError(kind: .shape, message: "\(model) lacks the required key \"\(key)\"", offset: index)
+    }
+}
+
+/// An object key as `JSONReader.readKey` found it: its bytes in the document, or its decoded text
+/// when it had escapes. Valid only while the reader's bytes are.
+public struct JSONKey {
+    let raw: UnsafeBufferPointer<UInt8>
+    let decoded: String?
+
+    var string: String { decoded ?? String(decoding: raw, as: UTF8.self) }
+
+    /// Lets the generated `switch key { case "id": ... }` compare bytes, with no `String` made.
+    static func ~= (pattern: StaticString, key: JSONKey) -> Bool {
+        if let decoded = key.decoded { return decoded == pattern.description }
+        guard pattern.utf8CodeUnitCount == key.raw.count else { return false }
+        let expected = pattern.utf8Start
+        for i in 0..<key.raw.count where key.raw[i] != expected[i] { return false }
+        return true
     }
 }
 

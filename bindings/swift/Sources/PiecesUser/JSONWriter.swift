@@ -117,10 +117,15 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
         value.withUTF8 { utf8 in
             var clean = 0  // start of the run of bytes that need no escape
-            for (i, byte) in utf8.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[clean..<i]))
-                escape(byte)
-                clean = i + 1
+            var i = 0
+            while i < utf8.count {
+                let byte = utf8[i]
+                if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                    bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[clean..<i]))
+                    escape(byte)
+                    clean = i + 1
+                }
+                i += 1
             }
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[clean...]))
         }

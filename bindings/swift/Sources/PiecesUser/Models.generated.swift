@@ -462,14 +462,14 @@ public struct Aesthetics: Codable, JSONCodable, Sendable, Hashable {
                 v_font = try Font(json: &reader)
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "theme":
                 v_theme = try Theme(json: &reader)
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -592,13 +592,13 @@ public struct AllocationCloud: Codable, JSONCodable, Sendable, Hashable {
                 v_project = try reader.readString()
             case "region":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_region = try reader.readString()
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
@@ -606,7 +606,7 @@ public struct AllocationCloud: Codable, JSONCodable, Sendable, Hashable {
                 v_status = try AllocationCloudStatus(json: &reader)
             case "updated":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_updated = try GroupedTimestamp(json: &reader)
                 }
@@ -616,12 +616,12 @@ public struct AllocationCloud: Codable, JSONCodable, Sendable, Hashable {
                 v_user = try reader.readString()
             case "version":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_version = try reader.readString()
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -736,12 +736,12 @@ public struct AllocationCloudStatus: Codable, JSONCodable, Sendable, Hashable {
                 v_cloud = try AllocationStatusEnum(rawValue: reader.readString())
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -820,7 +820,7 @@ public struct AllocationCloudUrl: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
@@ -829,7 +829,7 @@ public struct AllocationCloudUrl: Codable, JSONCodable, Sendable, Hashable {
             case "url":
                 v_url = try reader.readString()
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -922,18 +922,18 @@ public struct AllocationCloudUrls: Codable, JSONCodable, Sendable, Hashable {
                 v_id = try AllocationCloudUrl(json: &reader)
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "vanity":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_vanity = try AllocationCloudUrl(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -1030,13 +1030,13 @@ public struct AllowedCloudModelsInstanceConfiguration: Codable, JSONCodable, Sen
             switch key {
             case "allowedModels":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_allowedModels = try InstanceConfigurationAllowedModels(json: &reader)
                 }
             case "defaultModels":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_defaultModels = try InstanceConfigurationAllowedCloudModelsDefaultModels(json: &reader)
                 }
@@ -1044,12 +1044,12 @@ public struct AllowedCloudModelsInstanceConfiguration: Codable, JSONCodable, Sen
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -1156,36 +1156,36 @@ public struct AnonymousTemporalRange: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "between":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_between = try reader.readBool()
                 }
             case "continuous":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_continuous = try reader.readBool()
                 }
             case "from":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_from = try GroupedTimestamp(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "to":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_to = try GroupedTimestamp(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -1310,42 +1310,42 @@ public struct Auth0Identity: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "access_token":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_accessToken = try reader.readString()
                 }
             case "connection":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_connection = try reader.readString()
                 }
             case "expires_in":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_expiresIn = try reader.readInt64()
                 }
             case "isSocial":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_isSocial = try reader.readBool()
                 }
             case "provider":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_provider = try reader.readString()
                 }
             case "user_id":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_userId = try reader.readString()
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -1466,30 +1466,30 @@ public struct Auth0OpenAIUserMetadata: Codable, JSONCodable, Sendable, Hashable 
             switch key {
             case "api_key":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_apiKey = try reader.readString()
                 }
             case "api_key_name":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_apiKeyName = try reader.readString()
                 }
             case "organization_key":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_organizationKey = try reader.readString()
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -1684,120 +1684,120 @@ public struct Auth0User: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "blocked_for":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_blockedFor = try reader.readArray { r0 in try r0.readString() }
                 }
             case "created_at":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_createdAt = try PiecesDateTime(text: reader.readString())
                 }
             case "email":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_email = try reader.readString()
                 }
             case "email_verified":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_emailVerified = try reader.readBool()
                 }
             case "family_name":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_familyName = try reader.readString()
                 }
             case "given_name":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_givenName = try reader.readString()
                 }
             case "guardian_authenticators":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_guardianAuthenticators = try reader.readArray { r0 in try r0.readString() }
                 }
             case "identities":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_identities = try reader.readArray { r0 in try Auth0Identity(json: &r0) }
                 }
             case "last_ip":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_lastIp = try reader.readString()
                 }
             case "last_login":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_lastLogin = try PiecesDateTime(text: reader.readString())
                 }
             case "locale":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_locale = try reader.readString()
                 }
             case "logins_count":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_loginsCount = try reader.readInt64()
                 }
             case "name":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_name = try reader.readString()
                 }
             case "nickname":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_nickname = try reader.readString()
                 }
             case "picture":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_picture = try reader.readString()
                 }
             case "updated_at":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_updatedAt = try PiecesDateTime(text: reader.readString())
                 }
             case "user_id":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_userId = try reader.readString()
                 }
             case "user_metadata":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_userMetadata = try Auth0UserMetadata(json: &reader)
                 }
             case "username":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_username = try reader.readString()
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -2013,7 +2013,7 @@ public struct Auth0UserAllocationMetadata: Codable, JSONCodable, Sendable, Hasha
             case "region":
                 v_region = try reader.readString()
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -2082,18 +2082,18 @@ public struct Auth0UserBetaStatus: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "vision":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_vision = try AnonymousTemporalRange(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -2206,19 +2206,19 @@ public struct Auth0UserMetadata: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "allocation":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_allocation = try Auth0UserAllocationMetadata(json: &reader)
                 }
             case "beta":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_beta = try AnonymousTemporalRange(json: &reader)
                 }
             case "cloud_key":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_cloudKey = try reader.readString()
                 }
@@ -2226,30 +2226,30 @@ public struct Auth0UserMetadata: Codable, JSONCodable, Sendable, Hashable {
                 v_globalId = try reader.readString()
             case "open_AI":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_openAI = try Auth0OpenAIUserMetadata(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "stripe_customer_id":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_stripeCustomerId = try reader.readString()
                 }
             case "vanityname":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_vanityname = try reader.readString()
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -2372,12 +2372,12 @@ public struct BigQueryInstanceConfiguration: Codable, JSONCodable, Sendable, Has
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -2452,12 +2452,12 @@ public struct CloudBackupCreationInstanceConfiguration: Codable, JSONCodable, Se
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -2532,12 +2532,12 @@ public struct ConnectToCloudInstanceConfiguration: Codable, JSONCodable, Sendabl
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -2612,12 +2612,12 @@ public struct DeleteCloudBackupInstanceConfiguration: Codable, JSONCodable, Send
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -2696,7 +2696,7 @@ public struct DeniedWorkstreamPatternEngineSourcesInstanceConfiguration: Codable
             switch key {
             case "deniedSources":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_deniedSources = try InstanceConfigurationDeniedWorkstreamPatternEngineSources(json: &reader)
                 }
@@ -2704,12 +2704,12 @@ public struct DeniedWorkstreamPatternEngineSourcesInstanceConfiguration: Codable
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -2796,7 +2796,7 @@ public struct DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration: Codabl
             switch key {
             case "deniedWebsites":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_deniedWebsites = try InstanceConfigurationDeniedWorkstreamPatternEngineWebsites(json: &reader)
                 }
@@ -2804,12 +2804,12 @@ public struct DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration: Codabl
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -2920,13 +2920,13 @@ public struct DescopeUserMetadata: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "allocation":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_allocation = try Auth0UserAllocationMetadata(json: &reader)
                 }
             case "beta":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_beta = try AnonymousTemporalRange(json: &reader)
                 }
@@ -2936,24 +2936,24 @@ public struct DescopeUserMetadata: Codable, JSONCodable, Sendable, Hashable {
                 v_globalId = try reader.readString()
             case "open_AI":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_openAI = try Auth0OpenAIUserMetadata(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "vanityname":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_vanityname = try reader.readString()
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -3065,7 +3065,7 @@ public struct EmbeddedModelSchema: Codable, JSONCodable, Sendable, Hashable {
             case "semantic":
                 v_semantic = try EmbeddedModelSchemaSemanticVersionEnum(rawValue: reader.readString())
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -3182,13 +3182,13 @@ public struct ExternalProvider: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "access_token":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_accessToken = try reader.readString()
                 }
             case "connection":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_connection = try reader.readString()
                 }
@@ -3196,25 +3196,25 @@ public struct ExternalProvider: Codable, JSONCodable, Sendable, Hashable {
                 v_created = try GroupedTimestamp(json: &reader)
             case "expires_in":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_expiresIn = try reader.readInt64()
                 }
             case "isSocial":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_isSocial = try reader.readBool()
                 }
             case "profileData":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_profileData = try ExternalProviderProfileData(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
@@ -3225,7 +3225,7 @@ public struct ExternalProvider: Codable, JSONCodable, Sendable, Hashable {
             case "user_id":
                 v_userId = try reader.readString()
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -3566,234 +3566,234 @@ public struct ExternalProviderProfileData: Codable, JSONCodable, Sendable, Hasha
             switch key {
             case "anchor":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_anchor = try reader.readString()
                 }
             case "bio":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_bio = try reader.readString()
                 }
             case "blog":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_blog = try reader.readString()
                 }
             case "collaborators":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_collaborators = try reader.readInt64()
                 }
             case "company":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_company = try reader.readString()
                 }
             case "created_at":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_createdAt = try reader.readString()
                 }
             case "disk_usage":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_diskUsage = try reader.readInt64()
                 }
             case "email":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_email = try reader.readString()
                 }
             case "email_verified":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_emailVerified = try reader.readBool()
                 }
             case "events_url":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_eventsUrl = try reader.readString()
                 }
             case "followers":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_followers = try reader.readInt64()
                 }
             case "followers_url":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_followersUrl = try reader.readString()
                 }
             case "following":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_following = try reader.readInt64()
                 }
             case "following_url":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_followingUrl = try reader.readString()
                 }
             case "gists_url":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_gistsUrl = try reader.readString()
                 }
             case "gravatar_id":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_gravatarId = try reader.readString()
                 }
             case "hireable":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_hireable = try reader.readBool()
                 }
             case "html_url":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_htmlUrl = try reader.readString()
                 }
             case "name":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_name = try reader.readString()
                 }
             case "nickname":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_nickname = try reader.readString()
                 }
             case "node_id":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_nodeId = try reader.readString()
                 }
             case "organizations_url":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_organizationsUrl = try reader.readString()
                 }
             case "owned_private_repos":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_ownedPrivateRepos = try reader.readInt64()
                 }
             case "picture":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_picture = try reader.readString()
                 }
             case "private_gists":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_privateGists = try reader.readInt64()
                 }
             case "public_gists":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_publicGists = try reader.readInt64()
                 }
             case "public_repos":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_publicRepos = try reader.readInt64()
                 }
             case "received_events_url":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_receivedEventsUrl = try reader.readString()
                 }
             case "repos_url":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_reposUrl = try reader.readString()
                 }
             case "site_admin":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_siteAdmin = try reader.readBool()
                 }
             case "starred_url":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_starredUrl = try reader.readString()
                 }
             case "subscriptions_url":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_subscriptionsUrl = try reader.readString()
                 }
             case "total_private_repos":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_totalPrivateRepos = try reader.readInt64()
                 }
             case "twitter_username":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_twitterUsername = try reader.readString()
                 }
             case "two_factor_authentication":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_twoFactorAuthentication = try reader.readBool()
                 }
             case "type":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_type = try reader.readString()
                 }
             case "updated_at":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_updatedAt = try reader.readString()
                 }
             case "url":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_url = try reader.readString()
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -4160,12 +4160,12 @@ public struct ExternalProviders: Codable, JSONCodable, Sendable, Hashable {
                 v_iterable = try reader.readArray { r0 in try ExternalProvider(json: &r0) }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -4250,7 +4250,7 @@ public struct FlattenedEntities: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "indices":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_indices = try reader.readIntMap()
                 }
@@ -4258,18 +4258,18 @@ public struct FlattenedEntities: Codable, JSONCodable, Sendable, Hashable {
                 v_iterable = try reader.readArray { r0 in try ReferencedEntity(json: &r0) }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "score":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_score = try Score(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -4422,7 +4422,7 @@ public struct FlattenedEntity: Codable, JSONCodable, Sendable, Hashable {
                 v_created = try GroupedTimestamp(json: &reader)
             case "deleted":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_deleted = try GroupedTimestamp(json: &reader)
                 }
@@ -4432,25 +4432,25 @@ public struct FlattenedEntity: Codable, JSONCodable, Sendable, Hashable {
                 v_name = try reader.readString()
             case "org_identifier":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_orgIdentifier = try reader.readString()
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "subscriptions":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_subscriptions = try FlattenedSubscriptions(json: &reader)
                 }
             case "team_identifier":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_teamIdentifier = try reader.readString()
                 }
@@ -4460,12 +4460,12 @@ public struct FlattenedEntity: Codable, JSONCodable, Sendable, Hashable {
                 v_updated = try GroupedTimestamp(json: &reader)
             case "users":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_users = try FlattenedUsers(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -4690,7 +4690,7 @@ public struct FlattenedSubscription: Codable, JSONCodable, Sendable, Hashable {
                 v_active = try reader.readBool()
             case "cancelled":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_cancelled = try GroupedTimestamp(json: &reader)
                 }
@@ -4698,7 +4698,7 @@ public struct FlattenedSubscription: Codable, JSONCodable, Sendable, Hashable {
                 v_created = try GroupedTimestamp(json: &reader)
             case "entities":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_entities = try FlattenedEntities(json: &reader)
                 }
@@ -4708,13 +4708,13 @@ public struct FlattenedSubscription: Codable, JSONCodable, Sendable, Hashable {
                 v_name = try reader.readString()
             case "next_billing_date":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_nextBillingDate = try GroupedTimestamp(json: &reader)
                 }
             case "paused":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_paused = try GroupedTimestamp(json: &reader)
                 }
@@ -4726,13 +4726,13 @@ public struct FlattenedSubscription: Codable, JSONCodable, Sendable, Hashable {
                 v_quantity = try reader.readInt64()
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "score":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_score = try Score(json: &reader)
                 }
@@ -4745,7 +4745,7 @@ public struct FlattenedSubscription: Codable, JSONCodable, Sendable, Hashable {
             case "user":
                 v_user = try ReferencedUser(json: &reader)
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -4910,7 +4910,7 @@ public struct FlattenedSubscriptions: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "indices":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_indices = try reader.readIntMap()
                 }
@@ -4918,18 +4918,18 @@ public struct FlattenedSubscriptions: Codable, JSONCodable, Sendable, Hashable {
                 v_iterable = try reader.readArray { r0 in try ReferencedSubscription(json: &r0) }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "score":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_score = try Score(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -5060,13 +5060,13 @@ public struct FlattenedUserProfile: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "email":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_email = try reader.readString()
                 }
             case "entities":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_entities = try FlattenedEntities(json: &reader)
                 }
@@ -5074,42 +5074,42 @@ public struct FlattenedUserProfile: Codable, JSONCodable, Sendable, Hashable {
                 v_id = try reader.readString()
             case "name":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_name = try reader.readString()
                 }
             case "picture":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_picture = try reader.readString()
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "subscriptions":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_subscriptions = try FlattenedSubscriptions(json: &reader)
                 }
             case "username":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_username = try reader.readString()
                 }
             case "vanityname":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_vanityname = try reader.readString()
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -5250,7 +5250,7 @@ public struct FlattenedUsers: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "indices":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_indices = try reader.readIntMap()
                 }
@@ -5258,18 +5258,18 @@ public struct FlattenedUsers: Codable, JSONCodable, Sendable, Hashable {
                 v_iterable = try reader.readArray { r0 in try ReferencedUser(json: &r0) }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "score":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_score = try Score(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -5358,14 +5358,14 @@ public struct Font: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "size":
                 v_size = try reader.readInt64()
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -5444,20 +5444,20 @@ public struct GroupedTimestamp: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "readable":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_readable = try reader.readString()
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "value":
                 v_value = try PiecesDateTime(text: reader.readString())
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -5550,30 +5550,30 @@ public struct InstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "analytics":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_analytics = try InstanceConfigurationAnalytics(json: &reader)
                 }
             case "externalCloud":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_externalCloud = try InstanceConfigurationExternalCloud(json: &reader)
                 }
             case "externalProvider":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_externalProvider = try InstanceConfigurationExternalProvider(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -5684,36 +5684,36 @@ public struct InstanceConfigurationAllowedCloudModelsDefaultModels: Codable, JSO
             switch key {
             case "accurate":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_accurate = try InstanceConfigurationAllowedModel(json: &reader)
                 }
             case "fallbackAccurate":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_fallbackAccurate = try InstanceConfigurationAllowedModel(json: &reader)
                 }
             case "fallbackFast":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_fallbackFast = try InstanceConfigurationAllowedModel(json: &reader)
                 }
             case "fast":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_fast = try InstanceConfigurationAllowedModel(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -5856,43 +5856,43 @@ public struct InstanceConfigurationAllowedModel: Codable, JSONCodable, Sendable,
             switch key {
             case "custom":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_custom = try reader.readBool()
                 }
             case "foundation":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_foundation = try ModelFoundationEnum(rawValue: reader.readString())
                 }
             case "maxTokens":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_maxTokens = try ModelMaxTokens(json: &reader)
                 }
             case "name":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_name = try reader.readString()
                 }
             case "provider":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_provider = try ExternalMLProviderEnum(rawValue: reader.readString())
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "type":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_type = try ModelTypeEnum(rawValue: reader.readString())
                 }
@@ -5900,12 +5900,12 @@ public struct InstanceConfigurationAllowedModel: Codable, JSONCodable, Sendable,
                 v_unique = try reader.readString()
             case "version":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_version = try reader.readString()
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -6036,12 +6036,12 @@ public struct InstanceConfigurationAllowedModels: Codable, JSONCodable, Sendable
                 v_iterable = try reader.readArray { r0 in try InstanceConfigurationAllowedModel(json: &r0) }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -6126,30 +6126,30 @@ public struct InstanceConfigurationAnalytics: Codable, JSONCodable, Sendable, Ha
             switch key {
             case "bigQuery":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_bigQuery = try BigQueryInstanceConfiguration(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "segment":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_segment = try SegmentInstanceConfiguration(json: &reader)
                 }
             case "sendInternalSummaryReportsToUserTeamService":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_sendInternalSummaryReportsToUserTeamService = try SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -6248,24 +6248,24 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineSource: Codable,
             switch key {
             case "application":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_application = try reader.readString()
                 }
             case "bundle_identifiers":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_bundleIdentifiers = try reader.readArray { r0 in try r0.readString() }
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -6352,12 +6352,12 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineSources: Codable
                 v_iterable = try reader.readArray { r0 in try InstanceConfigurationDeniedWorkstreamPatternEngineSource(json: &r0) }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -6430,14 +6430,14 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsite: Codable
             switch key {
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "url":
                 v_url = try reader.readString()
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -6512,12 +6512,12 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsites: Codabl
                 v_iterable = try reader.readArray { r0 in try InstanceConfigurationDeniedWorkstreamPatternEngineWebsite(json: &r0) }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -6638,66 +6638,66 @@ public struct InstanceConfigurationExternalCloud: Codable, JSONCodable, Sendable
             switch key {
             case "cloudBackupCreation":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_cloudBackupCreation = try CloudBackupCreationInstanceConfiguration(json: &reader)
                 }
             case "connectToCloud":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_connectToCloud = try ConnectToCloudInstanceConfiguration(json: &reader)
                 }
             case "deleteCloudBackup":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_deleteCloudBackup = try DeleteCloudBackupInstanceConfiguration(json: &reader)
                 }
             case "listCloudBackups":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_listCloudBackups = try ListCloudBackupsInstanceConfiguration(json: &reader)
                 }
             case "listSpecificCloudBackup":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_listSpecificCloudBackup = try ListSpecificCloudBackupInstanceConfiguration(json: &reader)
                 }
             case "reconnectToCloud":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_reconnectToCloud = try ReconnectToCloudInstanceConfiguration(json: &reader)
                 }
             case "restoreCloudBackup":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_restoreCloudBackup = try RestoreCloudBackupInstanceConfiguration(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "shareSnippet":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_shareSnippet = try ShareSnippetInstanceConfiguration(json: &reader)
                 }
             case "updateAllocationCloud":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_updateAllocationCloud = try UpdateAllocationCloudInstanceConfiguration(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -6856,36 +6856,36 @@ public struct InstanceConfigurationExternalProvider: Codable, JSONCodable, Senda
             switch key {
             case "allowedCloudModels":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_allowedCloudModels = try AllowedCloudModelsInstanceConfiguration(json: &reader)
                 }
             case "deniedWorkstreamPatternEngineSources":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_deniedWorkstreamPatternEngineSources = try DeniedWorkstreamPatternEngineSourcesInstanceConfiguration(json: &reader)
                 }
             case "deniedWorkstreamPatternEngineWebsites":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_deniedWorkstreamPatternEngineWebsites = try DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration(json: &reader)
                 }
             case "processing":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_processing = try ProcessingInstanceConfiguration(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -6988,12 +6988,12 @@ public struct ListCloudBackupsInstanceConfiguration: Codable, JSONCodable, Senda
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -7068,12 +7068,12 @@ public struct ListSpecificCloudBackupInstanceConfiguration: Codable, JSONCodable
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -7159,30 +7159,30 @@ public struct ModelMaxTokens: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "input":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_input = try reader.readNumber()
                 }
             case "output":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_output = try reader.readNumber()
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "total":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_total = try reader.readNumber()
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -7282,18 +7282,18 @@ public struct ProcessingInstanceConfiguration: Codable, JSONCodable, Sendable, H
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
             case "processing":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_processing = try CapabilitiesEnum(rawValue: reader.readString())
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -7376,12 +7376,12 @@ public struct ReconnectToCloudInstanceConfiguration: Codable, JSONCodable, Senda
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -7462,18 +7462,18 @@ public struct ReferencedEntity: Codable, JSONCodable, Sendable, Hashable {
                 v_id = try reader.readString()
             case "reference":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_reference = try FlattenedEntity(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -7562,18 +7562,18 @@ public struct ReferencedSubscription: Codable, JSONCodable, Sendable, Hashable {
                 v_id = try reader.readString()
             case "reference":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_reference = try FlattenedSubscription(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -7662,18 +7662,18 @@ public struct ReferencedUser: Codable, JSONCodable, Sendable, Hashable {
                 v_id = try reader.readString()
             case "reference":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_reference = try FlattenedUserProfile(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -7756,12 +7756,12 @@ public struct RestoreCloudBackupInstanceConfiguration: Codable, JSONCodable, Sen
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -7834,18 +7834,18 @@ public struct ReturnedUserProfile: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "user":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_user = try UserProfile(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -7962,42 +7962,42 @@ public struct Score: Codable, JSONCodable, Sendable, Hashable {
                 v_manual = try reader.readInt64()
             case "priority":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_priority = try reader.readInt64()
                 }
             case "reference":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_reference = try reader.readInt64()
                 }
             case "reuse":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_reuse = try reader.readInt64()
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "searched":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_searched = try reader.readInt64()
                 }
             case "update":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_update = try reader.readInt64()
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -8116,12 +8116,12 @@ public struct SegmentInstanceConfiguration: Codable, JSONCodable, Sendable, Hash
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -8196,12 +8196,12 @@ public struct SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration: 
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -8276,12 +8276,12 @@ public struct ShareSnippetInstanceConfiguration: Codable, JSONCodable, Sendable,
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -8356,12 +8356,12 @@ public struct Theme: Codable, JSONCodable, Sendable, Hashable {
                 v_dark = try reader.readBool()
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -8436,12 +8436,12 @@ public struct UpdateAllocationCloudInstanceConfiguration: Codable, JSONCodable, 
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -8526,26 +8526,26 @@ public struct UserBetaStatus: Codable, JSONCodable, Sendable, Hashable {
             switch key {
             case "auth0":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_auth0 = try Auth0UserBetaStatus(json: &reader)
                 }
             case "descope":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_descope = try Auth0UserBetaStatus(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "user":
                 v_user = try reader.readString()
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
@@ -8726,43 +8726,43 @@ public struct UserProfile: Codable, JSONCodable, Sendable, Hashable {
                 v_aesthetics = try Aesthetics(json: &reader)
             case "allocation":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_allocation = try AllocationCloud(json: &reader)
                 }
             case "apiKeys":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_apiKeys = try reader.readArray { r0 in try r0.readString() }
                 }
             case "auth0":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_auth0 = try Auth0UserMetadata(json: &reader)
                 }
             case "created":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_created = try GroupedTimestamp(json: &reader)
                 }
             case "descope":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_descope = try DescopeUserMetadata(json: &reader)
                 }
             case "email":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_email = try reader.readString()
                 }
             case "entities":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_entities = try FlattenedEntities(json: &reader)
                 }
@@ -8770,54 +8770,54 @@ public struct UserProfile: Codable, JSONCodable, Sendable, Hashable {
                 v_id = try reader.readString()
             case "name":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_name = try reader.readString()
                 }
             case "picture":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_picture = try reader.readString()
                 }
             case "providers":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_providers = try ExternalProviders(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "subscriptions":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_subscriptions = try FlattenedSubscriptions(json: &reader)
                 }
             case "updated":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_updated = try GroupedTimestamp(json: &reader)
                 }
             case "username":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_username = try reader.readString()
                 }
             case "vanityname":
                 if try reader.readNull() {
-                    extra[key] = .null
+                    extra[key.string] = .null
                 } else {
                     v_vanityname = try reader.readString()
                 }
             default:
-                extra[key] = try reader.readValue()
+                extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }

@@ -186,7 +186,8 @@ public final class PiecesClient: Sendable {
         throws -> String
     {
         // A NUL would cut the C string short and send a different document.
-        guard !document.utf8.contains(0) else {
+        var document = document
+        guard !document.withUTF8({ $0.contains(0) }) else {
             throw PiecesError.invalidArgument("the document contains a NUL character")
         }
         return try document.withCString { text in try call { route($0, text, $1) } }
@@ -235,8 +236,9 @@ public final class PiecesClient: Sendable {
         }
     }
 
-    /// For the stream, which holds its own reference to the C client's state.
-    var cHandle: OpaquePointer { handle }
+    /// For the stream, which holds its own reference to the C client's state, and for the benchmark
+    /// (SPI, not API: it compares the wrappers with bare C calls on the same C client).
+    @_spi(Benchmark) public var cHandle: OpaquePointer { handle }
 }
 
 /// A one-shot `PiecesCancel` for one async call: bound on the call's thread, triggered by the task's
