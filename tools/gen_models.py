@@ -557,45 +557,42 @@ def swift_write(ty: Ty, value: str, writer: str, depth: int = 0) -> str:
 def swift_fast_decoder(name: str, fields: list[Field], idents: list[str]) -> list[str]:
     """`init(json:)`: the model straight from the reader, no Foundation. Same result as the Codable
     init: unknown keys and explicit nulls of known keys go to `extra`; a missing required key, or a
-    value of the wrong type, throws."""
-    locals_ = ["v_" + i.strip("`") for i in idents]
+    value of the wrong type, throws. Optional properties (nil to begin with) are assigned in place,
+    not through the memberwise init: that would copy every nested struct once more."""
+    required = [(f, i, "v_" + i.strip("`")) for f, i in zip(fields, idents) if f.required and not f.nullable]
     out = [
         "",
         "    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).",
         "    public init(json reader: inout JSONReader) throws {",
     ]
-    for f, local in zip(fields, locals_):
+    for f, _, local in required:
         out.append(f"        var {local}: {swift_type(f.ty)}? = nil")
-    out.append("        var extra: [String: JSONValue] = [:]")
+    out.append("        extra = [:]")
     out.append("        var more = try reader.beginObject()")
     out.append("        while more {")
     out.append("            let key = try reader.readKey()")
     out.append("            switch key {")
-    for f, local in zip(fields, locals_):
+    locals_ = {f.key: local for f, _, local in required}
+    for f, ident in zip(fields, idents):
         out.append(f"            case {rust_str(f.key)}:")
-        read = f"{local} = try {swift_read(f.ty, 'reader')}"
-        if f.required and not f.nullable:
-            out.append(f"                {read}")
+        if f.key in locals_:
+            out.append(f"                {locals_[f.key]} = try {swift_read(f.ty, 'reader')}")
         else:
             out.append("                if try reader.readNull() {")
             out.append("                    extra[key.string] = .null")
             out.append("                } else {")
-            out.append(f"                    {read}")
+            out.append(f"                    self.{ident} = try {swift_read(f.ty, 'reader')}")
             out.append("                }")
     out.append("            default:")
     out.append("                extra[key.string] = try reader.readValue()")
     out.append("            }")
     out.append("            more = try reader.endMember()")
     out.append("        }")
-    for f, local in zip(fields, locals_):
-        if f.required and not f.nullable:
-            out.append(
-                f"        guard let {local} else {{ throw reader.missing({rust_str(f.key)}, in: {rust_str(name)}) }}"
-            )
-    args = [f"{i.strip('`')}: {local}" for i, local in zip(idents, locals_)] + ["extra: extra"]
-    out.append("        self.init(")
-    out += [f"            {a}," for a in args[:-1]] + [f"            {args[-1]}"]
-    out.append("        )")
+    for f, ident, local in required:
+        out.append(
+            f"        guard let {local} else {{ throw reader.missing({rust_str(f.key)}, in: {rust_str(name)}) }}"
+        )
+        out.append(f"        self.{ident} = {local}")
     out.append("    }")
     return out
 

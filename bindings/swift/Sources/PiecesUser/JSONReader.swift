@@ -440,6 +440,7 @@ public struct JSONKey {
     var string: String { decoded ?? String(decoding: raw, as: UTF8.self) }
 
     /// Lets the generated `switch key { case "id": ... }` compare bytes, with no `String` made.
+    @inline(__always)
     static func ~= (pattern: StaticString, key: JSONKey) -> Bool {
         if let decoded = key.decoded { return decoded == pattern.description }
         guard pattern.utf8CodeUnitCount == key.raw.count else { return false }

@@ -451,9 +451,8 @@ public struct Aesthetics: Codable, JSONCodable, Sendable, Hashable {
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_font: Font? = nil
-        var v_schema: EmbeddedModelSchema? = nil
         var v_theme: Theme? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -464,7 +463,7 @@ public struct Aesthetics: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "theme":
                 v_theme = try Theme(json: &reader)
@@ -474,13 +473,9 @@ public struct Aesthetics: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_font else { throw reader.missing("font", in: "Aesthetics") }
+        self.font = v_font
         guard let v_theme else { throw reader.missing("theme", in: "Aesthetics") }
-        self.init(
-            font: v_font,
-            schema: v_schema,
-            theme: v_theme,
-            extra: extra
-        )
+        self.theme = v_theme
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -574,14 +569,10 @@ public struct AllocationCloud: Codable, JSONCodable, Sendable, Hashable {
     public init(json reader: inout JSONReader) throws {
         var v_id: String? = nil
         var v_project: String? = nil
-        var v_region: String? = nil
-        var v_schema: EmbeddedModelSchema? = nil
         var v_status: AllocationCloudStatus? = nil
-        var v_updated: GroupedTimestamp? = nil
         var v_urls: AllocationCloudUrls? = nil
         var v_user: String? = nil
-        var v_version: String? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -594,13 +585,13 @@ public struct AllocationCloud: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_region = try reader.readString()
+                    self.region = try reader.readString()
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "status":
                 v_status = try AllocationCloudStatus(json: &reader)
@@ -608,7 +599,7 @@ public struct AllocationCloud: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_updated = try GroupedTimestamp(json: &reader)
+                    self.updated = try GroupedTimestamp(json: &reader)
                 }
             case "urls":
                 v_urls = try AllocationCloudUrls(json: &reader)
@@ -618,7 +609,7 @@ public struct AllocationCloud: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_version = try reader.readString()
+                    self.version = try reader.readString()
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -626,22 +617,15 @@ public struct AllocationCloud: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_id else { throw reader.missing("id", in: "AllocationCloud") }
+        self.id = v_id
         guard let v_project else { throw reader.missing("project", in: "AllocationCloud") }
+        self.project = v_project
         guard let v_status else { throw reader.missing("status", in: "AllocationCloud") }
+        self.status = v_status
         guard let v_urls else { throw reader.missing("urls", in: "AllocationCloud") }
+        self.urls = v_urls
         guard let v_user else { throw reader.missing("user", in: "AllocationCloud") }
-        self.init(
-            id: v_id,
-            project: v_project,
-            region: v_region,
-            schema: v_schema,
-            status: v_status,
-            updated: v_updated,
-            urls: v_urls,
-            user: v_user,
-            version: v_version,
-            extra: extra
-        )
+        self.user = v_user
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -726,8 +710,7 @@ public struct AllocationCloudStatus: Codable, JSONCodable, Sendable, Hashable {
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_cloud: AllocationStatusEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -738,7 +721,7 @@ public struct AllocationCloudStatus: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -746,11 +729,7 @@ public struct AllocationCloudStatus: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_cloud else { throw reader.missing("cloud", in: "AllocationCloudStatus") }
-        self.init(
-            cloud: v_cloud,
-            schema: v_schema,
-            extra: extra
-        )
+        self.cloud = v_cloud
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -810,10 +789,9 @@ public struct AllocationCloudUrl: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_schema: EmbeddedModelSchema? = nil
         var v_status: AllocationStatusEnum? = nil
         var v_url: String? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -822,7 +800,7 @@ public struct AllocationCloudUrl: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "status":
                 v_status = try AllocationStatusEnum(rawValue: reader.readString())
@@ -834,13 +812,9 @@ public struct AllocationCloudUrl: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_status else { throw reader.missing("status", in: "AllocationCloudUrl") }
+        self.status = v_status
         guard let v_url else { throw reader.missing("url", in: "AllocationCloudUrl") }
-        self.init(
-            schema: v_schema,
-            status: v_status,
-            url: v_url,
-            extra: extra
-        )
+        self.url = v_url
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -909,9 +883,7 @@ public struct AllocationCloudUrls: Codable, JSONCodable, Sendable, Hashable {
     public init(json reader: inout JSONReader) throws {
         var v_base: AllocationCloudUrl? = nil
         var v_id: AllocationCloudUrl? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_vanity: AllocationCloudUrl? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -924,13 +896,13 @@ public struct AllocationCloudUrls: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "vanity":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_vanity = try AllocationCloudUrl(json: &reader)
+                    self.vanity = try AllocationCloudUrl(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -938,14 +910,9 @@ public struct AllocationCloudUrls: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_base else { throw reader.missing("base", in: "AllocationCloudUrls") }
+        self.base = v_base
         guard let v_id else { throw reader.missing("id", in: "AllocationCloudUrls") }
-        self.init(
-            base: v_base,
-            id: v_id,
-            schema: v_schema,
-            vanity: v_vanity,
-            extra: extra
-        )
+        self.id = v_id
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -1019,11 +986,8 @@ public struct AllowedCloudModelsInstanceConfiguration: Codable, JSONCodable, Sen
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_allowedModels: InstanceConfigurationAllowedModels? = nil
-        var v_defaultModels: InstanceConfigurationAllowedCloudModelsDefaultModels? = nil
         var v_enabled: InstanceConfigurationEnabledEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -1032,13 +996,13 @@ public struct AllowedCloudModelsInstanceConfiguration: Codable, JSONCodable, Sen
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_allowedModels = try InstanceConfigurationAllowedModels(json: &reader)
+                    self.allowedModels = try InstanceConfigurationAllowedModels(json: &reader)
                 }
             case "defaultModels":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_defaultModels = try InstanceConfigurationAllowedCloudModelsDefaultModels(json: &reader)
+                    self.defaultModels = try InstanceConfigurationAllowedCloudModelsDefaultModels(json: &reader)
                 }
             case "enabled":
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
@@ -1046,7 +1010,7 @@ public struct AllowedCloudModelsInstanceConfiguration: Codable, JSONCodable, Sen
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -1054,13 +1018,7 @@ public struct AllowedCloudModelsInstanceConfiguration: Codable, JSONCodable, Sen
             more = try reader.endMember()
         }
         guard let v_enabled else { throw reader.missing("enabled", in: "AllowedCloudModelsInstanceConfiguration") }
-        self.init(
-            allowedModels: v_allowedModels,
-            defaultModels: v_defaultModels,
-            enabled: v_enabled,
-            schema: v_schema,
-            extra: extra
-        )
+        self.enabled = v_enabled
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -1144,12 +1102,7 @@ public struct AnonymousTemporalRange: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_between: Bool? = nil
-        var v_continuous: Bool? = nil
-        var v_from: GroupedTimestamp? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_to: GroupedTimestamp? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -1158,45 +1111,37 @@ public struct AnonymousTemporalRange: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_between = try reader.readBool()
+                    self.between = try reader.readBool()
                 }
             case "continuous":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_continuous = try reader.readBool()
+                    self.continuous = try reader.readBool()
                 }
             case "from":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_from = try GroupedTimestamp(json: &reader)
+                    self.from = try GroupedTimestamp(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "to":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_to = try GroupedTimestamp(json: &reader)
+                    self.to = try GroupedTimestamp(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
-        self.init(
-            between: v_between,
-            continuous: v_continuous,
-            from: v_from,
-            schema: v_schema,
-            to: v_to,
-            extra: extra
-        )
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -1297,13 +1242,7 @@ public struct Auth0Identity: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_accessToken: String? = nil
-        var v_connection: String? = nil
-        var v_expiresIn: Int64? = nil
-        var v_isSocial: Bool? = nil
-        var v_provider: String? = nil
-        var v_userId: String? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -1312,52 +1251,43 @@ public struct Auth0Identity: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_accessToken = try reader.readString()
+                    self.accessToken = try reader.readString()
                 }
             case "connection":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_connection = try reader.readString()
+                    self.connection = try reader.readString()
                 }
             case "expires_in":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_expiresIn = try reader.readInt64()
+                    self.expiresIn = try reader.readInt64()
                 }
             case "isSocial":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_isSocial = try reader.readBool()
+                    self.isSocial = try reader.readBool()
                 }
             case "provider":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_provider = try reader.readString()
+                    self.provider = try reader.readString()
                 }
             case "user_id":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_userId = try reader.readString()
+                    self.userId = try reader.readString()
                 }
             default:
                 extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
-        self.init(
-            accessToken: v_accessToken,
-            connection: v_connection,
-            expiresIn: v_expiresIn,
-            isSocial: v_isSocial,
-            provider: v_provider,
-            userId: v_userId,
-            extra: extra
-        )
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -1455,11 +1385,7 @@ public struct Auth0OpenAIUserMetadata: Codable, JSONCodable, Sendable, Hashable 
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_apiKey: String? = nil
-        var v_apiKeyName: String? = nil
-        var v_organizationKey: String? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -1468,38 +1394,31 @@ public struct Auth0OpenAIUserMetadata: Codable, JSONCodable, Sendable, Hashable 
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_apiKey = try reader.readString()
+                    self.apiKey = try reader.readString()
                 }
             case "api_key_name":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_apiKeyName = try reader.readString()
+                    self.apiKeyName = try reader.readString()
                 }
             case "organization_key":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_organizationKey = try reader.readString()
+                    self.organizationKey = try reader.readString()
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
-        self.init(
-            apiKey: v_apiKey,
-            apiKeyName: v_apiKeyName,
-            organizationKey: v_organizationKey,
-            schema: v_schema,
-            extra: extra
-        )
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -1658,26 +1577,7 @@ public struct Auth0User: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_blockedFor: [String]? = nil
-        var v_createdAt: PiecesDateTime? = nil
-        var v_email: String? = nil
-        var v_emailVerified: Bool? = nil
-        var v_familyName: String? = nil
-        var v_givenName: String? = nil
-        var v_guardianAuthenticators: [String]? = nil
-        var v_identities: [Auth0Identity]? = nil
-        var v_lastIp: String? = nil
-        var v_lastLogin: PiecesDateTime? = nil
-        var v_locale: String? = nil
-        var v_loginsCount: Int64? = nil
-        var v_name: String? = nil
-        var v_nickname: String? = nil
-        var v_picture: String? = nil
-        var v_updatedAt: PiecesDateTime? = nil
-        var v_userId: String? = nil
-        var v_userMetadata: Auth0UserMetadata? = nil
-        var v_username: String? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -1686,143 +1586,121 @@ public struct Auth0User: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_blockedFor = try reader.readArray { r0 in try r0.readString() }
+                    self.blockedFor = try reader.readArray { r0 in try r0.readString() }
                 }
             case "created_at":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_createdAt = try PiecesDateTime(text: reader.readString())
+                    self.createdAt = try PiecesDateTime(text: reader.readString())
                 }
             case "email":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_email = try reader.readString()
+                    self.email = try reader.readString()
                 }
             case "email_verified":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_emailVerified = try reader.readBool()
+                    self.emailVerified = try reader.readBool()
                 }
             case "family_name":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_familyName = try reader.readString()
+                    self.familyName = try reader.readString()
                 }
             case "given_name":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_givenName = try reader.readString()
+                    self.givenName = try reader.readString()
                 }
             case "guardian_authenticators":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_guardianAuthenticators = try reader.readArray { r0 in try r0.readString() }
+                    self.guardianAuthenticators = try reader.readArray { r0 in try r0.readString() }
                 }
             case "identities":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_identities = try reader.readArray { r0 in try Auth0Identity(json: &r0) }
+                    self.identities = try reader.readArray { r0 in try Auth0Identity(json: &r0) }
                 }
             case "last_ip":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_lastIp = try reader.readString()
+                    self.lastIp = try reader.readString()
                 }
             case "last_login":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_lastLogin = try PiecesDateTime(text: reader.readString())
+                    self.lastLogin = try PiecesDateTime(text: reader.readString())
                 }
             case "locale":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_locale = try reader.readString()
+                    self.locale = try reader.readString()
                 }
             case "logins_count":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_loginsCount = try reader.readInt64()
+                    self.loginsCount = try reader.readInt64()
                 }
             case "name":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_name = try reader.readString()
+                    self.name = try reader.readString()
                 }
             case "nickname":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_nickname = try reader.readString()
+                    self.nickname = try reader.readString()
                 }
             case "picture":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_picture = try reader.readString()
+                    self.picture = try reader.readString()
                 }
             case "updated_at":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_updatedAt = try PiecesDateTime(text: reader.readString())
+                    self.updatedAt = try PiecesDateTime(text: reader.readString())
                 }
             case "user_id":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_userId = try reader.readString()
+                    self.userId = try reader.readString()
                 }
             case "user_metadata":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_userMetadata = try Auth0UserMetadata(json: &reader)
+                    self.userMetadata = try Auth0UserMetadata(json: &reader)
                 }
             case "username":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_username = try reader.readString()
+                    self.username = try reader.readString()
                 }
             default:
                 extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
-        self.init(
-            blockedFor: v_blockedFor,
-            createdAt: v_createdAt,
-            email: v_email,
-            emailVerified: v_emailVerified,
-            familyName: v_familyName,
-            givenName: v_givenName,
-            guardianAuthenticators: v_guardianAuthenticators,
-            identities: v_identities,
-            lastIp: v_lastIp,
-            lastLogin: v_lastLogin,
-            locale: v_locale,
-            loginsCount: v_loginsCount,
-            name: v_name,
-            nickname: v_nickname,
-            picture: v_picture,
-            updatedAt: v_updatedAt,
-            userId: v_userId,
-            userMetadata: v_userMetadata,
-            username: v_username,
-            extra: extra
-        )
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -2003,7 +1881,7 @@ public struct Auth0UserAllocationMetadata: Codable, JSONCodable, Sendable, Hasha
     public init(json reader: inout JSONReader) throws {
         var v_project: String? = nil
         var v_region: String? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -2018,12 +1896,9 @@ public struct Auth0UserAllocationMetadata: Codable, JSONCodable, Sendable, Hasha
             more = try reader.endMember()
         }
         guard let v_project else { throw reader.missing("project", in: "Auth0UserAllocationMetadata") }
+        self.project = v_project
         guard let v_region else { throw reader.missing("region", in: "Auth0UserAllocationMetadata") }
-        self.init(
-            project: v_project,
-            region: v_region,
-            extra: extra
-        )
+        self.region = v_region
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -2073,9 +1948,7 @@ public struct Auth0UserBetaStatus: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_vision: AnonymousTemporalRange? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -2084,24 +1957,19 @@ public struct Auth0UserBetaStatus: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "vision":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_vision = try AnonymousTemporalRange(json: &reader)
+                    self.vision = try AnonymousTemporalRange(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
-        self.init(
-            schema: v_schema,
-            vision: v_vision,
-            extra: extra
-        )
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -2191,15 +2059,8 @@ public struct Auth0UserMetadata: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_allocation: Auth0UserAllocationMetadata? = nil
-        var v_beta: AnonymousTemporalRange? = nil
-        var v_cloudKey: String? = nil
         var v_globalId: String? = nil
-        var v_openAI: Auth0OpenAIUserMetadata? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_stripeCustomerId: String? = nil
-        var v_vanityname: String? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -2208,19 +2069,19 @@ public struct Auth0UserMetadata: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_allocation = try Auth0UserAllocationMetadata(json: &reader)
+                    self.allocation = try Auth0UserAllocationMetadata(json: &reader)
                 }
             case "beta":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_beta = try AnonymousTemporalRange(json: &reader)
+                    self.beta = try AnonymousTemporalRange(json: &reader)
                 }
             case "cloud_key":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_cloudKey = try reader.readString()
+                    self.cloudKey = try reader.readString()
                 }
             case "global_id":
                 v_globalId = try reader.readString()
@@ -2228,25 +2089,25 @@ public struct Auth0UserMetadata: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_openAI = try Auth0OpenAIUserMetadata(json: &reader)
+                    self.openAI = try Auth0OpenAIUserMetadata(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "stripe_customer_id":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_stripeCustomerId = try reader.readString()
+                    self.stripeCustomerId = try reader.readString()
                 }
             case "vanityname":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_vanityname = try reader.readString()
+                    self.vanityname = try reader.readString()
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -2254,17 +2115,7 @@ public struct Auth0UserMetadata: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_globalId else { throw reader.missing("global_id", in: "Auth0UserMetadata") }
-        self.init(
-            allocation: v_allocation,
-            beta: v_beta,
-            cloudKey: v_cloudKey,
-            globalId: v_globalId,
-            openAI: v_openAI,
-            schema: v_schema,
-            stripeCustomerId: v_stripeCustomerId,
-            vanityname: v_vanityname,
-            extra: extra
-        )
+        self.globalId = v_globalId
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -2362,8 +2213,7 @@ public struct BigQueryInstanceConfiguration: Codable, JSONCodable, Sendable, Has
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_enabled: InstanceConfigurationEnabledEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -2374,7 +2224,7 @@ public struct BigQueryInstanceConfiguration: Codable, JSONCodable, Sendable, Has
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -2382,11 +2232,7 @@ public struct BigQueryInstanceConfiguration: Codable, JSONCodable, Sendable, Has
             more = try reader.endMember()
         }
         guard let v_enabled else { throw reader.missing("enabled", in: "BigQueryInstanceConfiguration") }
-        self.init(
-            enabled: v_enabled,
-            schema: v_schema,
-            extra: extra
-        )
+        self.enabled = v_enabled
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -2442,8 +2288,7 @@ public struct CloudBackupCreationInstanceConfiguration: Codable, JSONCodable, Se
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_enabled: InstanceConfigurationEnabledEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -2454,7 +2299,7 @@ public struct CloudBackupCreationInstanceConfiguration: Codable, JSONCodable, Se
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -2462,11 +2307,7 @@ public struct CloudBackupCreationInstanceConfiguration: Codable, JSONCodable, Se
             more = try reader.endMember()
         }
         guard let v_enabled else { throw reader.missing("enabled", in: "CloudBackupCreationInstanceConfiguration") }
-        self.init(
-            enabled: v_enabled,
-            schema: v_schema,
-            extra: extra
-        )
+        self.enabled = v_enabled
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -2522,8 +2363,7 @@ public struct ConnectToCloudInstanceConfiguration: Codable, JSONCodable, Sendabl
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_enabled: InstanceConfigurationEnabledEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -2534,7 +2374,7 @@ public struct ConnectToCloudInstanceConfiguration: Codable, JSONCodable, Sendabl
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -2542,11 +2382,7 @@ public struct ConnectToCloudInstanceConfiguration: Codable, JSONCodable, Sendabl
             more = try reader.endMember()
         }
         guard let v_enabled else { throw reader.missing("enabled", in: "ConnectToCloudInstanceConfiguration") }
-        self.init(
-            enabled: v_enabled,
-            schema: v_schema,
-            extra: extra
-        )
+        self.enabled = v_enabled
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -2602,8 +2438,7 @@ public struct DeleteCloudBackupInstanceConfiguration: Codable, JSONCodable, Send
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_enabled: InstanceConfigurationEnabledEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -2614,7 +2449,7 @@ public struct DeleteCloudBackupInstanceConfiguration: Codable, JSONCodable, Send
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -2622,11 +2457,7 @@ public struct DeleteCloudBackupInstanceConfiguration: Codable, JSONCodable, Send
             more = try reader.endMember()
         }
         guard let v_enabled else { throw reader.missing("enabled", in: "DeleteCloudBackupInstanceConfiguration") }
-        self.init(
-            enabled: v_enabled,
-            schema: v_schema,
-            extra: extra
-        )
+        self.enabled = v_enabled
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -2686,10 +2517,8 @@ public struct DeniedWorkstreamPatternEngineSourcesInstanceConfiguration: Codable
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_deniedSources: InstanceConfigurationDeniedWorkstreamPatternEngineSources? = nil
         var v_enabled: InstanceConfigurationEnabledEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -2698,7 +2527,7 @@ public struct DeniedWorkstreamPatternEngineSourcesInstanceConfiguration: Codable
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_deniedSources = try InstanceConfigurationDeniedWorkstreamPatternEngineSources(json: &reader)
+                    self.deniedSources = try InstanceConfigurationDeniedWorkstreamPatternEngineSources(json: &reader)
                 }
             case "enabled":
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
@@ -2706,7 +2535,7 @@ public struct DeniedWorkstreamPatternEngineSourcesInstanceConfiguration: Codable
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -2714,12 +2543,7 @@ public struct DeniedWorkstreamPatternEngineSourcesInstanceConfiguration: Codable
             more = try reader.endMember()
         }
         guard let v_enabled else { throw reader.missing("enabled", in: "DeniedWorkstreamPatternEngineSourcesInstanceConfiguration") }
-        self.init(
-            deniedSources: v_deniedSources,
-            enabled: v_enabled,
-            schema: v_schema,
-            extra: extra
-        )
+        self.enabled = v_enabled
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -2786,10 +2610,8 @@ public struct DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration: Codabl
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_deniedWebsites: InstanceConfigurationDeniedWorkstreamPatternEngineWebsites? = nil
         var v_enabled: InstanceConfigurationEnabledEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -2798,7 +2620,7 @@ public struct DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration: Codabl
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_deniedWebsites = try InstanceConfigurationDeniedWorkstreamPatternEngineWebsites(json: &reader)
+                    self.deniedWebsites = try InstanceConfigurationDeniedWorkstreamPatternEngineWebsites(json: &reader)
                 }
             case "enabled":
                 v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
@@ -2806,7 +2628,7 @@ public struct DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration: Codabl
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -2814,12 +2636,7 @@ public struct DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration: Codabl
             more = try reader.endMember()
         }
         guard let v_enabled else { throw reader.missing("enabled", in: "DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration") }
-        self.init(
-            deniedWebsites: v_deniedWebsites,
-            enabled: v_enabled,
-            schema: v_schema,
-            extra: extra
-        )
+        self.enabled = v_enabled
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -2906,14 +2723,9 @@ public struct DescopeUserMetadata: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_allocation: Auth0UserAllocationMetadata? = nil
-        var v_beta: AnonymousTemporalRange? = nil
         var v_descopeId: String? = nil
         var v_globalId: String? = nil
-        var v_openAI: Auth0OpenAIUserMetadata? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_vanityname: String? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -2922,13 +2734,13 @@ public struct DescopeUserMetadata: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_allocation = try Auth0UserAllocationMetadata(json: &reader)
+                    self.allocation = try Auth0UserAllocationMetadata(json: &reader)
                 }
             case "beta":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_beta = try AnonymousTemporalRange(json: &reader)
+                    self.beta = try AnonymousTemporalRange(json: &reader)
                 }
             case "descope_id":
                 v_descopeId = try reader.readString()
@@ -2938,19 +2750,19 @@ public struct DescopeUserMetadata: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_openAI = try Auth0OpenAIUserMetadata(json: &reader)
+                    self.openAI = try Auth0OpenAIUserMetadata(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "vanityname":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_vanityname = try reader.readString()
+                    self.vanityname = try reader.readString()
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -2958,17 +2770,9 @@ public struct DescopeUserMetadata: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_descopeId else { throw reader.missing("descope_id", in: "DescopeUserMetadata") }
+        self.descopeId = v_descopeId
         guard let v_globalId else { throw reader.missing("global_id", in: "DescopeUserMetadata") }
-        self.init(
-            allocation: v_allocation,
-            beta: v_beta,
-            descopeId: v_descopeId,
-            globalId: v_globalId,
-            openAI: v_openAI,
-            schema: v_schema,
-            vanityname: v_vanityname,
-            extra: extra
-        )
+        self.globalId = v_globalId
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -3055,7 +2859,7 @@ public struct EmbeddedModelSchema: Codable, JSONCodable, Sendable, Hashable {
     public init(json reader: inout JSONReader) throws {
         var v_migration: Int64? = nil
         var v_semantic: EmbeddedModelSchemaSemanticVersionEnum? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -3070,12 +2874,9 @@ public struct EmbeddedModelSchema: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_migration else { throw reader.missing("migration", in: "EmbeddedModelSchema") }
+        self.migration = v_migration
         guard let v_semantic else { throw reader.missing("semantic", in: "EmbeddedModelSchema") }
-        self.init(
-            migration: v_migration,
-            semantic: v_semantic,
-            extra: extra
-        )
+        self.semantic = v_semantic
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -3165,17 +2966,11 @@ public struct ExternalProvider: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_accessToken: String? = nil
-        var v_connection: String? = nil
         var v_created: GroupedTimestamp? = nil
-        var v_expiresIn: Int64? = nil
-        var v_isSocial: Bool? = nil
-        var v_profileData: ExternalProviderProfileData? = nil
-        var v_schema: EmbeddedModelSchema? = nil
         var v_type: ExternalProviderTypeEnum? = nil
         var v_updated: GroupedTimestamp? = nil
         var v_userId: String? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -3184,13 +2979,13 @@ public struct ExternalProvider: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_accessToken = try reader.readString()
+                    self.accessToken = try reader.readString()
                 }
             case "connection":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_connection = try reader.readString()
+                    self.connection = try reader.readString()
                 }
             case "created":
                 v_created = try GroupedTimestamp(json: &reader)
@@ -3198,25 +2993,25 @@ public struct ExternalProvider: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_expiresIn = try reader.readInt64()
+                    self.expiresIn = try reader.readInt64()
                 }
             case "isSocial":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_isSocial = try reader.readBool()
+                    self.isSocial = try reader.readBool()
                 }
             case "profileData":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_profileData = try ExternalProviderProfileData(json: &reader)
+                    self.profileData = try ExternalProviderProfileData(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "type":
                 v_type = try ExternalProviderTypeEnum(rawValue: reader.readString())
@@ -3230,22 +3025,13 @@ public struct ExternalProvider: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_created else { throw reader.missing("created", in: "ExternalProvider") }
+        self.created = v_created
         guard let v_type else { throw reader.missing("type", in: "ExternalProvider") }
+        self.type = v_type
         guard let v_updated else { throw reader.missing("updated", in: "ExternalProvider") }
+        self.updated = v_updated
         guard let v_userId else { throw reader.missing("user_id", in: "ExternalProvider") }
-        self.init(
-            accessToken: v_accessToken,
-            connection: v_connection,
-            created: v_created,
-            expiresIn: v_expiresIn,
-            isSocial: v_isSocial,
-            profileData: v_profileData,
-            schema: v_schema,
-            type: v_type,
-            updated: v_updated,
-            userId: v_userId,
-            extra: extra
-        )
+        self.userId = v_userId
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -3521,45 +3307,7 @@ public struct ExternalProviderProfileData: Codable, JSONCodable, Sendable, Hasha
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_anchor: String? = nil
-        var v_bio: String? = nil
-        var v_blog: String? = nil
-        var v_collaborators: Int64? = nil
-        var v_company: String? = nil
-        var v_createdAt: String? = nil
-        var v_diskUsage: Int64? = nil
-        var v_email: String? = nil
-        var v_emailVerified: Bool? = nil
-        var v_eventsUrl: String? = nil
-        var v_followers: Int64? = nil
-        var v_followersUrl: String? = nil
-        var v_following: Int64? = nil
-        var v_followingUrl: String? = nil
-        var v_gistsUrl: String? = nil
-        var v_gravatarId: String? = nil
-        var v_hireable: Bool? = nil
-        var v_htmlUrl: String? = nil
-        var v_name: String? = nil
-        var v_nickname: String? = nil
-        var v_nodeId: String? = nil
-        var v_organizationsUrl: String? = nil
-        var v_ownedPrivateRepos: Int64? = nil
-        var v_picture: String? = nil
-        var v_privateGists: Int64? = nil
-        var v_publicGists: Int64? = nil
-        var v_publicRepos: Int64? = nil
-        var v_receivedEventsUrl: String? = nil
-        var v_reposUrl: String? = nil
-        var v_siteAdmin: Bool? = nil
-        var v_starredUrl: String? = nil
-        var v_subscriptionsUrl: String? = nil
-        var v_totalPrivateRepos: Int64? = nil
-        var v_twitterUsername: String? = nil
-        var v_twoFactorAuthentication: Bool? = nil
-        var v_type: String? = nil
-        var v_updatedAt: String? = nil
-        var v_url: String? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -3568,276 +3316,235 @@ public struct ExternalProviderProfileData: Codable, JSONCodable, Sendable, Hasha
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_anchor = try reader.readString()
+                    self.anchor = try reader.readString()
                 }
             case "bio":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_bio = try reader.readString()
+                    self.bio = try reader.readString()
                 }
             case "blog":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_blog = try reader.readString()
+                    self.blog = try reader.readString()
                 }
             case "collaborators":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_collaborators = try reader.readInt64()
+                    self.collaborators = try reader.readInt64()
                 }
             case "company":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_company = try reader.readString()
+                    self.company = try reader.readString()
                 }
             case "created_at":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_createdAt = try reader.readString()
+                    self.createdAt = try reader.readString()
                 }
             case "disk_usage":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_diskUsage = try reader.readInt64()
+                    self.diskUsage = try reader.readInt64()
                 }
             case "email":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_email = try reader.readString()
+                    self.email = try reader.readString()
                 }
             case "email_verified":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_emailVerified = try reader.readBool()
+                    self.emailVerified = try reader.readBool()
                 }
             case "events_url":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_eventsUrl = try reader.readString()
+                    self.eventsUrl = try reader.readString()
                 }
             case "followers":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_followers = try reader.readInt64()
+                    self.followers = try reader.readInt64()
                 }
             case "followers_url":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_followersUrl = try reader.readString()
+                    self.followersUrl = try reader.readString()
                 }
             case "following":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_following = try reader.readInt64()
+                    self.following = try reader.readInt64()
                 }
             case "following_url":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_followingUrl = try reader.readString()
+                    self.followingUrl = try reader.readString()
                 }
             case "gists_url":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_gistsUrl = try reader.readString()
+                    self.gistsUrl = try reader.readString()
                 }
             case "gravatar_id":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_gravatarId = try reader.readString()
+                    self.gravatarId = try reader.readString()
                 }
             case "hireable":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_hireable = try reader.readBool()
+                    self.hireable = try reader.readBool()
                 }
             case "html_url":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_htmlUrl = try reader.readString()
+                    self.htmlUrl = try reader.readString()
                 }
             case "name":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_name = try reader.readString()
+                    self.name = try reader.readString()
                 }
             case "nickname":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_nickname = try reader.readString()
+                    self.nickname = try reader.readString()
                 }
             case "node_id":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_nodeId = try reader.readString()
+                    self.nodeId = try reader.readString()
                 }
             case "organizations_url":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_organizationsUrl = try reader.readString()
+                    self.organizationsUrl = try reader.readString()
                 }
             case "owned_private_repos":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_ownedPrivateRepos = try reader.readInt64()
+                    self.ownedPrivateRepos = try reader.readInt64()
                 }
             case "picture":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_picture = try reader.readString()
+                    self.picture = try reader.readString()
                 }
             case "private_gists":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_privateGists = try reader.readInt64()
+                    self.privateGists = try reader.readInt64()
                 }
             case "public_gists":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_publicGists = try reader.readInt64()
+                    self.publicGists = try reader.readInt64()
                 }
             case "public_repos":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_publicRepos = try reader.readInt64()
+                    self.publicRepos = try reader.readInt64()
                 }
             case "received_events_url":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_receivedEventsUrl = try reader.readString()
+                    self.receivedEventsUrl = try reader.readString()
                 }
             case "repos_url":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_reposUrl = try reader.readString()
+                    self.reposUrl = try reader.readString()
                 }
             case "site_admin":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_siteAdmin = try reader.readBool()
+                    self.siteAdmin = try reader.readBool()
                 }
             case "starred_url":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_starredUrl = try reader.readString()
+                    self.starredUrl = try reader.readString()
                 }
             case "subscriptions_url":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_subscriptionsUrl = try reader.readString()
+                    self.subscriptionsUrl = try reader.readString()
                 }
             case "total_private_repos":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_totalPrivateRepos = try reader.readInt64()
+                    self.totalPrivateRepos = try reader.readInt64()
                 }
             case "twitter_username":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_twitterUsername = try reader.readString()
+                    self.twitterUsername = try reader.readString()
                 }
             case "two_factor_authentication":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_twoFactorAuthentication = try reader.readBool()
+                    self.twoFactorAuthentication = try reader.readBool()
                 }
             case "type":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_type = try reader.readString()
+                    self.type = try reader.readString()
                 }
             case "updated_at":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_updatedAt = try reader.readString()
+                    self.updatedAt = try reader.readString()
                 }
             case "url":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_url = try reader.readString()
+                    self.url = try reader.readString()
                 }
             default:
                 extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
-        self.init(
-            anchor: v_anchor,
-            bio: v_bio,
-            blog: v_blog,
-            collaborators: v_collaborators,
-            company: v_company,
-            createdAt: v_createdAt,
-            diskUsage: v_diskUsage,
-            email: v_email,
-            emailVerified: v_emailVerified,
-            eventsUrl: v_eventsUrl,
-            followers: v_followers,
-            followersUrl: v_followersUrl,
-            following: v_following,
-            followingUrl: v_followingUrl,
-            gistsUrl: v_gistsUrl,
-            gravatarId: v_gravatarId,
-            hireable: v_hireable,
-            htmlUrl: v_htmlUrl,
-            name: v_name,
-            nickname: v_nickname,
-            nodeId: v_nodeId,
-            organizationsUrl: v_organizationsUrl,
-            ownedPrivateRepos: v_ownedPrivateRepos,
-            picture: v_picture,
-            privateGists: v_privateGists,
-            publicGists: v_publicGists,
-            publicRepos: v_publicRepos,
-            receivedEventsUrl: v_receivedEventsUrl,
-            reposUrl: v_reposUrl,
-            siteAdmin: v_siteAdmin,
-            starredUrl: v_starredUrl,
-            subscriptionsUrl: v_subscriptionsUrl,
-            totalPrivateRepos: v_totalPrivateRepos,
-            twitterUsername: v_twitterUsername,
-            twoFactorAuthentication: v_twoFactorAuthentication,
-            type: v_type,
-            updatedAt: v_updatedAt,
-            url: v_url,
-            extra: extra
-        )
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -4150,8 +3857,7 @@ public struct ExternalProviders: Codable, JSONCodable, Sendable, Hashable {
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_iterable: [ExternalProvider]? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -4162,7 +3868,7 @@ public struct ExternalProviders: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -4170,11 +3876,7 @@ public struct ExternalProviders: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_iterable else { throw reader.missing("iterable", in: "ExternalProviders") }
-        self.init(
-            iterable: v_iterable,
-            schema: v_schema,
-            extra: extra
-        )
+        self.iterable = v_iterable
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -4239,11 +3941,8 @@ public struct FlattenedEntities: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_indices: [String: Int64]? = nil
         var v_iterable: [ReferencedEntity]? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_score: Score? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -4252,7 +3951,7 @@ public struct FlattenedEntities: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_indices = try reader.readIntMap()
+                    self.indices = try reader.readIntMap()
                 }
             case "iterable":
                 v_iterable = try reader.readArray { r0 in try ReferencedEntity(json: &r0) }
@@ -4260,13 +3959,13 @@ public struct FlattenedEntities: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "score":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_score = try Score(json: &reader)
+                    self.score = try Score(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -4274,13 +3973,7 @@ public struct FlattenedEntities: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_iterable else { throw reader.missing("iterable", in: "FlattenedEntities") }
-        self.init(
-            indices: v_indices,
-            iterable: v_iterable,
-            schema: v_schema,
-            score: v_score,
-            extra: extra
-        )
+        self.iterable = v_iterable
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -4401,17 +4094,11 @@ public struct FlattenedEntity: Codable, JSONCodable, Sendable, Hashable {
     public init(json reader: inout JSONReader) throws {
         var v_configuration: InstanceConfiguration? = nil
         var v_created: GroupedTimestamp? = nil
-        var v_deleted: GroupedTimestamp? = nil
         var v_id: String? = nil
         var v_name: String? = nil
-        var v_orgIdentifier: String? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_subscriptions: FlattenedSubscriptions? = nil
-        var v_teamIdentifier: String? = nil
         var v_type: EntityTypeEnum? = nil
         var v_updated: GroupedTimestamp? = nil
-        var v_users: FlattenedUsers? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -4424,7 +4111,7 @@ public struct FlattenedEntity: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_deleted = try GroupedTimestamp(json: &reader)
+                    self.deleted = try GroupedTimestamp(json: &reader)
                 }
             case "id":
                 v_id = try reader.readString()
@@ -4434,25 +4121,25 @@ public struct FlattenedEntity: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_orgIdentifier = try reader.readString()
+                    self.orgIdentifier = try reader.readString()
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "subscriptions":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_subscriptions = try FlattenedSubscriptions(json: &reader)
+                    self.subscriptions = try FlattenedSubscriptions(json: &reader)
                 }
             case "team_identifier":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_teamIdentifier = try reader.readString()
+                    self.teamIdentifier = try reader.readString()
                 }
             case "type":
                 v_type = try EntityTypeEnum(rawValue: reader.readString())
@@ -4462,7 +4149,7 @@ public struct FlattenedEntity: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_users = try FlattenedUsers(json: &reader)
+                    self.users = try FlattenedUsers(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -4470,26 +4157,17 @@ public struct FlattenedEntity: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_configuration else { throw reader.missing("configuration", in: "FlattenedEntity") }
+        self.configuration = v_configuration
         guard let v_created else { throw reader.missing("created", in: "FlattenedEntity") }
+        self.created = v_created
         guard let v_id else { throw reader.missing("id", in: "FlattenedEntity") }
+        self.id = v_id
         guard let v_name else { throw reader.missing("name", in: "FlattenedEntity") }
+        self.name = v_name
         guard let v_type else { throw reader.missing("type", in: "FlattenedEntity") }
+        self.type = v_type
         guard let v_updated else { throw reader.missing("updated", in: "FlattenedEntity") }
-        self.init(
-            configuration: v_configuration,
-            created: v_created,
-            deleted: v_deleted,
-            id: v_id,
-            name: v_name,
-            orgIdentifier: v_orgIdentifier,
-            schema: v_schema,
-            subscriptions: v_subscriptions,
-            teamIdentifier: v_teamIdentifier,
-            type: v_type,
-            updated: v_updated,
-            users: v_users,
-            extra: extra
-        )
+        self.updated = v_updated
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -4665,23 +4343,17 @@ public struct FlattenedSubscription: Codable, JSONCodable, Sendable, Hashable {
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_active: Bool? = nil
-        var v_cancelled: GroupedTimestamp? = nil
         var v_created: GroupedTimestamp? = nil
-        var v_entities: FlattenedEntities? = nil
         var v_id: String? = nil
         var v_name: String? = nil
-        var v_nextBillingDate: GroupedTimestamp? = nil
-        var v_paused: GroupedTimestamp? = nil
         var v_priceId: String? = nil
         var v_productId: String? = nil
         var v_quantity: Int64? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_score: Score? = nil
         var v_subscriptionId: String? = nil
         var v_term: SubscriptionTermEnum? = nil
         var v_updated: GroupedTimestamp? = nil
         var v_user: ReferencedUser? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -4692,7 +4364,7 @@ public struct FlattenedSubscription: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_cancelled = try GroupedTimestamp(json: &reader)
+                    self.cancelled = try GroupedTimestamp(json: &reader)
                 }
             case "created":
                 v_created = try GroupedTimestamp(json: &reader)
@@ -4700,7 +4372,7 @@ public struct FlattenedSubscription: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_entities = try FlattenedEntities(json: &reader)
+                    self.entities = try FlattenedEntities(json: &reader)
                 }
             case "id":
                 v_id = try reader.readString()
@@ -4710,13 +4382,13 @@ public struct FlattenedSubscription: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_nextBillingDate = try GroupedTimestamp(json: &reader)
+                    self.nextBillingDate = try GroupedTimestamp(json: &reader)
                 }
             case "paused":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_paused = try GroupedTimestamp(json: &reader)
+                    self.paused = try GroupedTimestamp(json: &reader)
                 }
             case "price_id":
                 v_priceId = try reader.readString()
@@ -4728,13 +4400,13 @@ public struct FlattenedSubscription: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "score":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_score = try Score(json: &reader)
+                    self.score = try Score(json: &reader)
                 }
             case "subscription_id":
                 v_subscriptionId = try reader.readString()
@@ -4750,36 +4422,27 @@ public struct FlattenedSubscription: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_active else { throw reader.missing("active", in: "FlattenedSubscription") }
+        self.active = v_active
         guard let v_created else { throw reader.missing("created", in: "FlattenedSubscription") }
+        self.created = v_created
         guard let v_id else { throw reader.missing("id", in: "FlattenedSubscription") }
+        self.id = v_id
         guard let v_name else { throw reader.missing("name", in: "FlattenedSubscription") }
+        self.name = v_name
         guard let v_priceId else { throw reader.missing("price_id", in: "FlattenedSubscription") }
+        self.priceId = v_priceId
         guard let v_productId else { throw reader.missing("product_id", in: "FlattenedSubscription") }
+        self.productId = v_productId
         guard let v_quantity else { throw reader.missing("quantity", in: "FlattenedSubscription") }
+        self.quantity = v_quantity
         guard let v_subscriptionId else { throw reader.missing("subscription_id", in: "FlattenedSubscription") }
+        self.subscriptionId = v_subscriptionId
         guard let v_term else { throw reader.missing("term", in: "FlattenedSubscription") }
+        self.term = v_term
         guard let v_updated else { throw reader.missing("updated", in: "FlattenedSubscription") }
+        self.updated = v_updated
         guard let v_user else { throw reader.missing("user", in: "FlattenedSubscription") }
-        self.init(
-            active: v_active,
-            cancelled: v_cancelled,
-            created: v_created,
-            entities: v_entities,
-            id: v_id,
-            name: v_name,
-            nextBillingDate: v_nextBillingDate,
-            paused: v_paused,
-            priceId: v_priceId,
-            productId: v_productId,
-            quantity: v_quantity,
-            schema: v_schema,
-            score: v_score,
-            subscriptionId: v_subscriptionId,
-            term: v_term,
-            updated: v_updated,
-            user: v_user,
-            extra: extra
-        )
+        self.user = v_user
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -4899,11 +4562,8 @@ public struct FlattenedSubscriptions: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_indices: [String: Int64]? = nil
         var v_iterable: [ReferencedSubscription]? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_score: Score? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -4912,7 +4572,7 @@ public struct FlattenedSubscriptions: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_indices = try reader.readIntMap()
+                    self.indices = try reader.readIntMap()
                 }
             case "iterable":
                 v_iterable = try reader.readArray { r0 in try ReferencedSubscription(json: &r0) }
@@ -4920,13 +4580,13 @@ public struct FlattenedSubscriptions: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "score":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_score = try Score(json: &reader)
+                    self.score = try Score(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -4934,13 +4594,7 @@ public struct FlattenedSubscriptions: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_iterable else { throw reader.missing("iterable", in: "FlattenedSubscriptions") }
-        self.init(
-            indices: v_indices,
-            iterable: v_iterable,
-            schema: v_schema,
-            score: v_score,
-            extra: extra
-        )
+        self.iterable = v_iterable
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -5044,16 +4698,8 @@ public struct FlattenedUserProfile: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_email: String? = nil
-        var v_entities: FlattenedEntities? = nil
         var v_id: String? = nil
-        var v_name: String? = nil
-        var v_picture: String? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_subscriptions: FlattenedSubscriptions? = nil
-        var v_username: String? = nil
-        var v_vanityname: String? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -5062,13 +4708,13 @@ public struct FlattenedUserProfile: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_email = try reader.readString()
+                    self.email = try reader.readString()
                 }
             case "entities":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_entities = try FlattenedEntities(json: &reader)
+                    self.entities = try FlattenedEntities(json: &reader)
                 }
             case "id":
                 v_id = try reader.readString()
@@ -5076,37 +4722,37 @@ public struct FlattenedUserProfile: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_name = try reader.readString()
+                    self.name = try reader.readString()
                 }
             case "picture":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_picture = try reader.readString()
+                    self.picture = try reader.readString()
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "subscriptions":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_subscriptions = try FlattenedSubscriptions(json: &reader)
+                    self.subscriptions = try FlattenedSubscriptions(json: &reader)
                 }
             case "username":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_username = try reader.readString()
+                    self.username = try reader.readString()
                 }
             case "vanityname":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_vanityname = try reader.readString()
+                    self.vanityname = try reader.readString()
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -5114,18 +4760,7 @@ public struct FlattenedUserProfile: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_id else { throw reader.missing("id", in: "FlattenedUserProfile") }
-        self.init(
-            email: v_email,
-            entities: v_entities,
-            id: v_id,
-            name: v_name,
-            picture: v_picture,
-            schema: v_schema,
-            subscriptions: v_subscriptions,
-            username: v_username,
-            vanityname: v_vanityname,
-            extra: extra
-        )
+        self.id = v_id
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -5239,11 +4874,8 @@ public struct FlattenedUsers: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_indices: [String: Int64]? = nil
         var v_iterable: [ReferencedUser]? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_score: Score? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -5252,7 +4884,7 @@ public struct FlattenedUsers: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_indices = try reader.readIntMap()
+                    self.indices = try reader.readIntMap()
                 }
             case "iterable":
                 v_iterable = try reader.readArray { r0 in try ReferencedUser(json: &r0) }
@@ -5260,13 +4892,13 @@ public struct FlattenedUsers: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "score":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_score = try Score(json: &reader)
+                    self.score = try Score(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -5274,13 +4906,7 @@ public struct FlattenedUsers: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_iterable else { throw reader.missing("iterable", in: "FlattenedUsers") }
-        self.init(
-            indices: v_indices,
-            iterable: v_iterable,
-            schema: v_schema,
-            score: v_score,
-            extra: extra
-        )
+        self.iterable = v_iterable
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -5349,9 +4975,8 @@ public struct Font: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_schema: EmbeddedModelSchema? = nil
         var v_size: Int64? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -5360,7 +4985,7 @@ public struct Font: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "size":
                 v_size = try reader.readInt64()
@@ -5370,11 +4995,7 @@ public struct Font: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_size else { throw reader.missing("size", in: "Font") }
-        self.init(
-            schema: v_schema,
-            size: v_size,
-            extra: extra
-        )
+        self.size = v_size
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -5434,10 +5055,8 @@ public struct GroupedTimestamp: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_readable: String? = nil
-        var v_schema: EmbeddedModelSchema? = nil
         var v_value: PiecesDateTime? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -5446,13 +5065,13 @@ public struct GroupedTimestamp: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_readable = try reader.readString()
+                    self.readable = try reader.readString()
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "value":
                 v_value = try PiecesDateTime(text: reader.readString())
@@ -5462,12 +5081,7 @@ public struct GroupedTimestamp: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_value else { throw reader.missing("value", in: "GroupedTimestamp") }
-        self.init(
-            readable: v_readable,
-            schema: v_schema,
-            value: v_value,
-            extra: extra
-        )
+        self.value = v_value
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -5539,11 +5153,7 @@ public struct InstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_analytics: InstanceConfigurationAnalytics? = nil
-        var v_externalCloud: InstanceConfigurationExternalCloud? = nil
-        var v_externalProvider: InstanceConfigurationExternalProvider? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -5552,38 +5162,31 @@ public struct InstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_analytics = try InstanceConfigurationAnalytics(json: &reader)
+                    self.analytics = try InstanceConfigurationAnalytics(json: &reader)
                 }
             case "externalCloud":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_externalCloud = try InstanceConfigurationExternalCloud(json: &reader)
+                    self.externalCloud = try InstanceConfigurationExternalCloud(json: &reader)
                 }
             case "externalProvider":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_externalProvider = try InstanceConfigurationExternalProvider(json: &reader)
+                    self.externalProvider = try InstanceConfigurationExternalProvider(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
-        self.init(
-            analytics: v_analytics,
-            externalCloud: v_externalCloud,
-            externalProvider: v_externalProvider,
-            schema: v_schema,
-            extra: extra
-        )
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -5672,12 +5275,7 @@ public struct InstanceConfigurationAllowedCloudModelsDefaultModels: Codable, JSO
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_accurate: InstanceConfigurationAllowedModel? = nil
-        var v_fallbackAccurate: InstanceConfigurationAllowedModel? = nil
-        var v_fallbackFast: InstanceConfigurationAllowedModel? = nil
-        var v_fast: InstanceConfigurationAllowedModel? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -5686,45 +5284,37 @@ public struct InstanceConfigurationAllowedCloudModelsDefaultModels: Codable, JSO
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_accurate = try InstanceConfigurationAllowedModel(json: &reader)
+                    self.accurate = try InstanceConfigurationAllowedModel(json: &reader)
                 }
             case "fallbackAccurate":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_fallbackAccurate = try InstanceConfigurationAllowedModel(json: &reader)
+                    self.fallbackAccurate = try InstanceConfigurationAllowedModel(json: &reader)
                 }
             case "fallbackFast":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_fallbackFast = try InstanceConfigurationAllowedModel(json: &reader)
+                    self.fallbackFast = try InstanceConfigurationAllowedModel(json: &reader)
                 }
             case "fast":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_fast = try InstanceConfigurationAllowedModel(json: &reader)
+                    self.fast = try InstanceConfigurationAllowedModel(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
-        self.init(
-            accurate: v_accurate,
-            fallbackAccurate: v_fallbackAccurate,
-            fallbackFast: v_fallbackFast,
-            fast: v_fast,
-            schema: v_schema,
-            extra: extra
-        )
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -5840,16 +5430,8 @@ public struct InstanceConfigurationAllowedModel: Codable, JSONCodable, Sendable,
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_custom: Bool? = nil
-        var v_foundation: ModelFoundationEnum? = nil
-        var v_maxTokens: ModelMaxTokens? = nil
-        var v_name: String? = nil
-        var v_provider: ExternalMLProviderEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_type: ModelTypeEnum? = nil
         var v_unique: String? = nil
-        var v_version: String? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -5858,43 +5440,43 @@ public struct InstanceConfigurationAllowedModel: Codable, JSONCodable, Sendable,
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_custom = try reader.readBool()
+                    self.custom = try reader.readBool()
                 }
             case "foundation":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_foundation = try ModelFoundationEnum(rawValue: reader.readString())
+                    self.foundation = try ModelFoundationEnum(rawValue: reader.readString())
                 }
             case "maxTokens":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_maxTokens = try ModelMaxTokens(json: &reader)
+                    self.maxTokens = try ModelMaxTokens(json: &reader)
                 }
             case "name":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_name = try reader.readString()
+                    self.name = try reader.readString()
                 }
             case "provider":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_provider = try ExternalMLProviderEnum(rawValue: reader.readString())
+                    self.provider = try ExternalMLProviderEnum(rawValue: reader.readString())
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "type":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_type = try ModelTypeEnum(rawValue: reader.readString())
+                    self.type = try ModelTypeEnum(rawValue: reader.readString())
                 }
             case "unique":
                 v_unique = try reader.readString()
@@ -5902,7 +5484,7 @@ public struct InstanceConfigurationAllowedModel: Codable, JSONCodable, Sendable,
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_version = try reader.readString()
+                    self.version = try reader.readString()
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -5910,18 +5492,7 @@ public struct InstanceConfigurationAllowedModel: Codable, JSONCodable, Sendable,
             more = try reader.endMember()
         }
         guard let v_unique else { throw reader.missing("unique", in: "InstanceConfigurationAllowedModel") }
-        self.init(
-            custom: v_custom,
-            foundation: v_foundation,
-            maxTokens: v_maxTokens,
-            name: v_name,
-            provider: v_provider,
-            schema: v_schema,
-            type: v_type,
-            unique: v_unique,
-            version: v_version,
-            extra: extra
-        )
+        self.unique = v_unique
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -6026,8 +5597,7 @@ public struct InstanceConfigurationAllowedModels: Codable, JSONCodable, Sendable
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_iterable: [InstanceConfigurationAllowedModel]? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -6038,7 +5608,7 @@ public struct InstanceConfigurationAllowedModels: Codable, JSONCodable, Sendable
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -6046,11 +5616,7 @@ public struct InstanceConfigurationAllowedModels: Codable, JSONCodable, Sendable
             more = try reader.endMember()
         }
         guard let v_iterable else { throw reader.missing("iterable", in: "InstanceConfigurationAllowedModels") }
-        self.init(
-            iterable: v_iterable,
-            schema: v_schema,
-            extra: extra
-        )
+        self.iterable = v_iterable
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -6115,11 +5681,7 @@ public struct InstanceConfigurationAnalytics: Codable, JSONCodable, Sendable, Ha
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_bigQuery: BigQueryInstanceConfiguration? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_segment: SegmentInstanceConfiguration? = nil
-        var v_sendInternalSummaryReportsToUserTeamService: SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -6128,38 +5690,31 @@ public struct InstanceConfigurationAnalytics: Codable, JSONCodable, Sendable, Ha
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_bigQuery = try BigQueryInstanceConfiguration(json: &reader)
+                    self.bigQuery = try BigQueryInstanceConfiguration(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "segment":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_segment = try SegmentInstanceConfiguration(json: &reader)
+                    self.segment = try SegmentInstanceConfiguration(json: &reader)
                 }
             case "sendInternalSummaryReportsToUserTeamService":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_sendInternalSummaryReportsToUserTeamService = try SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration(json: &reader)
+                    self.sendInternalSummaryReportsToUserTeamService = try SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
-        self.init(
-            bigQuery: v_bigQuery,
-            schema: v_schema,
-            segment: v_segment,
-            sendInternalSummaryReportsToUserTeamService: v_sendInternalSummaryReportsToUserTeamService,
-            extra: extra
-        )
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -6238,10 +5793,7 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineSource: Codable,
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_application: String? = nil
-        var v_bundleIdentifiers: [String]? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -6250,31 +5802,25 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineSource: Codable,
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_application = try reader.readString()
+                    self.application = try reader.readString()
                 }
             case "bundle_identifiers":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_bundleIdentifiers = try reader.readArray { r0 in try r0.readString() }
+                    self.bundleIdentifiers = try reader.readArray { r0 in try r0.readString() }
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
-        self.init(
-            application: v_application,
-            bundleIdentifiers: v_bundleIdentifiers,
-            schema: v_schema,
-            extra: extra
-        )
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -6342,8 +5888,7 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineSources: Codable
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_iterable: [InstanceConfigurationDeniedWorkstreamPatternEngineSource]? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -6354,7 +5899,7 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineSources: Codable
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -6362,11 +5907,7 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineSources: Codable
             more = try reader.endMember()
         }
         guard let v_iterable else { throw reader.missing("iterable", in: "InstanceConfigurationDeniedWorkstreamPatternEngineSources") }
-        self.init(
-            iterable: v_iterable,
-            schema: v_schema,
-            extra: extra
-        )
+        self.iterable = v_iterable
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -6421,9 +5962,8 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsite: Codable
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_schema: EmbeddedModelSchema? = nil
         var v_url: String? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -6432,7 +5972,7 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsite: Codable
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "url":
                 v_url = try reader.readString()
@@ -6442,11 +5982,7 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsite: Codable
             more = try reader.endMember()
         }
         guard let v_url else { throw reader.missing("url", in: "InstanceConfigurationDeniedWorkstreamPatternEngineWebsite") }
-        self.init(
-            schema: v_schema,
-            url: v_url,
-            extra: extra
-        )
+        self.url = v_url
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -6502,8 +6038,7 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsites: Codabl
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_iterable: [InstanceConfigurationDeniedWorkstreamPatternEngineWebsite]? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -6514,7 +6049,7 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsites: Codabl
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -6522,11 +6057,7 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsites: Codabl
             more = try reader.endMember()
         }
         guard let v_iterable else { throw reader.missing("iterable", in: "InstanceConfigurationDeniedWorkstreamPatternEngineWebsites") }
-        self.init(
-            iterable: v_iterable,
-            schema: v_schema,
-            extra: extra
-        )
+        self.iterable = v_iterable
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -6621,17 +6152,7 @@ public struct InstanceConfigurationExternalCloud: Codable, JSONCodable, Sendable
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_cloudBackupCreation: CloudBackupCreationInstanceConfiguration? = nil
-        var v_connectToCloud: ConnectToCloudInstanceConfiguration? = nil
-        var v_deleteCloudBackup: DeleteCloudBackupInstanceConfiguration? = nil
-        var v_listCloudBackups: ListCloudBackupsInstanceConfiguration? = nil
-        var v_listSpecificCloudBackup: ListSpecificCloudBackupInstanceConfiguration? = nil
-        var v_reconnectToCloud: ReconnectToCloudInstanceConfiguration? = nil
-        var v_restoreCloudBackup: RestoreCloudBackupInstanceConfiguration? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_shareSnippet: ShareSnippetInstanceConfiguration? = nil
-        var v_updateAllocationCloud: UpdateAllocationCloudInstanceConfiguration? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -6640,80 +6161,67 @@ public struct InstanceConfigurationExternalCloud: Codable, JSONCodable, Sendable
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_cloudBackupCreation = try CloudBackupCreationInstanceConfiguration(json: &reader)
+                    self.cloudBackupCreation = try CloudBackupCreationInstanceConfiguration(json: &reader)
                 }
             case "connectToCloud":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_connectToCloud = try ConnectToCloudInstanceConfiguration(json: &reader)
+                    self.connectToCloud = try ConnectToCloudInstanceConfiguration(json: &reader)
                 }
             case "deleteCloudBackup":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_deleteCloudBackup = try DeleteCloudBackupInstanceConfiguration(json: &reader)
+                    self.deleteCloudBackup = try DeleteCloudBackupInstanceConfiguration(json: &reader)
                 }
             case "listCloudBackups":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_listCloudBackups = try ListCloudBackupsInstanceConfiguration(json: &reader)
+                    self.listCloudBackups = try ListCloudBackupsInstanceConfiguration(json: &reader)
                 }
             case "listSpecificCloudBackup":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_listSpecificCloudBackup = try ListSpecificCloudBackupInstanceConfiguration(json: &reader)
+                    self.listSpecificCloudBackup = try ListSpecificCloudBackupInstanceConfiguration(json: &reader)
                 }
             case "reconnectToCloud":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_reconnectToCloud = try ReconnectToCloudInstanceConfiguration(json: &reader)
+                    self.reconnectToCloud = try ReconnectToCloudInstanceConfiguration(json: &reader)
                 }
             case "restoreCloudBackup":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_restoreCloudBackup = try RestoreCloudBackupInstanceConfiguration(json: &reader)
+                    self.restoreCloudBackup = try RestoreCloudBackupInstanceConfiguration(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "shareSnippet":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_shareSnippet = try ShareSnippetInstanceConfiguration(json: &reader)
+                    self.shareSnippet = try ShareSnippetInstanceConfiguration(json: &reader)
                 }
             case "updateAllocationCloud":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_updateAllocationCloud = try UpdateAllocationCloudInstanceConfiguration(json: &reader)
+                    self.updateAllocationCloud = try UpdateAllocationCloudInstanceConfiguration(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
-        self.init(
-            cloudBackupCreation: v_cloudBackupCreation,
-            connectToCloud: v_connectToCloud,
-            deleteCloudBackup: v_deleteCloudBackup,
-            listCloudBackups: v_listCloudBackups,
-            listSpecificCloudBackup: v_listSpecificCloudBackup,
-            reconnectToCloud: v_reconnectToCloud,
-            restoreCloudBackup: v_restoreCloudBackup,
-            schema: v_schema,
-            shareSnippet: v_shareSnippet,
-            updateAllocationCloud: v_updateAllocationCloud,
-            extra: extra
-        )
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -6844,12 +6352,7 @@ public struct InstanceConfigurationExternalProvider: Codable, JSONCodable, Senda
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_allowedCloudModels: AllowedCloudModelsInstanceConfiguration? = nil
-        var v_deniedWorkstreamPatternEngineSources: DeniedWorkstreamPatternEngineSourcesInstanceConfiguration? = nil
-        var v_deniedWorkstreamPatternEngineWebsites: DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration? = nil
-        var v_processing: ProcessingInstanceConfiguration? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -6858,45 +6361,37 @@ public struct InstanceConfigurationExternalProvider: Codable, JSONCodable, Senda
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_allowedCloudModels = try AllowedCloudModelsInstanceConfiguration(json: &reader)
+                    self.allowedCloudModels = try AllowedCloudModelsInstanceConfiguration(json: &reader)
                 }
             case "deniedWorkstreamPatternEngineSources":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_deniedWorkstreamPatternEngineSources = try DeniedWorkstreamPatternEngineSourcesInstanceConfiguration(json: &reader)
+                    self.deniedWorkstreamPatternEngineSources = try DeniedWorkstreamPatternEngineSourcesInstanceConfiguration(json: &reader)
                 }
             case "deniedWorkstreamPatternEngineWebsites":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_deniedWorkstreamPatternEngineWebsites = try DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration(json: &reader)
+                    self.deniedWorkstreamPatternEngineWebsites = try DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration(json: &reader)
                 }
             case "processing":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_processing = try ProcessingInstanceConfiguration(json: &reader)
+                    self.processing = try ProcessingInstanceConfiguration(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
-        self.init(
-            allowedCloudModels: v_allowedCloudModels,
-            deniedWorkstreamPatternEngineSources: v_deniedWorkstreamPatternEngineSources,
-            deniedWorkstreamPatternEngineWebsites: v_deniedWorkstreamPatternEngineWebsites,
-            processing: v_processing,
-            schema: v_schema,
-            extra: extra
-        )
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -6978,8 +6473,7 @@ public struct ListCloudBackupsInstanceConfiguration: Codable, JSONCodable, Senda
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_enabled: InstanceConfigurationEnabledEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -6990,7 +6484,7 @@ public struct ListCloudBackupsInstanceConfiguration: Codable, JSONCodable, Senda
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -6998,11 +6492,7 @@ public struct ListCloudBackupsInstanceConfiguration: Codable, JSONCodable, Senda
             more = try reader.endMember()
         }
         guard let v_enabled else { throw reader.missing("enabled", in: "ListCloudBackupsInstanceConfiguration") }
-        self.init(
-            enabled: v_enabled,
-            schema: v_schema,
-            extra: extra
-        )
+        self.enabled = v_enabled
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -7058,8 +6548,7 @@ public struct ListSpecificCloudBackupInstanceConfiguration: Codable, JSONCodable
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_enabled: InstanceConfigurationEnabledEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -7070,7 +6559,7 @@ public struct ListSpecificCloudBackupInstanceConfiguration: Codable, JSONCodable
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -7078,11 +6567,7 @@ public struct ListSpecificCloudBackupInstanceConfiguration: Codable, JSONCodable
             more = try reader.endMember()
         }
         guard let v_enabled else { throw reader.missing("enabled", in: "ListSpecificCloudBackupInstanceConfiguration") }
-        self.init(
-            enabled: v_enabled,
-            schema: v_schema,
-            extra: extra
-        )
+        self.enabled = v_enabled
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -7148,11 +6633,7 @@ public struct ModelMaxTokens: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_input: JSONNumber? = nil
-        var v_output: JSONNumber? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_total: JSONNumber? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -7161,38 +6642,31 @@ public struct ModelMaxTokens: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_input = try reader.readNumber()
+                    self.input = try reader.readNumber()
                 }
             case "output":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_output = try reader.readNumber()
+                    self.output = try reader.readNumber()
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "total":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_total = try reader.readNumber()
+                    self.total = try reader.readNumber()
                 }
             default:
                 extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
-        self.init(
-            input: v_input,
-            output: v_output,
-            schema: v_schema,
-            total: v_total,
-            extra: extra
-        )
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -7271,9 +6745,7 @@ public struct ProcessingInstanceConfiguration: Codable, JSONCodable, Sendable, H
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_enabled: InstanceConfigurationEnabledEnum? = nil
-        var v_processing: CapabilitiesEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -7284,13 +6756,13 @@ public struct ProcessingInstanceConfiguration: Codable, JSONCodable, Sendable, H
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_processing = try CapabilitiesEnum(rawValue: reader.readString())
+                    self.processing = try CapabilitiesEnum(rawValue: reader.readString())
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -7298,12 +6770,7 @@ public struct ProcessingInstanceConfiguration: Codable, JSONCodable, Sendable, H
             more = try reader.endMember()
         }
         guard let v_enabled else { throw reader.missing("enabled", in: "ProcessingInstanceConfiguration") }
-        self.init(
-            enabled: v_enabled,
-            processing: v_processing,
-            schema: v_schema,
-            extra: extra
-        )
+        self.enabled = v_enabled
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -7366,8 +6833,7 @@ public struct ReconnectToCloudInstanceConfiguration: Codable, JSONCodable, Senda
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_enabled: InstanceConfigurationEnabledEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -7378,7 +6844,7 @@ public struct ReconnectToCloudInstanceConfiguration: Codable, JSONCodable, Senda
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -7386,11 +6852,7 @@ public struct ReconnectToCloudInstanceConfiguration: Codable, JSONCodable, Senda
             more = try reader.endMember()
         }
         guard let v_enabled else { throw reader.missing("enabled", in: "ReconnectToCloudInstanceConfiguration") }
-        self.init(
-            enabled: v_enabled,
-            schema: v_schema,
-            extra: extra
-        )
+        self.enabled = v_enabled
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -7451,9 +6913,7 @@ public struct ReferencedEntity: Codable, JSONCodable, Sendable, Hashable {
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_id: String? = nil
-        var v_reference: FlattenedEntity? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -7464,13 +6924,13 @@ public struct ReferencedEntity: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_reference = try FlattenedEntity(json: &reader)
+                    self.reference = try FlattenedEntity(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -7478,12 +6938,7 @@ public struct ReferencedEntity: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_id else { throw reader.missing("id", in: "ReferencedEntity") }
-        self.init(
-            id: v_id,
-            reference: v_reference,
-            schema: v_schema,
-            extra: extra
-        )
+        self.id = v_id
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -7551,9 +7006,7 @@ public struct ReferencedSubscription: Codable, JSONCodable, Sendable, Hashable {
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_id: String? = nil
-        var v_reference: FlattenedSubscription? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -7564,13 +7017,13 @@ public struct ReferencedSubscription: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_reference = try FlattenedSubscription(json: &reader)
+                    self.reference = try FlattenedSubscription(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -7578,12 +7031,7 @@ public struct ReferencedSubscription: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_id else { throw reader.missing("id", in: "ReferencedSubscription") }
-        self.init(
-            id: v_id,
-            reference: v_reference,
-            schema: v_schema,
-            extra: extra
-        )
+        self.id = v_id
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -7651,9 +7099,7 @@ public struct ReferencedUser: Codable, JSONCodable, Sendable, Hashable {
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_id: String? = nil
-        var v_reference: FlattenedUserProfile? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -7664,13 +7110,13 @@ public struct ReferencedUser: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_reference = try FlattenedUserProfile(json: &reader)
+                    self.reference = try FlattenedUserProfile(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -7678,12 +7124,7 @@ public struct ReferencedUser: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_id else { throw reader.missing("id", in: "ReferencedUser") }
-        self.init(
-            id: v_id,
-            reference: v_reference,
-            schema: v_schema,
-            extra: extra
-        )
+        self.id = v_id
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -7746,8 +7187,7 @@ public struct RestoreCloudBackupInstanceConfiguration: Codable, JSONCodable, Sen
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_enabled: InstanceConfigurationEnabledEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -7758,7 +7198,7 @@ public struct RestoreCloudBackupInstanceConfiguration: Codable, JSONCodable, Sen
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -7766,11 +7206,7 @@ public struct RestoreCloudBackupInstanceConfiguration: Codable, JSONCodable, Sen
             more = try reader.endMember()
         }
         guard let v_enabled else { throw reader.missing("enabled", in: "RestoreCloudBackupInstanceConfiguration") }
-        self.init(
-            enabled: v_enabled,
-            schema: v_schema,
-            extra: extra
-        )
+        self.enabled = v_enabled
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -7825,9 +7261,7 @@ public struct ReturnedUserProfile: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_user: UserProfile? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -7836,24 +7270,19 @@ public struct ReturnedUserProfile: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "user":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_user = try UserProfile(json: &reader)
+                    self.user = try UserProfile(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
             }
             more = try reader.endMember()
         }
-        self.init(
-            schema: v_schema,
-            user: v_user,
-            extra: extra
-        )
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -7945,13 +7374,7 @@ public struct Score: Codable, JSONCodable, Sendable, Hashable {
     public init(json reader: inout JSONReader) throws {
         var v_automatic: Int64? = nil
         var v_manual: Int64? = nil
-        var v_priority: Int64? = nil
-        var v_reference: Int64? = nil
-        var v_reuse: Int64? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_searched: Int64? = nil
-        var v_update: Int64? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -7964,37 +7387,37 @@ public struct Score: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_priority = try reader.readInt64()
+                    self.priority = try reader.readInt64()
                 }
             case "reference":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_reference = try reader.readInt64()
+                    self.reference = try reader.readInt64()
                 }
             case "reuse":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_reuse = try reader.readInt64()
+                    self.reuse = try reader.readInt64()
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "searched":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_searched = try reader.readInt64()
+                    self.searched = try reader.readInt64()
                 }
             case "update":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_update = try reader.readInt64()
+                    self.update = try reader.readInt64()
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -8002,18 +7425,9 @@ public struct Score: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_automatic else { throw reader.missing("automatic", in: "Score") }
+        self.automatic = v_automatic
         guard let v_manual else { throw reader.missing("manual", in: "Score") }
-        self.init(
-            automatic: v_automatic,
-            manual: v_manual,
-            priority: v_priority,
-            reference: v_reference,
-            reuse: v_reuse,
-            schema: v_schema,
-            searched: v_searched,
-            update: v_update,
-            extra: extra
-        )
+        self.manual = v_manual
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -8106,8 +7520,7 @@ public struct SegmentInstanceConfiguration: Codable, JSONCodable, Sendable, Hash
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_enabled: InstanceConfigurationEnabledEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -8118,7 +7531,7 @@ public struct SegmentInstanceConfiguration: Codable, JSONCodable, Sendable, Hash
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -8126,11 +7539,7 @@ public struct SegmentInstanceConfiguration: Codable, JSONCodable, Sendable, Hash
             more = try reader.endMember()
         }
         guard let v_enabled else { throw reader.missing("enabled", in: "SegmentInstanceConfiguration") }
-        self.init(
-            enabled: v_enabled,
-            schema: v_schema,
-            extra: extra
-        )
+        self.enabled = v_enabled
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -8186,8 +7595,7 @@ public struct SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration: 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_enabled: InstanceConfigurationEnabledEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -8198,7 +7606,7 @@ public struct SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration: 
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -8206,11 +7614,7 @@ public struct SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration: 
             more = try reader.endMember()
         }
         guard let v_enabled else { throw reader.missing("enabled", in: "SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration") }
-        self.init(
-            enabled: v_enabled,
-            schema: v_schema,
-            extra: extra
-        )
+        self.enabled = v_enabled
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -8266,8 +7670,7 @@ public struct ShareSnippetInstanceConfiguration: Codable, JSONCodable, Sendable,
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_enabled: InstanceConfigurationEnabledEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -8278,7 +7681,7 @@ public struct ShareSnippetInstanceConfiguration: Codable, JSONCodable, Sendable,
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -8286,11 +7689,7 @@ public struct ShareSnippetInstanceConfiguration: Codable, JSONCodable, Sendable,
             more = try reader.endMember()
         }
         guard let v_enabled else { throw reader.missing("enabled", in: "ShareSnippetInstanceConfiguration") }
-        self.init(
-            enabled: v_enabled,
-            schema: v_schema,
-            extra: extra
-        )
+        self.enabled = v_enabled
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -8346,8 +7745,7 @@ public struct Theme: Codable, JSONCodable, Sendable, Hashable {
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_dark: Bool? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -8358,7 +7756,7 @@ public struct Theme: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -8366,11 +7764,7 @@ public struct Theme: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_dark else { throw reader.missing("dark", in: "Theme") }
-        self.init(
-            dark: v_dark,
-            schema: v_schema,
-            extra: extra
-        )
+        self.dark = v_dark
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -8426,8 +7820,7 @@ public struct UpdateAllocationCloudInstanceConfiguration: Codable, JSONCodable, 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_enabled: InstanceConfigurationEnabledEnum? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -8438,7 +7831,7 @@ public struct UpdateAllocationCloudInstanceConfiguration: Codable, JSONCodable, 
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -8446,11 +7839,7 @@ public struct UpdateAllocationCloudInstanceConfiguration: Codable, JSONCodable, 
             more = try reader.endMember()
         }
         guard let v_enabled else { throw reader.missing("enabled", in: "UpdateAllocationCloudInstanceConfiguration") }
-        self.init(
-            enabled: v_enabled,
-            schema: v_schema,
-            extra: extra
-        )
+        self.enabled = v_enabled
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -8515,11 +7904,8 @@ public struct UserBetaStatus: Codable, JSONCodable, Sendable, Hashable {
 
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
-        var v_auth0: Auth0UserBetaStatus? = nil
-        var v_descope: Auth0UserBetaStatus? = nil
-        var v_schema: EmbeddedModelSchema? = nil
         var v_user: String? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -8528,19 +7914,19 @@ public struct UserBetaStatus: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_auth0 = try Auth0UserBetaStatus(json: &reader)
+                    self.auth0 = try Auth0UserBetaStatus(json: &reader)
                 }
             case "descope":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_descope = try Auth0UserBetaStatus(json: &reader)
+                    self.descope = try Auth0UserBetaStatus(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "user":
                 v_user = try reader.readString()
@@ -8550,13 +7936,7 @@ public struct UserBetaStatus: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_user else { throw reader.missing("user", in: "UserBetaStatus") }
-        self.init(
-            auth0: v_auth0,
-            descope: v_descope,
-            schema: v_schema,
-            user: v_user,
-            extra: extra
-        )
+        self.user = v_user
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
@@ -8701,23 +8081,8 @@ public struct UserProfile: Codable, JSONCodable, Sendable, Hashable {
     /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
     public init(json reader: inout JSONReader) throws {
         var v_aesthetics: Aesthetics? = nil
-        var v_allocation: AllocationCloud? = nil
-        var v_apiKeys: [String]? = nil
-        var v_auth0: Auth0UserMetadata? = nil
-        var v_created: GroupedTimestamp? = nil
-        var v_descope: DescopeUserMetadata? = nil
-        var v_email: String? = nil
-        var v_entities: FlattenedEntities? = nil
         var v_id: String? = nil
-        var v_name: String? = nil
-        var v_picture: String? = nil
-        var v_providers: ExternalProviders? = nil
-        var v_schema: EmbeddedModelSchema? = nil
-        var v_subscriptions: FlattenedSubscriptions? = nil
-        var v_updated: GroupedTimestamp? = nil
-        var v_username: String? = nil
-        var v_vanityname: String? = nil
-        var extra: [String: JSONValue] = [:]
+        extra = [:]
         var more = try reader.beginObject()
         while more {
             let key = try reader.readKey()
@@ -8728,43 +8093,43 @@ public struct UserProfile: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_allocation = try AllocationCloud(json: &reader)
+                    self.allocation = try AllocationCloud(json: &reader)
                 }
             case "apiKeys":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_apiKeys = try reader.readArray { r0 in try r0.readString() }
+                    self.apiKeys = try reader.readArray { r0 in try r0.readString() }
                 }
             case "auth0":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_auth0 = try Auth0UserMetadata(json: &reader)
+                    self.auth0 = try Auth0UserMetadata(json: &reader)
                 }
             case "created":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_created = try GroupedTimestamp(json: &reader)
+                    self.created = try GroupedTimestamp(json: &reader)
                 }
             case "descope":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_descope = try DescopeUserMetadata(json: &reader)
+                    self.descope = try DescopeUserMetadata(json: &reader)
                 }
             case "email":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_email = try reader.readString()
+                    self.email = try reader.readString()
                 }
             case "entities":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_entities = try FlattenedEntities(json: &reader)
+                    self.entities = try FlattenedEntities(json: &reader)
                 }
             case "id":
                 v_id = try reader.readString()
@@ -8772,49 +8137,49 @@ public struct UserProfile: Codable, JSONCodable, Sendable, Hashable {
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_name = try reader.readString()
+                    self.name = try reader.readString()
                 }
             case "picture":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_picture = try reader.readString()
+                    self.picture = try reader.readString()
                 }
             case "providers":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_providers = try ExternalProviders(json: &reader)
+                    self.providers = try ExternalProviders(json: &reader)
                 }
             case "schema":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_schema = try EmbeddedModelSchema(json: &reader)
+                    self.schema = try EmbeddedModelSchema(json: &reader)
                 }
             case "subscriptions":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_subscriptions = try FlattenedSubscriptions(json: &reader)
+                    self.subscriptions = try FlattenedSubscriptions(json: &reader)
                 }
             case "updated":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_updated = try GroupedTimestamp(json: &reader)
+                    self.updated = try GroupedTimestamp(json: &reader)
                 }
             case "username":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_username = try reader.readString()
+                    self.username = try reader.readString()
                 }
             case "vanityname":
                 if try reader.readNull() {
                     extra[key.string] = .null
                 } else {
-                    v_vanityname = try reader.readString()
+                    self.vanityname = try reader.readString()
                 }
             default:
                 extra[key.string] = try reader.readValue()
@@ -8822,27 +8187,9 @@ public struct UserProfile: Codable, JSONCodable, Sendable, Hashable {
             more = try reader.endMember()
         }
         guard let v_aesthetics else { throw reader.missing("aesthetics", in: "UserProfile") }
+        self.aesthetics = v_aesthetics
         guard let v_id else { throw reader.missing("id", in: "UserProfile") }
-        self.init(
-            aesthetics: v_aesthetics,
-            allocation: v_allocation,
-            apiKeys: v_apiKeys,
-            auth0: v_auth0,
-            created: v_created,
-            descope: v_descope,
-            email: v_email,
-            entities: v_entities,
-            id: v_id,
-            name: v_name,
-            picture: v_picture,
-            providers: v_providers,
-            schema: v_schema,
-            subscriptions: v_subscriptions,
-            updated: v_updated,
-            username: v_username,
-            vanityname: v_vanityname,
-            extra: extra
-        )
+        self.id = v_id
     }
 
     /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
