@@ -1,7 +1,8 @@
 /// A value with a direct JSON form, read and written without Foundation: the generated models,
 /// their enums and `JSONValue`. The client's typed routes use it; it keeps every number's text
 /// (see `JSONNumber`) and is several times faster than `JSONDecoder`/`JSONEncoder` on Linux.
-/// The models are `Codable` as well, for code that uses Foundation's coders itself.
+/// The models are `Codable` as well, for code that uses Foundation's coders itself. The reader's and
+/// writer's methods are the package's own: the conformances are the generated ones.
 public protocol JSONCodable {
     /// Reads one value; throws when the JSON is malformed or does not fit the type.
     init(json reader: inout JSONReader) throws
