@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Swift over the C ABI: typed snapshot()/update() and the JSON forms beside the bare C calls, at 3 KB
-# and 30 KB, against one stand-in in one run; also the cost of decoding and encoding alone.
+# and 30 KB, against one stand-in in one run, interleaved rounds, median ratios; also the cost of
+# decoding and encoding alone, the package's own reader/writer beside Foundation's JSONDecoder/JSONEncoder.
 # Usage: benches/bench_swift.sh [ROUNDS] [CALLS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export ROUNDS=${1:-5} CALLS=${2:-300}
+export ROUNDS=${1:-9} CALLS=${2:-200}
 target=${CARGO_TARGET_DIR:-target}
 case $target in /*) ;; *) target=$PWD/$target ;; esac
 out=build/bench

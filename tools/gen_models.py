@@ -488,9 +488,15 @@ def emit_swift(models, enums) -> str:
         out += [
             "",
             f"/// Wire enum `{name}`; open: a value this version does not know is kept as it is.",
-            f"public struct {name}: RawRepresentable, Codable, Sendable, Hashable {{",
+            f"public struct {name}: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {{",
             "    public let rawValue: String",
             "    public init(rawValue: String) { self.rawValue = rawValue }",
+            "    public init(json reader: inout JSONReader) throws {",
+            "        rawValue = try reader.readString()",
+            "    }",
+            "    public func write(to writer: inout JSONWriter) {",
+            "        writer.write(rawValue)",
+            "    }",
             "    public init(from decoder: any Decoder) throws {",
             "        rawValue = try decoder.singleValueContainer().decode(String.self)",
             "    }",
@@ -519,7 +525,7 @@ def swift_model(name: str, fields: list[Field]) -> list[str]:
     def decl(f: Field) -> str:
         ty = swift_type(f.ty)
         return ty if f.required and not f.nullable else ty + "?"
-    out = ["", f"/// Wire model `{name}`.", f"public struct {name}: Codable, Sendable, Hashable {{"]
+    out = ["", f"/// Wire model `{name}`.", f"public struct {name}: Codable, JSONCodable, Sendable, Hashable {{"]
     for f, ident in zip(fields, idents):
         if f.required and f.nullable:
             out.append("    /// Required but nullable: always written, as `null` when `nil`.")
@@ -563,7 +569,120 @@ def swift_model(name: str, fields: list[Field]) -> list[str]:
             out.append(f"        try c.encodeOptional({ident}, forKey: WireKey({key}), extra: extra)")
     out.append("        try c.encodeExtra(extra, known: Self.knownKeys)")
     out.append("    }")
+    out += swift_fast_decoder(name, fields, idents)
+    out += swift_fast_writer(fields, idents)
     out.append("}")
+    return out
+
+
+def swift_read(ty: Ty, reader: str, depth: int = 0) -> str:
+    """An expression (to be preceded by `try`) reading a `ty` from the JSONReader `reader`."""
+    if ty.kind == "array":
+        inner = f"r{depth}"
+        return f"{reader}.readArray {{ {inner} in try {swift_read(ty.item, inner, depth + 1)} }}"
+    if ty.kind == "obj":
+        return f"{ty.name}(json: &{reader})"
+    if ty.kind == "enum":
+        return f"{ty.name}(rawValue: {reader}.readString())"
+    if ty.kind == "datetime":
+        return f"PiecesDateTime(text: {reader}.readString())"
+    return {
+        "str": f"{reader}.readString()",
+        "int": f"{reader}.readInt64()",
+        "bool": f"{reader}.readBool()",
+        "num": f"{reader}.readNumber()",
+        "intmap": f"{reader}.readIntMap()",
+    }[ty.kind]
+
+
+def swift_write(ty: Ty, value: str, writer: str, depth: int = 0) -> str:
+    """A statement writing `value` (a `ty`) to the JSONWriter `writer`."""
+    if ty.kind == "array":
+        w, e = f"w{depth}", f"e{depth}"
+        return f"{writer}.writeArray({value}) {{ {w}, {e} in {swift_write(ty.item, e, w, depth + 1)} }}"
+    if ty.kind == "obj":
+        return f"{value}.write(to: &{writer})"
+    if ty.kind == "enum":
+        return f"{writer}.write({value}.rawValue)"
+    if ty.kind == "datetime":
+        return f"{writer}.write({value}.text)"
+    return f"{writer}.write({value})"
+
+
+def swift_fast_decoder(name: str, fields: list[Field], idents: list[str]) -> list[str]:
+    """`init(json:)`: the model straight from the reader, no Foundation. Same result as the Codable
+    init: unknown keys and explicit nulls of known keys go to `extra`; a missing required key, or a
+    value of the wrong type, throws. Optional properties (nil to begin with) are assigned in place,
+    not through the memberwise init: that would copy every nested struct once more."""
+    required = [(f, i, "v_" + i.strip("`")) for f, i in zip(fields, idents) if f.required and not f.nullable]
+    out = [
+        "",
+        "    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).",
+        "    public init(json reader: inout JSONReader) throws {",
+    ]
+    for f, _, local in required:
+        out.append(f"        var {local}: {swift_type(f.ty)}? = nil")
+    out.append("        extra = [:]")
+    out.append("        var more = try reader.beginObject()")
+    out.append("        while more {")
+    out.append("            let key = try reader.readKey()")
+    out.append("            switch key {")
+    locals_ = {f.key: local for f, _, local in required}
+    for f, ident in zip(fields, idents):
+        out.append(f"            case {rust_str(f.key)}:")
+        if f.key in locals_:
+            out.append(f"                {locals_[f.key]} = try {swift_read(f.ty, 'reader')}")
+        else:
+            out.append("                if try reader.readNull() {")
+            out.append("                    extra[key.string] = .null")
+            out.append("                } else {")
+            out.append(f"                    self.{ident} = try {swift_read(f.ty, 'reader')}")
+            out.append("                }")
+    out.append("            default:")
+    out.append("                extra[key.string] = try reader.readValue()")
+    out.append("            }")
+    out.append("            more = try reader.endMember()")
+    out.append("        }")
+    for f, ident, local in required:
+        out.append(
+            f"        guard let {local} else {{ throw reader.missing({rust_str(f.key)}, in: {rust_str(name)}) }}"
+        )
+        out.append(f"        self.{ident} = {local}")
+    out.append("    }")
+    return out
+
+
+def swift_fast_writer(fields: list[Field], idents: list[str]) -> list[str]:
+    """`write(to:)`: known keys in schema order, then the unknown ones sorted."""
+    out = [
+        "",
+        "    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).",
+        "    public func write(to writer: inout JSONWriter) {",
+        "        writer.beginObject()",
+    ]
+    for f, ident in zip(fields, idents):
+        key = rust_str(f.key)
+        if f.required and not f.nullable:
+            out.append(f"        writer.key({key})")
+            out.append(f"        {swift_write(f.ty, ident, 'writer')}")
+        elif f.required:
+            out.append(f"        writer.key({key})")
+            out.append(f"        if let value = {ident} {{")
+            out.append(f"            {swift_write(f.ty, 'value', 'writer')}")
+            out.append("        } else {")
+            out.append("            writer.writeNull()")
+            out.append("        }")
+        else:
+            out.append(f"        if let value = {ident} {{")
+            out.append(f"            writer.key({key})")
+            out.append(f"            {swift_write(f.ty, 'value', 'writer')}")
+            out.append(f"        }} else if writer.keptNull({key}, extra) {{")
+            out.append(f"            writer.key({key})")
+            out.append("            writer.writeNull()")
+            out.append("        }")
+    out.append("        writer.writeExtra(extra, known: Self.knownKeys)")
+    out.append("        writer.endObject()")
+    out.append("    }")
     return out
 
 

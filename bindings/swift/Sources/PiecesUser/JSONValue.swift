@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Numbers keep their digits (see `JSONNumber`), so a document decodes and re-encodes to an equal
 /// JSON value.
-public enum JSONValue: Codable, Sendable, Hashable {
+public enum JSONValue: Codable, JSONCodable, Sendable, Hashable {
     case null
     case bool(Bool)
     case number(JSONNumber)
@@ -38,6 +38,15 @@ public enum JSONValue: Codable, Sendable, Hashable {
         return .number(try c.decode(JSONNumber.self))
     }
 
+    public init(json reader: inout JSONReader) throws {
+        self = try reader.readValue()
+    }
+
+    /// Writes compact JSON; object members sorted by key.
+    public func write(to writer: inout JSONWriter) {
+        writer.write(self)
+    }
+
     public func encode(to encoder: any Encoder) throws {
         switch self {
         case .null:
@@ -61,33 +70,128 @@ public enum JSONValue: Codable, Sendable, Hashable {
     }
 }
 
-/// A JSON number held as a `Decimal`, which keeps up to 38 significant digits exactly: integers far
-/// beyond `Int64`, and decimal fractions without binary rounding (`0.1` stays `0.1`).
+/// A JSON number kept as its literal text, so that no number is ever rounded: `1e400`, an integer
+/// of fifty digits and `0.1` are written back exactly as they came (through `JSONCodable`, which
+/// the client's typed routes use).
 ///
-/// Limits (those of Foundation's JSON decoder): more than 38 significant digits are rounded, and a
-/// magnitude beyond `Double`'s range (`1e400`) is refused as invalid JSON.
+/// Equality (and hashing) is by exact decimal value: `1.0 == 1 == 1e0`, `-0 == 0`, computed from
+/// the text without rounding. Through Foundation's `JSONDecoder`/`JSONEncoder` (the `Codable`
+/// conformance) the number goes through `Decimal`: 38 significant digits, and `1e400` refused.
 public struct JSONNumber: Codable, Sendable, Hashable, CustomStringConvertible,
     ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral
 {
-    public var decimal: Decimal
+    /// The literal, e.g. `"12345678901234567890123456789012345678901234567890"` or `"1e400"`.
+    public let text: String
 
-    public init(_ decimal: Decimal) { self.decimal = decimal }
-    public init(integerLiteral value: Int64) { decimal = Decimal(value) }
-    public init(floatLiteral value: Double) { decimal = Decimal(string: "\(value)") ?? Decimal(value) }
+    /// A number from JSON number text; `nil` when `text` is not one (e.g. `"+1"`, `"1."`, `"NaN"`).
+    public init?(text: String) {
+        // The reader allows whitespace around a value; a number's text has none.
+        guard let last = text.utf8.last, last &- UInt8(ascii: "0") < 10,
+            let first = text.utf8.first, first == UInt8(ascii: "-") || first &- UInt8(ascii: "0") < 10,
+            (try? JSONReader.read(text, { try $0.readNumber() })) != nil
+        else { return nil }
+        self.text = text
+    }
 
-    /// The number's text, e.g. `"12345678901234567890"` or `"0.1"`.
-    public var description: String { decimal.description }
-    public var doubleValue: Double { NSDecimalNumber(decimal: decimal).doubleValue }
-    /// The value as an `Int64` when it is an integer in range, else `nil`.
-    public var int64Value: Int64? { Int64(description) }
+    /// Text the reader has checked.
+    init(validated text: String) { self.text = text }
+
+    public init(_ value: Int64) { text = String(value) }
+    public init(integerLiteral value: Int64) { self.init(value) }
+    /// The shortest text that reads back as `value`; `value` must be finite.
+    public init(_ value: Double) {
+        precondition(value.isFinite, "JSON has no \(value)")
+        text = "\(value)"
+    }
+    public init(floatLiteral value: Double) { self.init(value) }
+    /// `decimal`'s text; it must not be NaN.
+    public init(_ decimal: Decimal) {
+        precondition(!decimal.isNaN, "JSON has no NaN")
+        text = decimal.description
+    }
+
+    public var description: String { text }
+    /// The nearest `Double` (`1e400` is `+infinity`).
+    public var doubleValue: Double { Double(text) ?? .nan }
+    /// The value as an `Int64` when it is an integer within range (`1e3` and `2.0` are), else `nil`.
+    public var int64Value: Int64? {
+        if let value = Int64(text) { return value }
+        guard let exact = canonical, exact.exponent >= 0, exact.digits.count + exact.exponent <= 19 else { return nil }
+        return Int64((exact.negative ? "-" : "") + exact.digits + String(repeating: "0", count: exact.exponent))
+    }
+    /// The value as a `Decimal` (38 significant digits: longer ones rounded), `nil` beyond its range.
+    public var decimalValue: Decimal? {
+        guard let exact = canonical, abs(exact.exponent + exact.digits.count) < 120 else { return nil }
+        return Decimal(string: text, locale: Locale(identifier: "en_US_POSIX"))
+    }
+
+    @available(*, deprecated, renamed: "decimalValue")
+    public var decimal: Decimal { decimalValue ?? .nan }
+
+    /// The exact value as sign, significant digits (no leading or trailing zeros) and a power of
+    /// ten; zero is `("0", 0)` without sign. `nil` for an exponent beyond `Int`'s range, compared
+    /// by text instead.
+    private var canonical: (negative: Bool, digits: String, exponent: Int)? {
+        var utf8 = Substring(text).utf8
+        let negative = utf8.first == UInt8(ascii: "-")
+        if negative { utf8 = utf8.dropFirst() }
+        var digits: [UInt8] = []
+        var exponent = 0
+        var seenPoint = false
+        var rest = utf8[...]
+        while let byte = rest.first, byte != UInt8(ascii: "e"), byte != UInt8(ascii: "E") {
+            rest = rest.dropFirst()
+            if byte == UInt8(ascii: ".") {
+                seenPoint = true
+                continue
+            }
+            if !(digits.isEmpty && byte == UInt8(ascii: "0")) { digits.append(byte) }
+            if seenPoint { exponent -= 1 }
+        }
+        if !rest.isEmpty {
+            guard let power = Int(String(decoding: rest.dropFirst(), as: UTF8.self)) else { return nil }
+            let (sum, overflow) = exponent.addingReportingOverflow(power)
+            if overflow { return nil }
+            exponent = sum
+        }
+        while digits.last == UInt8(ascii: "0") {
+            digits.removeLast()
+            exponent += 1
+        }
+        if digits.isEmpty { return (false, "0", 0) }
+        return (negative, String(decoding: digits, as: UTF8.self), exponent)
+    }
+
+    public static func == (lhs: JSONNumber, rhs: JSONNumber) -> Bool {
+        if lhs.text == rhs.text { return true }
+        guard let l = lhs.canonical, let r = rhs.canonical else { return false }
+        return l == r
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        if let exact = canonical {
+            hasher.combine(exact.negative)
+            hasher.combine(exact.digits)
+            hasher.combine(exact.exponent)
+        } else {
+            hasher.combine(text)
+        }
+    }
 
     public init(from decoder: any Decoder) throws {
-        decimal = try decoder.singleValueContainer().decode(Decimal.self)
+        let decimal = try decoder.singleValueContainer().decode(Decimal.self)
+        text = decimal.description
     }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.singleValueContainer()
-        try c.encode(decimal)
+        if let int = Int64(text) {
+            try c.encode(int)
+        } else if let decimal = decimalValue {
+            try c.encode(decimal)
+        } else {
+            try c.encode(doubleValue)
+        }
     }
 }
 

@@ -8,9 +8,15 @@
 import Foundation
 
 /// Wire enum `AllocationStatusEnum`; open: a value this version does not know is kept as it is.
-public struct AllocationStatusEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct AllocationStatusEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -27,9 +33,15 @@ public struct AllocationStatusEnum: RawRepresentable, Codable, Sendable, Hashabl
 }
 
 /// Wire enum `CapabilitiesEnum`; open: a value this version does not know is kept as it is.
-public struct CapabilitiesEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct CapabilitiesEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -44,9 +56,15 @@ public struct CapabilitiesEnum: RawRepresentable, Codable, Sendable, Hashable {
 }
 
 /// Wire enum `EmbeddedModelSchemaSemanticVersionEnum`; open: a value this version does not know is kept as it is.
-public struct EmbeddedModelSchemaSemanticVersionEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct EmbeddedModelSchemaSemanticVersionEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -59,9 +77,15 @@ public struct EmbeddedModelSchemaSemanticVersionEnum: RawRepresentable, Codable,
 }
 
 /// Wire enum `EntityTypeEnum`; open: a value this version does not know is kept as it is.
-public struct EntityTypeEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct EntityTypeEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -75,9 +99,15 @@ public struct EntityTypeEnum: RawRepresentable, Codable, Sendable, Hashable {
 }
 
 /// Wire enum `ExternalMLProviderEnum`; open: a value this version does not know is kept as it is.
-public struct ExternalMLProviderEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct ExternalMLProviderEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -119,9 +149,15 @@ public struct ExternalMLProviderEnum: RawRepresentable, Codable, Sendable, Hasha
 }
 
 /// Wire enum `ExternalProviderTypeEnum`; open: a value this version does not know is kept as it is.
-public struct ExternalProviderTypeEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct ExternalProviderTypeEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -146,9 +182,15 @@ public struct ExternalProviderTypeEnum: RawRepresentable, Codable, Sendable, Has
 }
 
 /// Wire enum `InstanceConfigurationEnabledEnum`; open: a value this version does not know is kept as it is.
-public struct InstanceConfigurationEnabledEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct InstanceConfigurationEnabledEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -162,9 +204,15 @@ public struct InstanceConfigurationEnabledEnum: RawRepresentable, Codable, Senda
 }
 
 /// Wire enum `ModelFoundationEnum`; open: a value this version does not know is kept as it is.
-public struct ModelFoundationEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct ModelFoundationEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -317,9 +365,15 @@ public struct ModelFoundationEnum: RawRepresentable, Codable, Sendable, Hashable
 }
 
 /// Wire enum `ModelTypeEnum`; open: a value this version does not know is kept as it is.
-public struct ModelTypeEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct ModelTypeEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -334,9 +388,15 @@ public struct ModelTypeEnum: RawRepresentable, Codable, Sendable, Hashable {
 }
 
 /// Wire enum `SubscriptionTermEnum`; open: a value this version does not know is kept as it is.
-public struct SubscriptionTermEnum: RawRepresentable, Codable, Sendable, Hashable {
+public struct SubscriptionTermEnum: RawRepresentable, Codable, JSONCodable, Sendable, Hashable {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
+    public init(json reader: inout JSONReader) throws {
+        rawValue = try reader.readString()
+    }
+    public func write(to writer: inout JSONWriter) {
+        writer.write(rawValue)
+    }
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)
     }
@@ -351,7 +411,7 @@ public struct SubscriptionTermEnum: RawRepresentable, Codable, Sendable, Hashabl
 }
 
 /// Wire model `Aesthetics`.
-public struct Aesthetics: Codable, Sendable, Hashable {
+public struct Aesthetics: Codable, JSONCodable, Sendable, Hashable {
     public var font: Font
     public var schema: EmbeddedModelSchema?
     public var theme: Theme
@@ -387,10 +447,58 @@ public struct Aesthetics: Codable, Sendable, Hashable {
         try c.encode(theme, forKey: WireKey("theme"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_font: Font? = nil
+        var v_theme: Theme? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "font":
+                v_font = try Font(json: &reader)
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "theme":
+                v_theme = try Theme(json: &reader)
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_font else { throw reader.missing("font", in: "Aesthetics") }
+        self.font = v_font
+        guard let v_theme else { throw reader.missing("theme", in: "Aesthetics") }
+        self.theme = v_theme
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("font")
+        font.write(to: &writer)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("theme")
+        theme.write(to: &writer)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `AllocationCloud`.
-public struct AllocationCloud: Codable, Sendable, Hashable {
+public struct AllocationCloud: Codable, JSONCodable, Sendable, Hashable {
     public var id: String
     public var project: String
     public var region: String?
@@ -456,10 +564,118 @@ public struct AllocationCloud: Codable, Sendable, Hashable {
         try c.encodeOptional(version, forKey: WireKey("version"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_id: String? = nil
+        var v_project: String? = nil
+        var v_status: AllocationCloudStatus? = nil
+        var v_urls: AllocationCloudUrls? = nil
+        var v_user: String? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "id":
+                v_id = try reader.readString()
+            case "project":
+                v_project = try reader.readString()
+            case "region":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.region = try reader.readString()
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "status":
+                v_status = try AllocationCloudStatus(json: &reader)
+            case "updated":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.updated = try GroupedTimestamp(json: &reader)
+                }
+            case "urls":
+                v_urls = try AllocationCloudUrls(json: &reader)
+            case "user":
+                v_user = try reader.readString()
+            case "version":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.version = try reader.readString()
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_id else { throw reader.missing("id", in: "AllocationCloud") }
+        self.id = v_id
+        guard let v_project else { throw reader.missing("project", in: "AllocationCloud") }
+        self.project = v_project
+        guard let v_status else { throw reader.missing("status", in: "AllocationCloud") }
+        self.status = v_status
+        guard let v_urls else { throw reader.missing("urls", in: "AllocationCloud") }
+        self.urls = v_urls
+        guard let v_user else { throw reader.missing("user", in: "AllocationCloud") }
+        self.user = v_user
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("id")
+        writer.write(id)
+        writer.key("project")
+        writer.write(project)
+        if let value = region {
+            writer.key("region")
+            writer.write(value)
+        } else if writer.keptNull("region", extra) {
+            writer.key("region")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("status")
+        status.write(to: &writer)
+        if let value = updated {
+            writer.key("updated")
+            value.write(to: &writer)
+        } else if writer.keptNull("updated", extra) {
+            writer.key("updated")
+            writer.writeNull()
+        }
+        writer.key("urls")
+        urls.write(to: &writer)
+        writer.key("user")
+        writer.write(user)
+        if let value = version {
+            writer.key("version")
+            writer.write(value)
+        } else if writer.keptNull("version", extra) {
+            writer.key("version")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `AllocationCloudStatus`.
-public struct AllocationCloudStatus: Codable, Sendable, Hashable {
+public struct AllocationCloudStatus: Codable, JSONCodable, Sendable, Hashable {
     public var cloud: AllocationStatusEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -490,10 +706,51 @@ public struct AllocationCloudStatus: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_cloud: AllocationStatusEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "cloud":
+                v_cloud = try AllocationStatusEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_cloud else { throw reader.missing("cloud", in: "AllocationCloudStatus") }
+        self.cloud = v_cloud
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("cloud")
+        writer.write(cloud.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `AllocationCloudUrl`.
-public struct AllocationCloudUrl: Codable, Sendable, Hashable {
+public struct AllocationCloudUrl: Codable, JSONCodable, Sendable, Hashable {
     public var schema: EmbeddedModelSchema?
     public var status: AllocationStatusEnum
     public var url: String
@@ -529,10 +786,58 @@ public struct AllocationCloudUrl: Codable, Sendable, Hashable {
         try c.encode(url, forKey: WireKey("url"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_status: AllocationStatusEnum? = nil
+        var v_url: String? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "status":
+                v_status = try AllocationStatusEnum(rawValue: reader.readString())
+            case "url":
+                v_url = try reader.readString()
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_status else { throw reader.missing("status", in: "AllocationCloudUrl") }
+        self.status = v_status
+        guard let v_url else { throw reader.missing("url", in: "AllocationCloudUrl") }
+        self.url = v_url
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("status")
+        writer.write(status.rawValue)
+        writer.key("url")
+        writer.write(url)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `AllocationCloudUrls`.
-public struct AllocationCloudUrls: Codable, Sendable, Hashable {
+public struct AllocationCloudUrls: Codable, JSONCodable, Sendable, Hashable {
     public var base: AllocationCloudUrl
     public var id: AllocationCloudUrl
     public var schema: EmbeddedModelSchema?
@@ -573,10 +878,71 @@ public struct AllocationCloudUrls: Codable, Sendable, Hashable {
         try c.encodeOptional(vanity, forKey: WireKey("vanity"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_base: AllocationCloudUrl? = nil
+        var v_id: AllocationCloudUrl? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "base":
+                v_base = try AllocationCloudUrl(json: &reader)
+            case "id":
+                v_id = try AllocationCloudUrl(json: &reader)
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "vanity":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.vanity = try AllocationCloudUrl(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_base else { throw reader.missing("base", in: "AllocationCloudUrls") }
+        self.base = v_base
+        guard let v_id else { throw reader.missing("id", in: "AllocationCloudUrls") }
+        self.id = v_id
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("base")
+        base.write(to: &writer)
+        writer.key("id")
+        id.write(to: &writer)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = vanity {
+            writer.key("vanity")
+            value.write(to: &writer)
+        } else if writer.keptNull("vanity", extra) {
+            writer.key("vanity")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `AllowedCloudModelsInstanceConfiguration`.
-public struct AllowedCloudModelsInstanceConfiguration: Codable, Sendable, Hashable {
+public struct AllowedCloudModelsInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var allowedModels: InstanceConfigurationAllowedModels?
     public var defaultModels: InstanceConfigurationAllowedCloudModelsDefaultModels?
     public var enabled: InstanceConfigurationEnabledEnum
@@ -617,10 +983,77 @@ public struct AllowedCloudModelsInstanceConfiguration: Codable, Sendable, Hashab
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "allowedModels":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.allowedModels = try InstanceConfigurationAllowedModels(json: &reader)
+                }
+            case "defaultModels":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.defaultModels = try InstanceConfigurationAllowedCloudModelsDefaultModels(json: &reader)
+                }
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "AllowedCloudModelsInstanceConfiguration") }
+        self.enabled = v_enabled
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = allowedModels {
+            writer.key("allowedModels")
+            value.write(to: &writer)
+        } else if writer.keptNull("allowedModels", extra) {
+            writer.key("allowedModels")
+            writer.writeNull()
+        }
+        if let value = defaultModels {
+            writer.key("defaultModels")
+            value.write(to: &writer)
+        } else if writer.keptNull("defaultModels", extra) {
+            writer.key("defaultModels")
+            writer.writeNull()
+        }
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `AnonymousTemporalRange`.
-public struct AnonymousTemporalRange: Codable, Sendable, Hashable {
+public struct AnonymousTemporalRange: Codable, JSONCodable, Sendable, Hashable {
     public var between: Bool?
     public var continuous: Bool?
     public var from: GroupedTimestamp?
@@ -666,10 +1099,96 @@ public struct AnonymousTemporalRange: Codable, Sendable, Hashable {
         try c.encodeOptional(to, forKey: WireKey("to"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "between":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.between = try reader.readBool()
+                }
+            case "continuous":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.continuous = try reader.readBool()
+                }
+            case "from":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.from = try GroupedTimestamp(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "to":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.to = try GroupedTimestamp(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = between {
+            writer.key("between")
+            writer.write(value)
+        } else if writer.keptNull("between", extra) {
+            writer.key("between")
+            writer.writeNull()
+        }
+        if let value = continuous {
+            writer.key("continuous")
+            writer.write(value)
+        } else if writer.keptNull("continuous", extra) {
+            writer.key("continuous")
+            writer.writeNull()
+        }
+        if let value = from {
+            writer.key("from")
+            value.write(to: &writer)
+        } else if writer.keptNull("from", extra) {
+            writer.key("from")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = to {
+            writer.key("to")
+            value.write(to: &writer)
+        } else if writer.keptNull("to", extra) {
+            writer.key("to")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Auth0Identity`.
-public struct Auth0Identity: Codable, Sendable, Hashable {
+public struct Auth0Identity: Codable, JSONCodable, Sendable, Hashable {
     public var accessToken: String?
     public var connection: String?
     public var expiresIn: Int64?
@@ -720,10 +1239,109 @@ public struct Auth0Identity: Codable, Sendable, Hashable {
         try c.encodeOptional(userId, forKey: WireKey("user_id"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "access_token":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.accessToken = try reader.readString()
+                }
+            case "connection":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.connection = try reader.readString()
+                }
+            case "expires_in":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.expiresIn = try reader.readInt64()
+                }
+            case "isSocial":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.isSocial = try reader.readBool()
+                }
+            case "provider":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.provider = try reader.readString()
+                }
+            case "user_id":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.userId = try reader.readString()
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = accessToken {
+            writer.key("access_token")
+            writer.write(value)
+        } else if writer.keptNull("access_token", extra) {
+            writer.key("access_token")
+            writer.writeNull()
+        }
+        if let value = connection {
+            writer.key("connection")
+            writer.write(value)
+        } else if writer.keptNull("connection", extra) {
+            writer.key("connection")
+            writer.writeNull()
+        }
+        if let value = expiresIn {
+            writer.key("expires_in")
+            writer.write(value)
+        } else if writer.keptNull("expires_in", extra) {
+            writer.key("expires_in")
+            writer.writeNull()
+        }
+        if let value = isSocial {
+            writer.key("isSocial")
+            writer.write(value)
+        } else if writer.keptNull("isSocial", extra) {
+            writer.key("isSocial")
+            writer.writeNull()
+        }
+        if let value = provider {
+            writer.key("provider")
+            writer.write(value)
+        } else if writer.keptNull("provider", extra) {
+            writer.key("provider")
+            writer.writeNull()
+        }
+        if let value = userId {
+            writer.key("user_id")
+            writer.write(value)
+        } else if writer.keptNull("user_id", extra) {
+            writer.key("user_id")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Auth0OpenAIUserMetadata`.
-public struct Auth0OpenAIUserMetadata: Codable, Sendable, Hashable {
+public struct Auth0OpenAIUserMetadata: Codable, JSONCodable, Sendable, Hashable {
     public var apiKey: String?
     public var apiKeyName: String?
     public var organizationKey: String?
@@ -764,10 +1382,83 @@ public struct Auth0OpenAIUserMetadata: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "api_key":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.apiKey = try reader.readString()
+                }
+            case "api_key_name":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.apiKeyName = try reader.readString()
+                }
+            case "organization_key":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.organizationKey = try reader.readString()
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = apiKey {
+            writer.key("api_key")
+            writer.write(value)
+        } else if writer.keptNull("api_key", extra) {
+            writer.key("api_key")
+            writer.writeNull()
+        }
+        if let value = apiKeyName {
+            writer.key("api_key_name")
+            writer.write(value)
+        } else if writer.keptNull("api_key_name", extra) {
+            writer.key("api_key_name")
+            writer.writeNull()
+        }
+        if let value = organizationKey {
+            writer.key("organization_key")
+            writer.write(value)
+        } else if writer.keptNull("organization_key", extra) {
+            writer.key("organization_key")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Auth0User`.
-public struct Auth0User: Codable, Sendable, Hashable {
+public struct Auth0User: Codable, JSONCodable, Sendable, Hashable {
     public var blockedFor: [String]?
     public var createdAt: PiecesDateTime?
     public var email: String?
@@ -883,10 +1574,278 @@ public struct Auth0User: Codable, Sendable, Hashable {
         try c.encodeOptional(username, forKey: WireKey("username"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "blocked_for":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.blockedFor = try reader.readArray { r0 in try r0.readString() }
+                }
+            case "created_at":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.createdAt = try PiecesDateTime(text: reader.readString())
+                }
+            case "email":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.email = try reader.readString()
+                }
+            case "email_verified":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.emailVerified = try reader.readBool()
+                }
+            case "family_name":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.familyName = try reader.readString()
+                }
+            case "given_name":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.givenName = try reader.readString()
+                }
+            case "guardian_authenticators":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.guardianAuthenticators = try reader.readArray { r0 in try r0.readString() }
+                }
+            case "identities":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.identities = try reader.readArray { r0 in try Auth0Identity(json: &r0) }
+                }
+            case "last_ip":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.lastIp = try reader.readString()
+                }
+            case "last_login":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.lastLogin = try PiecesDateTime(text: reader.readString())
+                }
+            case "locale":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.locale = try reader.readString()
+                }
+            case "logins_count":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.loginsCount = try reader.readInt64()
+                }
+            case "name":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.name = try reader.readString()
+                }
+            case "nickname":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.nickname = try reader.readString()
+                }
+            case "picture":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.picture = try reader.readString()
+                }
+            case "updated_at":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.updatedAt = try PiecesDateTime(text: reader.readString())
+                }
+            case "user_id":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.userId = try reader.readString()
+                }
+            case "user_metadata":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.userMetadata = try Auth0UserMetadata(json: &reader)
+                }
+            case "username":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.username = try reader.readString()
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = blockedFor {
+            writer.key("blocked_for")
+            writer.writeArray(value) { w0, e0 in w0.write(e0) }
+        } else if writer.keptNull("blocked_for", extra) {
+            writer.key("blocked_for")
+            writer.writeNull()
+        }
+        if let value = createdAt {
+            writer.key("created_at")
+            writer.write(value.text)
+        } else if writer.keptNull("created_at", extra) {
+            writer.key("created_at")
+            writer.writeNull()
+        }
+        if let value = email {
+            writer.key("email")
+            writer.write(value)
+        } else if writer.keptNull("email", extra) {
+            writer.key("email")
+            writer.writeNull()
+        }
+        if let value = emailVerified {
+            writer.key("email_verified")
+            writer.write(value)
+        } else if writer.keptNull("email_verified", extra) {
+            writer.key("email_verified")
+            writer.writeNull()
+        }
+        if let value = familyName {
+            writer.key("family_name")
+            writer.write(value)
+        } else if writer.keptNull("family_name", extra) {
+            writer.key("family_name")
+            writer.writeNull()
+        }
+        if let value = givenName {
+            writer.key("given_name")
+            writer.write(value)
+        } else if writer.keptNull("given_name", extra) {
+            writer.key("given_name")
+            writer.writeNull()
+        }
+        if let value = guardianAuthenticators {
+            writer.key("guardian_authenticators")
+            writer.writeArray(value) { w0, e0 in w0.write(e0) }
+        } else if writer.keptNull("guardian_authenticators", extra) {
+            writer.key("guardian_authenticators")
+            writer.writeNull()
+        }
+        if let value = identities {
+            writer.key("identities")
+            writer.writeArray(value) { w0, e0 in e0.write(to: &w0) }
+        } else if writer.keptNull("identities", extra) {
+            writer.key("identities")
+            writer.writeNull()
+        }
+        if let value = lastIp {
+            writer.key("last_ip")
+            writer.write(value)
+        } else if writer.keptNull("last_ip", extra) {
+            writer.key("last_ip")
+            writer.writeNull()
+        }
+        if let value = lastLogin {
+            writer.key("last_login")
+            writer.write(value.text)
+        } else if writer.keptNull("last_login", extra) {
+            writer.key("last_login")
+            writer.writeNull()
+        }
+        if let value = locale {
+            writer.key("locale")
+            writer.write(value)
+        } else if writer.keptNull("locale", extra) {
+            writer.key("locale")
+            writer.writeNull()
+        }
+        if let value = loginsCount {
+            writer.key("logins_count")
+            writer.write(value)
+        } else if writer.keptNull("logins_count", extra) {
+            writer.key("logins_count")
+            writer.writeNull()
+        }
+        if let value = name {
+            writer.key("name")
+            writer.write(value)
+        } else if writer.keptNull("name", extra) {
+            writer.key("name")
+            writer.writeNull()
+        }
+        if let value = nickname {
+            writer.key("nickname")
+            writer.write(value)
+        } else if writer.keptNull("nickname", extra) {
+            writer.key("nickname")
+            writer.writeNull()
+        }
+        if let value = picture {
+            writer.key("picture")
+            writer.write(value)
+        } else if writer.keptNull("picture", extra) {
+            writer.key("picture")
+            writer.writeNull()
+        }
+        if let value = updatedAt {
+            writer.key("updated_at")
+            writer.write(value.text)
+        } else if writer.keptNull("updated_at", extra) {
+            writer.key("updated_at")
+            writer.writeNull()
+        }
+        if let value = userId {
+            writer.key("user_id")
+            writer.write(value)
+        } else if writer.keptNull("user_id", extra) {
+            writer.key("user_id")
+            writer.writeNull()
+        }
+        if let value = userMetadata {
+            writer.key("user_metadata")
+            value.write(to: &writer)
+        } else if writer.keptNull("user_metadata", extra) {
+            writer.key("user_metadata")
+            writer.writeNull()
+        }
+        if let value = username {
+            writer.key("username")
+            writer.write(value)
+        } else if writer.keptNull("username", extra) {
+            writer.key("username")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Auth0UserAllocationMetadata`.
-public struct Auth0UserAllocationMetadata: Codable, Sendable, Hashable {
+public struct Auth0UserAllocationMetadata: Codable, JSONCodable, Sendable, Hashable {
     public var project: String
     public var region: String
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -917,10 +1876,45 @@ public struct Auth0UserAllocationMetadata: Codable, Sendable, Hashable {
         try c.encode(region, forKey: WireKey("region"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_project: String? = nil
+        var v_region: String? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "project":
+                v_project = try reader.readString()
+            case "region":
+                v_region = try reader.readString()
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_project else { throw reader.missing("project", in: "Auth0UserAllocationMetadata") }
+        self.project = v_project
+        guard let v_region else { throw reader.missing("region", in: "Auth0UserAllocationMetadata") }
+        self.region = v_region
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("project")
+        writer.write(project)
+        writer.key("region")
+        writer.write(region)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Auth0UserBetaStatus`.
-public struct Auth0UserBetaStatus: Codable, Sendable, Hashable {
+public struct Auth0UserBetaStatus: Codable, JSONCodable, Sendable, Hashable {
     public var schema: EmbeddedModelSchema?
     public var vision: AnonymousTemporalRange?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -951,10 +1945,57 @@ public struct Auth0UserBetaStatus: Codable, Sendable, Hashable {
         try c.encodeOptional(vision, forKey: WireKey("vision"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "vision":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.vision = try AnonymousTemporalRange(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = vision {
+            writer.key("vision")
+            value.write(to: &writer)
+        } else if writer.keptNull("vision", extra) {
+            writer.key("vision")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Auth0UserMetadata`.
-public struct Auth0UserMetadata: Codable, Sendable, Hashable {
+public struct Auth0UserMetadata: Codable, JSONCodable, Sendable, Hashable {
     public var allocation: Auth0UserAllocationMetadata?
     public var beta: AnonymousTemporalRange?
     public var cloudKey: String?
@@ -1015,10 +2056,129 @@ public struct Auth0UserMetadata: Codable, Sendable, Hashable {
         try c.encodeOptional(vanityname, forKey: WireKey("vanityname"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_globalId: String? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "allocation":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.allocation = try Auth0UserAllocationMetadata(json: &reader)
+                }
+            case "beta":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.beta = try AnonymousTemporalRange(json: &reader)
+                }
+            case "cloud_key":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.cloudKey = try reader.readString()
+                }
+            case "global_id":
+                v_globalId = try reader.readString()
+            case "open_AI":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.openAI = try Auth0OpenAIUserMetadata(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "stripe_customer_id":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.stripeCustomerId = try reader.readString()
+                }
+            case "vanityname":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.vanityname = try reader.readString()
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_globalId else { throw reader.missing("global_id", in: "Auth0UserMetadata") }
+        self.globalId = v_globalId
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = allocation {
+            writer.key("allocation")
+            value.write(to: &writer)
+        } else if writer.keptNull("allocation", extra) {
+            writer.key("allocation")
+            writer.writeNull()
+        }
+        if let value = beta {
+            writer.key("beta")
+            value.write(to: &writer)
+        } else if writer.keptNull("beta", extra) {
+            writer.key("beta")
+            writer.writeNull()
+        }
+        if let value = cloudKey {
+            writer.key("cloud_key")
+            writer.write(value)
+        } else if writer.keptNull("cloud_key", extra) {
+            writer.key("cloud_key")
+            writer.writeNull()
+        }
+        writer.key("global_id")
+        writer.write(globalId)
+        if let value = openAI {
+            writer.key("open_AI")
+            value.write(to: &writer)
+        } else if writer.keptNull("open_AI", extra) {
+            writer.key("open_AI")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = stripeCustomerId {
+            writer.key("stripe_customer_id")
+            writer.write(value)
+        } else if writer.keptNull("stripe_customer_id", extra) {
+            writer.key("stripe_customer_id")
+            writer.writeNull()
+        }
+        if let value = vanityname {
+            writer.key("vanityname")
+            writer.write(value)
+        } else if writer.keptNull("vanityname", extra) {
+            writer.key("vanityname")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `BigQueryInstanceConfiguration`.
-public struct BigQueryInstanceConfiguration: Codable, Sendable, Hashable {
+public struct BigQueryInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -1048,11 +2208,52 @@ public struct BigQueryInstanceConfiguration: Codable, Sendable, Hashable {
         try c.encode(enabled, forKey: WireKey("enabled"))
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
+    }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "BigQueryInstanceConfiguration") }
+        self.enabled = v_enabled
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
     }
 }
 
 /// Wire model `CloudBackupCreationInstanceConfiguration`.
-public struct CloudBackupCreationInstanceConfiguration: Codable, Sendable, Hashable {
+public struct CloudBackupCreationInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -1082,11 +2283,52 @@ public struct CloudBackupCreationInstanceConfiguration: Codable, Sendable, Hasha
         try c.encode(enabled, forKey: WireKey("enabled"))
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
+    }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "CloudBackupCreationInstanceConfiguration") }
+        self.enabled = v_enabled
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
     }
 }
 
 /// Wire model `ConnectToCloudInstanceConfiguration`.
-public struct ConnectToCloudInstanceConfiguration: Codable, Sendable, Hashable {
+public struct ConnectToCloudInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -1116,11 +2358,52 @@ public struct ConnectToCloudInstanceConfiguration: Codable, Sendable, Hashable {
         try c.encode(enabled, forKey: WireKey("enabled"))
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
+    }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "ConnectToCloudInstanceConfiguration") }
+        self.enabled = v_enabled
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
     }
 }
 
 /// Wire model `DeleteCloudBackupInstanceConfiguration`.
-public struct DeleteCloudBackupInstanceConfiguration: Codable, Sendable, Hashable {
+public struct DeleteCloudBackupInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -1151,10 +2434,51 @@ public struct DeleteCloudBackupInstanceConfiguration: Codable, Sendable, Hashabl
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "DeleteCloudBackupInstanceConfiguration") }
+        self.enabled = v_enabled
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `DeniedWorkstreamPatternEngineSourcesInstanceConfiguration`.
-public struct DeniedWorkstreamPatternEngineSourcesInstanceConfiguration: Codable, Sendable, Hashable {
+public struct DeniedWorkstreamPatternEngineSourcesInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var deniedSources: InstanceConfigurationDeniedWorkstreamPatternEngineSources?
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
@@ -1190,10 +2514,64 @@ public struct DeniedWorkstreamPatternEngineSourcesInstanceConfiguration: Codable
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "deniedSources":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.deniedSources = try InstanceConfigurationDeniedWorkstreamPatternEngineSources(json: &reader)
+                }
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "DeniedWorkstreamPatternEngineSourcesInstanceConfiguration") }
+        self.enabled = v_enabled
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = deniedSources {
+            writer.key("deniedSources")
+            value.write(to: &writer)
+        } else if writer.keptNull("deniedSources", extra) {
+            writer.key("deniedSources")
+            writer.writeNull()
+        }
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration`.
-public struct DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration: Codable, Sendable, Hashable {
+public struct DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var deniedWebsites: InstanceConfigurationDeniedWorkstreamPatternEngineWebsites?
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
@@ -1229,10 +2607,64 @@ public struct DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration: Codabl
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "deniedWebsites":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.deniedWebsites = try InstanceConfigurationDeniedWorkstreamPatternEngineWebsites(json: &reader)
+                }
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration") }
+        self.enabled = v_enabled
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = deniedWebsites {
+            writer.key("deniedWebsites")
+            value.write(to: &writer)
+        } else if writer.keptNull("deniedWebsites", extra) {
+            writer.key("deniedWebsites")
+            writer.writeNull()
+        }
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `DescopeUserMetadata`.
-public struct DescopeUserMetadata: Codable, Sendable, Hashable {
+public struct DescopeUserMetadata: Codable, JSONCodable, Sendable, Hashable {
     public var allocation: Auth0UserAllocationMetadata?
     public var beta: AnonymousTemporalRange?
     public var descopeId: String
@@ -1288,10 +2720,110 @@ public struct DescopeUserMetadata: Codable, Sendable, Hashable {
         try c.encodeOptional(vanityname, forKey: WireKey("vanityname"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_descopeId: String? = nil
+        var v_globalId: String? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "allocation":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.allocation = try Auth0UserAllocationMetadata(json: &reader)
+                }
+            case "beta":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.beta = try AnonymousTemporalRange(json: &reader)
+                }
+            case "descope_id":
+                v_descopeId = try reader.readString()
+            case "global_id":
+                v_globalId = try reader.readString()
+            case "open_AI":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.openAI = try Auth0OpenAIUserMetadata(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "vanityname":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.vanityname = try reader.readString()
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_descopeId else { throw reader.missing("descope_id", in: "DescopeUserMetadata") }
+        self.descopeId = v_descopeId
+        guard let v_globalId else { throw reader.missing("global_id", in: "DescopeUserMetadata") }
+        self.globalId = v_globalId
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = allocation {
+            writer.key("allocation")
+            value.write(to: &writer)
+        } else if writer.keptNull("allocation", extra) {
+            writer.key("allocation")
+            writer.writeNull()
+        }
+        if let value = beta {
+            writer.key("beta")
+            value.write(to: &writer)
+        } else if writer.keptNull("beta", extra) {
+            writer.key("beta")
+            writer.writeNull()
+        }
+        writer.key("descope_id")
+        writer.write(descopeId)
+        writer.key("global_id")
+        writer.write(globalId)
+        if let value = openAI {
+            writer.key("open_AI")
+            value.write(to: &writer)
+        } else if writer.keptNull("open_AI", extra) {
+            writer.key("open_AI")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = vanityname {
+            writer.key("vanityname")
+            writer.write(value)
+        } else if writer.keptNull("vanityname", extra) {
+            writer.key("vanityname")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `EmbeddedModelSchema`.
-public struct EmbeddedModelSchema: Codable, Sendable, Hashable {
+public struct EmbeddedModelSchema: Codable, JSONCodable, Sendable, Hashable {
     public var migration: Int64
     public var semantic: EmbeddedModelSchemaSemanticVersionEnum
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -1322,10 +2854,45 @@ public struct EmbeddedModelSchema: Codable, Sendable, Hashable {
         try c.encode(semantic, forKey: WireKey("semantic"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_migration: Int64? = nil
+        var v_semantic: EmbeddedModelSchemaSemanticVersionEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "migration":
+                v_migration = try reader.readInt64()
+            case "semantic":
+                v_semantic = try EmbeddedModelSchemaSemanticVersionEnum(rawValue: reader.readString())
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_migration else { throw reader.missing("migration", in: "EmbeddedModelSchema") }
+        self.migration = v_migration
+        guard let v_semantic else { throw reader.missing("semantic", in: "EmbeddedModelSchema") }
+        self.semantic = v_semantic
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("migration")
+        writer.write(migration)
+        writer.key("semantic")
+        writer.write(semantic.rawValue)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ExternalProvider`.
-public struct ExternalProvider: Codable, Sendable, Hashable {
+public struct ExternalProvider: Codable, JSONCodable, Sendable, Hashable {
     public var accessToken: String?
     public var connection: String?
     public var created: GroupedTimestamp
@@ -1396,10 +2963,137 @@ public struct ExternalProvider: Codable, Sendable, Hashable {
         try c.encode(userId, forKey: WireKey("user_id"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_created: GroupedTimestamp? = nil
+        var v_type: ExternalProviderTypeEnum? = nil
+        var v_updated: GroupedTimestamp? = nil
+        var v_userId: String? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "access_token":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.accessToken = try reader.readString()
+                }
+            case "connection":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.connection = try reader.readString()
+                }
+            case "created":
+                v_created = try GroupedTimestamp(json: &reader)
+            case "expires_in":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.expiresIn = try reader.readInt64()
+                }
+            case "isSocial":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.isSocial = try reader.readBool()
+                }
+            case "profileData":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.profileData = try ExternalProviderProfileData(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "type":
+                v_type = try ExternalProviderTypeEnum(rawValue: reader.readString())
+            case "updated":
+                v_updated = try GroupedTimestamp(json: &reader)
+            case "user_id":
+                v_userId = try reader.readString()
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_created else { throw reader.missing("created", in: "ExternalProvider") }
+        self.created = v_created
+        guard let v_type else { throw reader.missing("type", in: "ExternalProvider") }
+        self.type = v_type
+        guard let v_updated else { throw reader.missing("updated", in: "ExternalProvider") }
+        self.updated = v_updated
+        guard let v_userId else { throw reader.missing("user_id", in: "ExternalProvider") }
+        self.userId = v_userId
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = accessToken {
+            writer.key("access_token")
+            writer.write(value)
+        } else if writer.keptNull("access_token", extra) {
+            writer.key("access_token")
+            writer.writeNull()
+        }
+        if let value = connection {
+            writer.key("connection")
+            writer.write(value)
+        } else if writer.keptNull("connection", extra) {
+            writer.key("connection")
+            writer.writeNull()
+        }
+        writer.key("created")
+        created.write(to: &writer)
+        if let value = expiresIn {
+            writer.key("expires_in")
+            writer.write(value)
+        } else if writer.keptNull("expires_in", extra) {
+            writer.key("expires_in")
+            writer.writeNull()
+        }
+        if let value = isSocial {
+            writer.key("isSocial")
+            writer.write(value)
+        } else if writer.keptNull("isSocial", extra) {
+            writer.key("isSocial")
+            writer.writeNull()
+        }
+        if let value = profileData {
+            writer.key("profileData")
+            value.write(to: &writer)
+        } else if writer.keptNull("profileData", extra) {
+            writer.key("profileData")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("type")
+        writer.write(type.rawValue)
+        writer.key("updated")
+        updated.write(to: &writer)
+        writer.key("user_id")
+        writer.write(userId)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ExternalProviderProfileData`.
-public struct ExternalProviderProfileData: Codable, Sendable, Hashable {
+public struct ExternalProviderProfileData: Codable, JSONCodable, Sendable, Hashable {
     public var anchor: String?
     public var bio: String?
     public var blog: String?
@@ -1610,10 +3304,525 @@ public struct ExternalProviderProfileData: Codable, Sendable, Hashable {
         try c.encodeOptional(url, forKey: WireKey("url"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "anchor":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.anchor = try reader.readString()
+                }
+            case "bio":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.bio = try reader.readString()
+                }
+            case "blog":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.blog = try reader.readString()
+                }
+            case "collaborators":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.collaborators = try reader.readInt64()
+                }
+            case "company":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.company = try reader.readString()
+                }
+            case "created_at":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.createdAt = try reader.readString()
+                }
+            case "disk_usage":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.diskUsage = try reader.readInt64()
+                }
+            case "email":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.email = try reader.readString()
+                }
+            case "email_verified":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.emailVerified = try reader.readBool()
+                }
+            case "events_url":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.eventsUrl = try reader.readString()
+                }
+            case "followers":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.followers = try reader.readInt64()
+                }
+            case "followers_url":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.followersUrl = try reader.readString()
+                }
+            case "following":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.following = try reader.readInt64()
+                }
+            case "following_url":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.followingUrl = try reader.readString()
+                }
+            case "gists_url":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.gistsUrl = try reader.readString()
+                }
+            case "gravatar_id":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.gravatarId = try reader.readString()
+                }
+            case "hireable":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.hireable = try reader.readBool()
+                }
+            case "html_url":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.htmlUrl = try reader.readString()
+                }
+            case "name":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.name = try reader.readString()
+                }
+            case "nickname":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.nickname = try reader.readString()
+                }
+            case "node_id":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.nodeId = try reader.readString()
+                }
+            case "organizations_url":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.organizationsUrl = try reader.readString()
+                }
+            case "owned_private_repos":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.ownedPrivateRepos = try reader.readInt64()
+                }
+            case "picture":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.picture = try reader.readString()
+                }
+            case "private_gists":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.privateGists = try reader.readInt64()
+                }
+            case "public_gists":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.publicGists = try reader.readInt64()
+                }
+            case "public_repos":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.publicRepos = try reader.readInt64()
+                }
+            case "received_events_url":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.receivedEventsUrl = try reader.readString()
+                }
+            case "repos_url":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.reposUrl = try reader.readString()
+                }
+            case "site_admin":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.siteAdmin = try reader.readBool()
+                }
+            case "starred_url":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.starredUrl = try reader.readString()
+                }
+            case "subscriptions_url":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.subscriptionsUrl = try reader.readString()
+                }
+            case "total_private_repos":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.totalPrivateRepos = try reader.readInt64()
+                }
+            case "twitter_username":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.twitterUsername = try reader.readString()
+                }
+            case "two_factor_authentication":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.twoFactorAuthentication = try reader.readBool()
+                }
+            case "type":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.type = try reader.readString()
+                }
+            case "updated_at":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.updatedAt = try reader.readString()
+                }
+            case "url":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.url = try reader.readString()
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = anchor {
+            writer.key("anchor")
+            writer.write(value)
+        } else if writer.keptNull("anchor", extra) {
+            writer.key("anchor")
+            writer.writeNull()
+        }
+        if let value = bio {
+            writer.key("bio")
+            writer.write(value)
+        } else if writer.keptNull("bio", extra) {
+            writer.key("bio")
+            writer.writeNull()
+        }
+        if let value = blog {
+            writer.key("blog")
+            writer.write(value)
+        } else if writer.keptNull("blog", extra) {
+            writer.key("blog")
+            writer.writeNull()
+        }
+        if let value = collaborators {
+            writer.key("collaborators")
+            writer.write(value)
+        } else if writer.keptNull("collaborators", extra) {
+            writer.key("collaborators")
+            writer.writeNull()
+        }
+        if let value = company {
+            writer.key("company")
+            writer.write(value)
+        } else if writer.keptNull("company", extra) {
+            writer.key("company")
+            writer.writeNull()
+        }
+        if let value = createdAt {
+            writer.key("created_at")
+            writer.write(value)
+        } else if writer.keptNull("created_at", extra) {
+            writer.key("created_at")
+            writer.writeNull()
+        }
+        if let value = diskUsage {
+            writer.key("disk_usage")
+            writer.write(value)
+        } else if writer.keptNull("disk_usage", extra) {
+            writer.key("disk_usage")
+            writer.writeNull()
+        }
+        if let value = email {
+            writer.key("email")
+            writer.write(value)
+        } else if writer.keptNull("email", extra) {
+            writer.key("email")
+            writer.writeNull()
+        }
+        if let value = emailVerified {
+            writer.key("email_verified")
+            writer.write(value)
+        } else if writer.keptNull("email_verified", extra) {
+            writer.key("email_verified")
+            writer.writeNull()
+        }
+        if let value = eventsUrl {
+            writer.key("events_url")
+            writer.write(value)
+        } else if writer.keptNull("events_url", extra) {
+            writer.key("events_url")
+            writer.writeNull()
+        }
+        if let value = followers {
+            writer.key("followers")
+            writer.write(value)
+        } else if writer.keptNull("followers", extra) {
+            writer.key("followers")
+            writer.writeNull()
+        }
+        if let value = followersUrl {
+            writer.key("followers_url")
+            writer.write(value)
+        } else if writer.keptNull("followers_url", extra) {
+            writer.key("followers_url")
+            writer.writeNull()
+        }
+        if let value = following {
+            writer.key("following")
+            writer.write(value)
+        } else if writer.keptNull("following", extra) {
+            writer.key("following")
+            writer.writeNull()
+        }
+        if let value = followingUrl {
+            writer.key("following_url")
+            writer.write(value)
+        } else if writer.keptNull("following_url", extra) {
+            writer.key("following_url")
+            writer.writeNull()
+        }
+        if let value = gistsUrl {
+            writer.key("gists_url")
+            writer.write(value)
+        } else if writer.keptNull("gists_url", extra) {
+            writer.key("gists_url")
+            writer.writeNull()
+        }
+        if let value = gravatarId {
+            writer.key("gravatar_id")
+            writer.write(value)
+        } else if writer.keptNull("gravatar_id", extra) {
+            writer.key("gravatar_id")
+            writer.writeNull()
+        }
+        if let value = hireable {
+            writer.key("hireable")
+            writer.write(value)
+        } else if writer.keptNull("hireable", extra) {
+            writer.key("hireable")
+            writer.writeNull()
+        }
+        if let value = htmlUrl {
+            writer.key("html_url")
+            writer.write(value)
+        } else if writer.keptNull("html_url", extra) {
+            writer.key("html_url")
+            writer.writeNull()
+        }
+        if let value = name {
+            writer.key("name")
+            writer.write(value)
+        } else if writer.keptNull("name", extra) {
+            writer.key("name")
+            writer.writeNull()
+        }
+        if let value = nickname {
+            writer.key("nickname")
+            writer.write(value)
+        } else if writer.keptNull("nickname", extra) {
+            writer.key("nickname")
+            writer.writeNull()
+        }
+        if let value = nodeId {
+            writer.key("node_id")
+            writer.write(value)
+        } else if writer.keptNull("node_id", extra) {
+            writer.key("node_id")
+            writer.writeNull()
+        }
+        if let value = organizationsUrl {
+            writer.key("organizations_url")
+            writer.write(value)
+        } else if writer.keptNull("organizations_url", extra) {
+            writer.key("organizations_url")
+            writer.writeNull()
+        }
+        if let value = ownedPrivateRepos {
+            writer.key("owned_private_repos")
+            writer.write(value)
+        } else if writer.keptNull("owned_private_repos", extra) {
+            writer.key("owned_private_repos")
+            writer.writeNull()
+        }
+        if let value = picture {
+            writer.key("picture")
+            writer.write(value)
+        } else if writer.keptNull("picture", extra) {
+            writer.key("picture")
+            writer.writeNull()
+        }
+        if let value = privateGists {
+            writer.key("private_gists")
+            writer.write(value)
+        } else if writer.keptNull("private_gists", extra) {
+            writer.key("private_gists")
+            writer.writeNull()
+        }
+        if let value = publicGists {
+            writer.key("public_gists")
+            writer.write(value)
+        } else if writer.keptNull("public_gists", extra) {
+            writer.key("public_gists")
+            writer.writeNull()
+        }
+        if let value = publicRepos {
+            writer.key("public_repos")
+            writer.write(value)
+        } else if writer.keptNull("public_repos", extra) {
+            writer.key("public_repos")
+            writer.writeNull()
+        }
+        if let value = receivedEventsUrl {
+            writer.key("received_events_url")
+            writer.write(value)
+        } else if writer.keptNull("received_events_url", extra) {
+            writer.key("received_events_url")
+            writer.writeNull()
+        }
+        if let value = reposUrl {
+            writer.key("repos_url")
+            writer.write(value)
+        } else if writer.keptNull("repos_url", extra) {
+            writer.key("repos_url")
+            writer.writeNull()
+        }
+        if let value = siteAdmin {
+            writer.key("site_admin")
+            writer.write(value)
+        } else if writer.keptNull("site_admin", extra) {
+            writer.key("site_admin")
+            writer.writeNull()
+        }
+        if let value = starredUrl {
+            writer.key("starred_url")
+            writer.write(value)
+        } else if writer.keptNull("starred_url", extra) {
+            writer.key("starred_url")
+            writer.writeNull()
+        }
+        if let value = subscriptionsUrl {
+            writer.key("subscriptions_url")
+            writer.write(value)
+        } else if writer.keptNull("subscriptions_url", extra) {
+            writer.key("subscriptions_url")
+            writer.writeNull()
+        }
+        if let value = totalPrivateRepos {
+            writer.key("total_private_repos")
+            writer.write(value)
+        } else if writer.keptNull("total_private_repos", extra) {
+            writer.key("total_private_repos")
+            writer.writeNull()
+        }
+        if let value = twitterUsername {
+            writer.key("twitter_username")
+            writer.write(value)
+        } else if writer.keptNull("twitter_username", extra) {
+            writer.key("twitter_username")
+            writer.writeNull()
+        }
+        if let value = twoFactorAuthentication {
+            writer.key("two_factor_authentication")
+            writer.write(value)
+        } else if writer.keptNull("two_factor_authentication", extra) {
+            writer.key("two_factor_authentication")
+            writer.writeNull()
+        }
+        if let value = type {
+            writer.key("type")
+            writer.write(value)
+        } else if writer.keptNull("type", extra) {
+            writer.key("type")
+            writer.writeNull()
+        }
+        if let value = updatedAt {
+            writer.key("updated_at")
+            writer.write(value)
+        } else if writer.keptNull("updated_at", extra) {
+            writer.key("updated_at")
+            writer.writeNull()
+        }
+        if let value = url {
+            writer.key("url")
+            writer.write(value)
+        } else if writer.keptNull("url", extra) {
+            writer.key("url")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ExternalProviders`.
-public struct ExternalProviders: Codable, Sendable, Hashable {
+public struct ExternalProviders: Codable, JSONCodable, Sendable, Hashable {
     public var iterable: [ExternalProvider]
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -1644,10 +3853,51 @@ public struct ExternalProviders: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_iterable: [ExternalProvider]? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "iterable":
+                v_iterable = try reader.readArray { r0 in try ExternalProvider(json: &r0) }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_iterable else { throw reader.missing("iterable", in: "ExternalProviders") }
+        self.iterable = v_iterable
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("iterable")
+        writer.writeArray(iterable) { w0, e0 in e0.write(to: &w0) }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `FlattenedEntities`.
-public struct FlattenedEntities: Codable, Sendable, Hashable {
+public struct FlattenedEntities: Codable, JSONCodable, Sendable, Hashable {
     public var indices: [String: Int64]?
     public var iterable: [ReferencedEntity]
     public var schema: EmbeddedModelSchema?
@@ -1688,10 +3938,77 @@ public struct FlattenedEntities: Codable, Sendable, Hashable {
         try c.encodeOptional(score, forKey: WireKey("score"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_iterable: [ReferencedEntity]? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "indices":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.indices = try reader.readIntMap()
+                }
+            case "iterable":
+                v_iterable = try reader.readArray { r0 in try ReferencedEntity(json: &r0) }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "score":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.score = try Score(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_iterable else { throw reader.missing("iterable", in: "FlattenedEntities") }
+        self.iterable = v_iterable
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = indices {
+            writer.key("indices")
+            writer.write(value)
+        } else if writer.keptNull("indices", extra) {
+            writer.key("indices")
+            writer.writeNull()
+        }
+        writer.key("iterable")
+        writer.writeArray(iterable) { w0, e0 in e0.write(to: &w0) }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = score {
+            writer.key("score")
+            value.write(to: &writer)
+        } else if writer.keptNull("score", extra) {
+            writer.key("score")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `FlattenedEntity`.
-public struct FlattenedEntity: Codable, Sendable, Hashable {
+public struct FlattenedEntity: Codable, JSONCodable, Sendable, Hashable {
     public var configuration: InstanceConfiguration
     public var created: GroupedTimestamp
     public var deleted: GroupedTimestamp?
@@ -1772,10 +4089,151 @@ public struct FlattenedEntity: Codable, Sendable, Hashable {
         try c.encodeOptional(users, forKey: WireKey("users"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_configuration: InstanceConfiguration? = nil
+        var v_created: GroupedTimestamp? = nil
+        var v_id: String? = nil
+        var v_name: String? = nil
+        var v_type: EntityTypeEnum? = nil
+        var v_updated: GroupedTimestamp? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "configuration":
+                v_configuration = try InstanceConfiguration(json: &reader)
+            case "created":
+                v_created = try GroupedTimestamp(json: &reader)
+            case "deleted":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.deleted = try GroupedTimestamp(json: &reader)
+                }
+            case "id":
+                v_id = try reader.readString()
+            case "name":
+                v_name = try reader.readString()
+            case "org_identifier":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.orgIdentifier = try reader.readString()
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "subscriptions":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.subscriptions = try FlattenedSubscriptions(json: &reader)
+                }
+            case "team_identifier":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.teamIdentifier = try reader.readString()
+                }
+            case "type":
+                v_type = try EntityTypeEnum(rawValue: reader.readString())
+            case "updated":
+                v_updated = try GroupedTimestamp(json: &reader)
+            case "users":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.users = try FlattenedUsers(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_configuration else { throw reader.missing("configuration", in: "FlattenedEntity") }
+        self.configuration = v_configuration
+        guard let v_created else { throw reader.missing("created", in: "FlattenedEntity") }
+        self.created = v_created
+        guard let v_id else { throw reader.missing("id", in: "FlattenedEntity") }
+        self.id = v_id
+        guard let v_name else { throw reader.missing("name", in: "FlattenedEntity") }
+        self.name = v_name
+        guard let v_type else { throw reader.missing("type", in: "FlattenedEntity") }
+        self.type = v_type
+        guard let v_updated else { throw reader.missing("updated", in: "FlattenedEntity") }
+        self.updated = v_updated
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("configuration")
+        configuration.write(to: &writer)
+        writer.key("created")
+        created.write(to: &writer)
+        if let value = deleted {
+            writer.key("deleted")
+            value.write(to: &writer)
+        } else if writer.keptNull("deleted", extra) {
+            writer.key("deleted")
+            writer.writeNull()
+        }
+        writer.key("id")
+        writer.write(id)
+        writer.key("name")
+        writer.write(name)
+        if let value = orgIdentifier {
+            writer.key("org_identifier")
+            writer.write(value)
+        } else if writer.keptNull("org_identifier", extra) {
+            writer.key("org_identifier")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = subscriptions {
+            writer.key("subscriptions")
+            value.write(to: &writer)
+        } else if writer.keptNull("subscriptions", extra) {
+            writer.key("subscriptions")
+            writer.writeNull()
+        }
+        if let value = teamIdentifier {
+            writer.key("team_identifier")
+            writer.write(value)
+        } else if writer.keptNull("team_identifier", extra) {
+            writer.key("team_identifier")
+            writer.writeNull()
+        }
+        writer.key("type")
+        writer.write(type.rawValue)
+        writer.key("updated")
+        updated.write(to: &writer)
+        if let value = users {
+            writer.key("users")
+            value.write(to: &writer)
+        } else if writer.keptNull("users", extra) {
+            writer.key("users")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `FlattenedSubscription`.
-public struct FlattenedSubscription: Codable, Sendable, Hashable {
+public struct FlattenedSubscription: Codable, JSONCodable, Sendable, Hashable {
     public var active: Bool
     public var cancelled: GroupedTimestamp?
     public var created: GroupedTimestamp
@@ -1881,10 +4339,186 @@ public struct FlattenedSubscription: Codable, Sendable, Hashable {
         try c.encode(user, forKey: WireKey("user"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_active: Bool? = nil
+        var v_created: GroupedTimestamp? = nil
+        var v_id: String? = nil
+        var v_name: String? = nil
+        var v_priceId: String? = nil
+        var v_productId: String? = nil
+        var v_quantity: Int64? = nil
+        var v_subscriptionId: String? = nil
+        var v_term: SubscriptionTermEnum? = nil
+        var v_updated: GroupedTimestamp? = nil
+        var v_user: ReferencedUser? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "active":
+                v_active = try reader.readBool()
+            case "cancelled":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.cancelled = try GroupedTimestamp(json: &reader)
+                }
+            case "created":
+                v_created = try GroupedTimestamp(json: &reader)
+            case "entities":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.entities = try FlattenedEntities(json: &reader)
+                }
+            case "id":
+                v_id = try reader.readString()
+            case "name":
+                v_name = try reader.readString()
+            case "next_billing_date":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.nextBillingDate = try GroupedTimestamp(json: &reader)
+                }
+            case "paused":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.paused = try GroupedTimestamp(json: &reader)
+                }
+            case "price_id":
+                v_priceId = try reader.readString()
+            case "product_id":
+                v_productId = try reader.readString()
+            case "quantity":
+                v_quantity = try reader.readInt64()
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "score":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.score = try Score(json: &reader)
+                }
+            case "subscription_id":
+                v_subscriptionId = try reader.readString()
+            case "term":
+                v_term = try SubscriptionTermEnum(rawValue: reader.readString())
+            case "updated":
+                v_updated = try GroupedTimestamp(json: &reader)
+            case "user":
+                v_user = try ReferencedUser(json: &reader)
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_active else { throw reader.missing("active", in: "FlattenedSubscription") }
+        self.active = v_active
+        guard let v_created else { throw reader.missing("created", in: "FlattenedSubscription") }
+        self.created = v_created
+        guard let v_id else { throw reader.missing("id", in: "FlattenedSubscription") }
+        self.id = v_id
+        guard let v_name else { throw reader.missing("name", in: "FlattenedSubscription") }
+        self.name = v_name
+        guard let v_priceId else { throw reader.missing("price_id", in: "FlattenedSubscription") }
+        self.priceId = v_priceId
+        guard let v_productId else { throw reader.missing("product_id", in: "FlattenedSubscription") }
+        self.productId = v_productId
+        guard let v_quantity else { throw reader.missing("quantity", in: "FlattenedSubscription") }
+        self.quantity = v_quantity
+        guard let v_subscriptionId else { throw reader.missing("subscription_id", in: "FlattenedSubscription") }
+        self.subscriptionId = v_subscriptionId
+        guard let v_term else { throw reader.missing("term", in: "FlattenedSubscription") }
+        self.term = v_term
+        guard let v_updated else { throw reader.missing("updated", in: "FlattenedSubscription") }
+        self.updated = v_updated
+        guard let v_user else { throw reader.missing("user", in: "FlattenedSubscription") }
+        self.user = v_user
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("active")
+        writer.write(active)
+        if let value = cancelled {
+            writer.key("cancelled")
+            value.write(to: &writer)
+        } else if writer.keptNull("cancelled", extra) {
+            writer.key("cancelled")
+            writer.writeNull()
+        }
+        writer.key("created")
+        created.write(to: &writer)
+        if let value = entities {
+            writer.key("entities")
+            value.write(to: &writer)
+        } else if writer.keptNull("entities", extra) {
+            writer.key("entities")
+            writer.writeNull()
+        }
+        writer.key("id")
+        writer.write(id)
+        writer.key("name")
+        writer.write(name)
+        if let value = nextBillingDate {
+            writer.key("next_billing_date")
+            value.write(to: &writer)
+        } else if writer.keptNull("next_billing_date", extra) {
+            writer.key("next_billing_date")
+            writer.writeNull()
+        }
+        if let value = paused {
+            writer.key("paused")
+            value.write(to: &writer)
+        } else if writer.keptNull("paused", extra) {
+            writer.key("paused")
+            writer.writeNull()
+        }
+        writer.key("price_id")
+        writer.write(priceId)
+        writer.key("product_id")
+        writer.write(productId)
+        writer.key("quantity")
+        writer.write(quantity)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = score {
+            writer.key("score")
+            value.write(to: &writer)
+        } else if writer.keptNull("score", extra) {
+            writer.key("score")
+            writer.writeNull()
+        }
+        writer.key("subscription_id")
+        writer.write(subscriptionId)
+        writer.key("term")
+        writer.write(term.rawValue)
+        writer.key("updated")
+        updated.write(to: &writer)
+        writer.key("user")
+        user.write(to: &writer)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `FlattenedSubscriptions`.
-public struct FlattenedSubscriptions: Codable, Sendable, Hashable {
+public struct FlattenedSubscriptions: Codable, JSONCodable, Sendable, Hashable {
     public var indices: [String: Int64]?
     public var iterable: [ReferencedSubscription]
     public var schema: EmbeddedModelSchema?
@@ -1925,10 +4559,77 @@ public struct FlattenedSubscriptions: Codable, Sendable, Hashable {
         try c.encodeOptional(score, forKey: WireKey("score"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_iterable: [ReferencedSubscription]? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "indices":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.indices = try reader.readIntMap()
+                }
+            case "iterable":
+                v_iterable = try reader.readArray { r0 in try ReferencedSubscription(json: &r0) }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "score":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.score = try Score(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_iterable else { throw reader.missing("iterable", in: "FlattenedSubscriptions") }
+        self.iterable = v_iterable
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = indices {
+            writer.key("indices")
+            writer.write(value)
+        } else if writer.keptNull("indices", extra) {
+            writer.key("indices")
+            writer.writeNull()
+        }
+        writer.key("iterable")
+        writer.writeArray(iterable) { w0, e0 in e0.write(to: &w0) }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = score {
+            writer.key("score")
+            value.write(to: &writer)
+        } else if writer.keptNull("score", extra) {
+            writer.key("score")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `FlattenedUserProfile`.
-public struct FlattenedUserProfile: Codable, Sendable, Hashable {
+public struct FlattenedUserProfile: Codable, JSONCodable, Sendable, Hashable {
     public var email: String?
     public var entities: FlattenedEntities?
     public var id: String
@@ -1994,10 +4695,142 @@ public struct FlattenedUserProfile: Codable, Sendable, Hashable {
         try c.encodeOptional(vanityname, forKey: WireKey("vanityname"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_id: String? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "email":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.email = try reader.readString()
+                }
+            case "entities":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.entities = try FlattenedEntities(json: &reader)
+                }
+            case "id":
+                v_id = try reader.readString()
+            case "name":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.name = try reader.readString()
+                }
+            case "picture":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.picture = try reader.readString()
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "subscriptions":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.subscriptions = try FlattenedSubscriptions(json: &reader)
+                }
+            case "username":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.username = try reader.readString()
+                }
+            case "vanityname":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.vanityname = try reader.readString()
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_id else { throw reader.missing("id", in: "FlattenedUserProfile") }
+        self.id = v_id
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = email {
+            writer.key("email")
+            writer.write(value)
+        } else if writer.keptNull("email", extra) {
+            writer.key("email")
+            writer.writeNull()
+        }
+        if let value = entities {
+            writer.key("entities")
+            value.write(to: &writer)
+        } else if writer.keptNull("entities", extra) {
+            writer.key("entities")
+            writer.writeNull()
+        }
+        writer.key("id")
+        writer.write(id)
+        if let value = name {
+            writer.key("name")
+            writer.write(value)
+        } else if writer.keptNull("name", extra) {
+            writer.key("name")
+            writer.writeNull()
+        }
+        if let value = picture {
+            writer.key("picture")
+            writer.write(value)
+        } else if writer.keptNull("picture", extra) {
+            writer.key("picture")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = subscriptions {
+            writer.key("subscriptions")
+            value.write(to: &writer)
+        } else if writer.keptNull("subscriptions", extra) {
+            writer.key("subscriptions")
+            writer.writeNull()
+        }
+        if let value = username {
+            writer.key("username")
+            writer.write(value)
+        } else if writer.keptNull("username", extra) {
+            writer.key("username")
+            writer.writeNull()
+        }
+        if let value = vanityname {
+            writer.key("vanityname")
+            writer.write(value)
+        } else if writer.keptNull("vanityname", extra) {
+            writer.key("vanityname")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `FlattenedUsers`.
-public struct FlattenedUsers: Codable, Sendable, Hashable {
+public struct FlattenedUsers: Codable, JSONCodable, Sendable, Hashable {
     public var indices: [String: Int64]?
     public var iterable: [ReferencedUser]
     public var schema: EmbeddedModelSchema?
@@ -2038,10 +4871,77 @@ public struct FlattenedUsers: Codable, Sendable, Hashable {
         try c.encodeOptional(score, forKey: WireKey("score"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_iterable: [ReferencedUser]? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "indices":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.indices = try reader.readIntMap()
+                }
+            case "iterable":
+                v_iterable = try reader.readArray { r0 in try ReferencedUser(json: &r0) }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "score":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.score = try Score(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_iterable else { throw reader.missing("iterable", in: "FlattenedUsers") }
+        self.iterable = v_iterable
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = indices {
+            writer.key("indices")
+            writer.write(value)
+        } else if writer.keptNull("indices", extra) {
+            writer.key("indices")
+            writer.writeNull()
+        }
+        writer.key("iterable")
+        writer.writeArray(iterable) { w0, e0 in e0.write(to: &w0) }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = score {
+            writer.key("score")
+            value.write(to: &writer)
+        } else if writer.keptNull("score", extra) {
+            writer.key("score")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Font`.
-public struct Font: Codable, Sendable, Hashable {
+public struct Font: Codable, JSONCodable, Sendable, Hashable {
     public var schema: EmbeddedModelSchema?
     public var size: Int64
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2072,10 +4972,51 @@ public struct Font: Codable, Sendable, Hashable {
         try c.encode(size, forKey: WireKey("size"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_size: Int64? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "size":
+                v_size = try reader.readInt64()
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_size else { throw reader.missing("size", in: "Font") }
+        self.size = v_size
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("size")
+        writer.write(size)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `GroupedTimestamp`.
-public struct GroupedTimestamp: Codable, Sendable, Hashable {
+public struct GroupedTimestamp: Codable, JSONCodable, Sendable, Hashable {
     public var readable: String?
     public var schema: EmbeddedModelSchema?
     public var value: PiecesDateTime
@@ -2111,10 +5052,64 @@ public struct GroupedTimestamp: Codable, Sendable, Hashable {
         try c.encode(value, forKey: WireKey("value"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_value: PiecesDateTime? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "readable":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.readable = try reader.readString()
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "value":
+                v_value = try PiecesDateTime(text: reader.readString())
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_value else { throw reader.missing("value", in: "GroupedTimestamp") }
+        self.value = v_value
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = readable {
+            writer.key("readable")
+            writer.write(value)
+        } else if writer.keptNull("readable", extra) {
+            writer.key("readable")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("value")
+        writer.write(value.text)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfiguration`.
-public struct InstanceConfiguration: Codable, Sendable, Hashable {
+public struct InstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var analytics: InstanceConfigurationAnalytics?
     public var externalCloud: InstanceConfigurationExternalCloud?
     public var externalProvider: InstanceConfigurationExternalProvider?
@@ -2155,10 +5150,83 @@ public struct InstanceConfiguration: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "analytics":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.analytics = try InstanceConfigurationAnalytics(json: &reader)
+                }
+            case "externalCloud":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.externalCloud = try InstanceConfigurationExternalCloud(json: &reader)
+                }
+            case "externalProvider":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.externalProvider = try InstanceConfigurationExternalProvider(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = analytics {
+            writer.key("analytics")
+            value.write(to: &writer)
+        } else if writer.keptNull("analytics", extra) {
+            writer.key("analytics")
+            writer.writeNull()
+        }
+        if let value = externalCloud {
+            writer.key("externalCloud")
+            value.write(to: &writer)
+        } else if writer.keptNull("externalCloud", extra) {
+            writer.key("externalCloud")
+            writer.writeNull()
+        }
+        if let value = externalProvider {
+            writer.key("externalProvider")
+            value.write(to: &writer)
+        } else if writer.keptNull("externalProvider", extra) {
+            writer.key("externalProvider")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationAllowedCloudModelsDefaultModels`.
-public struct InstanceConfigurationAllowedCloudModelsDefaultModels: Codable, Sendable, Hashable {
+public struct InstanceConfigurationAllowedCloudModelsDefaultModels: Codable, JSONCodable, Sendable, Hashable {
     public var accurate: InstanceConfigurationAllowedModel?
     public var fallbackAccurate: InstanceConfigurationAllowedModel?
     public var fallbackFast: InstanceConfigurationAllowedModel?
@@ -2204,10 +5272,96 @@ public struct InstanceConfigurationAllowedCloudModelsDefaultModels: Codable, Sen
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "accurate":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.accurate = try InstanceConfigurationAllowedModel(json: &reader)
+                }
+            case "fallbackAccurate":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.fallbackAccurate = try InstanceConfigurationAllowedModel(json: &reader)
+                }
+            case "fallbackFast":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.fallbackFast = try InstanceConfigurationAllowedModel(json: &reader)
+                }
+            case "fast":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.fast = try InstanceConfigurationAllowedModel(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = accurate {
+            writer.key("accurate")
+            value.write(to: &writer)
+        } else if writer.keptNull("accurate", extra) {
+            writer.key("accurate")
+            writer.writeNull()
+        }
+        if let value = fallbackAccurate {
+            writer.key("fallbackAccurate")
+            value.write(to: &writer)
+        } else if writer.keptNull("fallbackAccurate", extra) {
+            writer.key("fallbackAccurate")
+            writer.writeNull()
+        }
+        if let value = fallbackFast {
+            writer.key("fallbackFast")
+            value.write(to: &writer)
+        } else if writer.keptNull("fallbackFast", extra) {
+            writer.key("fallbackFast")
+            writer.writeNull()
+        }
+        if let value = fast {
+            writer.key("fast")
+            value.write(to: &writer)
+        } else if writer.keptNull("fast", extra) {
+            writer.key("fast")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationAllowedModel`.
-public struct InstanceConfigurationAllowedModel: Codable, Sendable, Hashable {
+public struct InstanceConfigurationAllowedModel: Codable, JSONCodable, Sendable, Hashable {
     public var custom: Bool?
     public var foundation: ModelFoundationEnum?
     public var maxTokens: ModelMaxTokens?
@@ -2273,10 +5427,142 @@ public struct InstanceConfigurationAllowedModel: Codable, Sendable, Hashable {
         try c.encodeOptional(version, forKey: WireKey("version"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_unique: String? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "custom":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.custom = try reader.readBool()
+                }
+            case "foundation":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.foundation = try ModelFoundationEnum(rawValue: reader.readString())
+                }
+            case "maxTokens":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.maxTokens = try ModelMaxTokens(json: &reader)
+                }
+            case "name":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.name = try reader.readString()
+                }
+            case "provider":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.provider = try ExternalMLProviderEnum(rawValue: reader.readString())
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "type":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.type = try ModelTypeEnum(rawValue: reader.readString())
+                }
+            case "unique":
+                v_unique = try reader.readString()
+            case "version":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.version = try reader.readString()
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_unique else { throw reader.missing("unique", in: "InstanceConfigurationAllowedModel") }
+        self.unique = v_unique
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = custom {
+            writer.key("custom")
+            writer.write(value)
+        } else if writer.keptNull("custom", extra) {
+            writer.key("custom")
+            writer.writeNull()
+        }
+        if let value = foundation {
+            writer.key("foundation")
+            writer.write(value.rawValue)
+        } else if writer.keptNull("foundation", extra) {
+            writer.key("foundation")
+            writer.writeNull()
+        }
+        if let value = maxTokens {
+            writer.key("maxTokens")
+            value.write(to: &writer)
+        } else if writer.keptNull("maxTokens", extra) {
+            writer.key("maxTokens")
+            writer.writeNull()
+        }
+        if let value = name {
+            writer.key("name")
+            writer.write(value)
+        } else if writer.keptNull("name", extra) {
+            writer.key("name")
+            writer.writeNull()
+        }
+        if let value = provider {
+            writer.key("provider")
+            writer.write(value.rawValue)
+        } else if writer.keptNull("provider", extra) {
+            writer.key("provider")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = type {
+            writer.key("type")
+            writer.write(value.rawValue)
+        } else if writer.keptNull("type", extra) {
+            writer.key("type")
+            writer.writeNull()
+        }
+        writer.key("unique")
+        writer.write(unique)
+        if let value = version {
+            writer.key("version")
+            writer.write(value)
+        } else if writer.keptNull("version", extra) {
+            writer.key("version")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationAllowedModels`.
-public struct InstanceConfigurationAllowedModels: Codable, Sendable, Hashable {
+public struct InstanceConfigurationAllowedModels: Codable, JSONCodable, Sendable, Hashable {
     public var iterable: [InstanceConfigurationAllowedModel]
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2307,10 +5593,51 @@ public struct InstanceConfigurationAllowedModels: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_iterable: [InstanceConfigurationAllowedModel]? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "iterable":
+                v_iterable = try reader.readArray { r0 in try InstanceConfigurationAllowedModel(json: &r0) }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_iterable else { throw reader.missing("iterable", in: "InstanceConfigurationAllowedModels") }
+        self.iterable = v_iterable
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("iterable")
+        writer.writeArray(iterable) { w0, e0 in e0.write(to: &w0) }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationAnalytics`.
-public struct InstanceConfigurationAnalytics: Codable, Sendable, Hashable {
+public struct InstanceConfigurationAnalytics: Codable, JSONCodable, Sendable, Hashable {
     public var bigQuery: BigQueryInstanceConfiguration?
     public var schema: EmbeddedModelSchema?
     public var segment: SegmentInstanceConfiguration?
@@ -2351,10 +5678,83 @@ public struct InstanceConfigurationAnalytics: Codable, Sendable, Hashable {
         try c.encodeOptional(sendInternalSummaryReportsToUserTeamService, forKey: WireKey("sendInternalSummaryReportsToUserTeamService"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "bigQuery":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.bigQuery = try BigQueryInstanceConfiguration(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "segment":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.segment = try SegmentInstanceConfiguration(json: &reader)
+                }
+            case "sendInternalSummaryReportsToUserTeamService":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.sendInternalSummaryReportsToUserTeamService = try SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = bigQuery {
+            writer.key("bigQuery")
+            value.write(to: &writer)
+        } else if writer.keptNull("bigQuery", extra) {
+            writer.key("bigQuery")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = segment {
+            writer.key("segment")
+            value.write(to: &writer)
+        } else if writer.keptNull("segment", extra) {
+            writer.key("segment")
+            writer.writeNull()
+        }
+        if let value = sendInternalSummaryReportsToUserTeamService {
+            writer.key("sendInternalSummaryReportsToUserTeamService")
+            value.write(to: &writer)
+        } else if writer.keptNull("sendInternalSummaryReportsToUserTeamService", extra) {
+            writer.key("sendInternalSummaryReportsToUserTeamService")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationDeniedWorkstreamPatternEngineSource`.
-public struct InstanceConfigurationDeniedWorkstreamPatternEngineSource: Codable, Sendable, Hashable {
+public struct InstanceConfigurationDeniedWorkstreamPatternEngineSource: Codable, JSONCodable, Sendable, Hashable {
     public var application: String?
     public var bundleIdentifiers: [String]?
     public var schema: EmbeddedModelSchema?
@@ -2390,10 +5790,70 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineSource: Codable,
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "application":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.application = try reader.readString()
+                }
+            case "bundle_identifiers":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.bundleIdentifiers = try reader.readArray { r0 in try r0.readString() }
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = application {
+            writer.key("application")
+            writer.write(value)
+        } else if writer.keptNull("application", extra) {
+            writer.key("application")
+            writer.writeNull()
+        }
+        if let value = bundleIdentifiers {
+            writer.key("bundle_identifiers")
+            writer.writeArray(value) { w0, e0 in w0.write(e0) }
+        } else if writer.keptNull("bundle_identifiers", extra) {
+            writer.key("bundle_identifiers")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationDeniedWorkstreamPatternEngineSources`.
-public struct InstanceConfigurationDeniedWorkstreamPatternEngineSources: Codable, Sendable, Hashable {
+public struct InstanceConfigurationDeniedWorkstreamPatternEngineSources: Codable, JSONCodable, Sendable, Hashable {
     public var iterable: [InstanceConfigurationDeniedWorkstreamPatternEngineSource]
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2424,10 +5884,51 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineSources: Codable
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_iterable: [InstanceConfigurationDeniedWorkstreamPatternEngineSource]? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "iterable":
+                v_iterable = try reader.readArray { r0 in try InstanceConfigurationDeniedWorkstreamPatternEngineSource(json: &r0) }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_iterable else { throw reader.missing("iterable", in: "InstanceConfigurationDeniedWorkstreamPatternEngineSources") }
+        self.iterable = v_iterable
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("iterable")
+        writer.writeArray(iterable) { w0, e0 in e0.write(to: &w0) }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationDeniedWorkstreamPatternEngineWebsite`.
-public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsite: Codable, Sendable, Hashable {
+public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsite: Codable, JSONCodable, Sendable, Hashable {
     public var schema: EmbeddedModelSchema?
     public var url: String
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2458,10 +5959,51 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsite: Codable
         try c.encode(url, forKey: WireKey("url"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_url: String? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "url":
+                v_url = try reader.readString()
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_url else { throw reader.missing("url", in: "InstanceConfigurationDeniedWorkstreamPatternEngineWebsite") }
+        self.url = v_url
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("url")
+        writer.write(url)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationDeniedWorkstreamPatternEngineWebsites`.
-public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsites: Codable, Sendable, Hashable {
+public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsites: Codable, JSONCodable, Sendable, Hashable {
     public var iterable: [InstanceConfigurationDeniedWorkstreamPatternEngineWebsite]
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2492,10 +6034,51 @@ public struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsites: Codabl
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_iterable: [InstanceConfigurationDeniedWorkstreamPatternEngineWebsite]? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "iterable":
+                v_iterable = try reader.readArray { r0 in try InstanceConfigurationDeniedWorkstreamPatternEngineWebsite(json: &r0) }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_iterable else { throw reader.missing("iterable", in: "InstanceConfigurationDeniedWorkstreamPatternEngineWebsites") }
+        self.iterable = v_iterable
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("iterable")
+        writer.writeArray(iterable) { w0, e0 in e0.write(to: &w0) }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationExternalCloud`.
-public struct InstanceConfigurationExternalCloud: Codable, Sendable, Hashable {
+public struct InstanceConfigurationExternalCloud: Codable, JSONCodable, Sendable, Hashable {
     public var cloudBackupCreation: CloudBackupCreationInstanceConfiguration?
     public var connectToCloud: ConnectToCloudInstanceConfiguration?
     public var deleteCloudBackup: DeleteCloudBackupInstanceConfiguration?
@@ -2566,10 +6149,161 @@ public struct InstanceConfigurationExternalCloud: Codable, Sendable, Hashable {
         try c.encodeOptional(updateAllocationCloud, forKey: WireKey("updateAllocationCloud"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "cloudBackupCreation":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.cloudBackupCreation = try CloudBackupCreationInstanceConfiguration(json: &reader)
+                }
+            case "connectToCloud":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.connectToCloud = try ConnectToCloudInstanceConfiguration(json: &reader)
+                }
+            case "deleteCloudBackup":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.deleteCloudBackup = try DeleteCloudBackupInstanceConfiguration(json: &reader)
+                }
+            case "listCloudBackups":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.listCloudBackups = try ListCloudBackupsInstanceConfiguration(json: &reader)
+                }
+            case "listSpecificCloudBackup":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.listSpecificCloudBackup = try ListSpecificCloudBackupInstanceConfiguration(json: &reader)
+                }
+            case "reconnectToCloud":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.reconnectToCloud = try ReconnectToCloudInstanceConfiguration(json: &reader)
+                }
+            case "restoreCloudBackup":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.restoreCloudBackup = try RestoreCloudBackupInstanceConfiguration(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "shareSnippet":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.shareSnippet = try ShareSnippetInstanceConfiguration(json: &reader)
+                }
+            case "updateAllocationCloud":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.updateAllocationCloud = try UpdateAllocationCloudInstanceConfiguration(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = cloudBackupCreation {
+            writer.key("cloudBackupCreation")
+            value.write(to: &writer)
+        } else if writer.keptNull("cloudBackupCreation", extra) {
+            writer.key("cloudBackupCreation")
+            writer.writeNull()
+        }
+        if let value = connectToCloud {
+            writer.key("connectToCloud")
+            value.write(to: &writer)
+        } else if writer.keptNull("connectToCloud", extra) {
+            writer.key("connectToCloud")
+            writer.writeNull()
+        }
+        if let value = deleteCloudBackup {
+            writer.key("deleteCloudBackup")
+            value.write(to: &writer)
+        } else if writer.keptNull("deleteCloudBackup", extra) {
+            writer.key("deleteCloudBackup")
+            writer.writeNull()
+        }
+        if let value = listCloudBackups {
+            writer.key("listCloudBackups")
+            value.write(to: &writer)
+        } else if writer.keptNull("listCloudBackups", extra) {
+            writer.key("listCloudBackups")
+            writer.writeNull()
+        }
+        if let value = listSpecificCloudBackup {
+            writer.key("listSpecificCloudBackup")
+            value.write(to: &writer)
+        } else if writer.keptNull("listSpecificCloudBackup", extra) {
+            writer.key("listSpecificCloudBackup")
+            writer.writeNull()
+        }
+        if let value = reconnectToCloud {
+            writer.key("reconnectToCloud")
+            value.write(to: &writer)
+        } else if writer.keptNull("reconnectToCloud", extra) {
+            writer.key("reconnectToCloud")
+            writer.writeNull()
+        }
+        if let value = restoreCloudBackup {
+            writer.key("restoreCloudBackup")
+            value.write(to: &writer)
+        } else if writer.keptNull("restoreCloudBackup", extra) {
+            writer.key("restoreCloudBackup")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = shareSnippet {
+            writer.key("shareSnippet")
+            value.write(to: &writer)
+        } else if writer.keptNull("shareSnippet", extra) {
+            writer.key("shareSnippet")
+            writer.writeNull()
+        }
+        if let value = updateAllocationCloud {
+            writer.key("updateAllocationCloud")
+            value.write(to: &writer)
+        } else if writer.keptNull("updateAllocationCloud", extra) {
+            writer.key("updateAllocationCloud")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `InstanceConfigurationExternalProvider`.
-public struct InstanceConfigurationExternalProvider: Codable, Sendable, Hashable {
+public struct InstanceConfigurationExternalProvider: Codable, JSONCodable, Sendable, Hashable {
     public var allowedCloudModels: AllowedCloudModelsInstanceConfiguration?
     public var deniedWorkstreamPatternEngineSources: DeniedWorkstreamPatternEngineSourcesInstanceConfiguration?
     public var deniedWorkstreamPatternEngineWebsites: DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration?
@@ -2615,10 +6349,96 @@ public struct InstanceConfigurationExternalProvider: Codable, Sendable, Hashable
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "allowedCloudModels":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.allowedCloudModels = try AllowedCloudModelsInstanceConfiguration(json: &reader)
+                }
+            case "deniedWorkstreamPatternEngineSources":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.deniedWorkstreamPatternEngineSources = try DeniedWorkstreamPatternEngineSourcesInstanceConfiguration(json: &reader)
+                }
+            case "deniedWorkstreamPatternEngineWebsites":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.deniedWorkstreamPatternEngineWebsites = try DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration(json: &reader)
+                }
+            case "processing":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.processing = try ProcessingInstanceConfiguration(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = allowedCloudModels {
+            writer.key("allowedCloudModels")
+            value.write(to: &writer)
+        } else if writer.keptNull("allowedCloudModels", extra) {
+            writer.key("allowedCloudModels")
+            writer.writeNull()
+        }
+        if let value = deniedWorkstreamPatternEngineSources {
+            writer.key("deniedWorkstreamPatternEngineSources")
+            value.write(to: &writer)
+        } else if writer.keptNull("deniedWorkstreamPatternEngineSources", extra) {
+            writer.key("deniedWorkstreamPatternEngineSources")
+            writer.writeNull()
+        }
+        if let value = deniedWorkstreamPatternEngineWebsites {
+            writer.key("deniedWorkstreamPatternEngineWebsites")
+            value.write(to: &writer)
+        } else if writer.keptNull("deniedWorkstreamPatternEngineWebsites", extra) {
+            writer.key("deniedWorkstreamPatternEngineWebsites")
+            writer.writeNull()
+        }
+        if let value = processing {
+            writer.key("processing")
+            value.write(to: &writer)
+        } else if writer.keptNull("processing", extra) {
+            writer.key("processing")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ListCloudBackupsInstanceConfiguration`.
-public struct ListCloudBackupsInstanceConfiguration: Codable, Sendable, Hashable {
+public struct ListCloudBackupsInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2648,11 +6468,52 @@ public struct ListCloudBackupsInstanceConfiguration: Codable, Sendable, Hashable
         try c.encode(enabled, forKey: WireKey("enabled"))
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
+    }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "ListCloudBackupsInstanceConfiguration") }
+        self.enabled = v_enabled
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
     }
 }
 
 /// Wire model `ListSpecificCloudBackupInstanceConfiguration`.
-public struct ListSpecificCloudBackupInstanceConfiguration: Codable, Sendable, Hashable {
+public struct ListSpecificCloudBackupInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2683,10 +6544,51 @@ public struct ListSpecificCloudBackupInstanceConfiguration: Codable, Sendable, H
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "ListSpecificCloudBackupInstanceConfiguration") }
+        self.enabled = v_enabled
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ModelMaxTokens`.
-public struct ModelMaxTokens: Codable, Sendable, Hashable {
+public struct ModelMaxTokens: Codable, JSONCodable, Sendable, Hashable {
     public var input: JSONNumber?
     public var output: JSONNumber?
     public var schema: EmbeddedModelSchema?
@@ -2728,10 +6630,82 @@ public struct ModelMaxTokens: Codable, Sendable, Hashable {
         try c.encode(total, forKey: WireKey("total"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "input":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.input = try reader.readNumber()
+                }
+            case "output":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.output = try reader.readNumber()
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "total":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.total = try reader.readNumber()
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = input {
+            writer.key("input")
+            writer.write(value)
+        } else if writer.keptNull("input", extra) {
+            writer.key("input")
+            writer.writeNull()
+        }
+        if let value = output {
+            writer.key("output")
+            writer.write(value)
+        } else if writer.keptNull("output", extra) {
+            writer.key("output")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("total")
+        if let value = total {
+            writer.write(value)
+        } else {
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ProcessingInstanceConfiguration`.
-public struct ProcessingInstanceConfiguration: Codable, Sendable, Hashable {
+public struct ProcessingInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var processing: CapabilitiesEnum?
     public var schema: EmbeddedModelSchema?
@@ -2767,10 +6741,64 @@ public struct ProcessingInstanceConfiguration: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "processing":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.processing = try CapabilitiesEnum(rawValue: reader.readString())
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "ProcessingInstanceConfiguration") }
+        self.enabled = v_enabled
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = processing {
+            writer.key("processing")
+            writer.write(value.rawValue)
+        } else if writer.keptNull("processing", extra) {
+            writer.key("processing")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ReconnectToCloudInstanceConfiguration`.
-public struct ReconnectToCloudInstanceConfiguration: Codable, Sendable, Hashable {
+public struct ReconnectToCloudInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2801,10 +6829,51 @@ public struct ReconnectToCloudInstanceConfiguration: Codable, Sendable, Hashable
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "ReconnectToCloudInstanceConfiguration") }
+        self.enabled = v_enabled
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ReferencedEntity`.
-public struct ReferencedEntity: Codable, Sendable, Hashable {
+public struct ReferencedEntity: Codable, JSONCodable, Sendable, Hashable {
     public var id: String
     public var reference: FlattenedEntity?
     public var schema: EmbeddedModelSchema?
@@ -2840,10 +6909,64 @@ public struct ReferencedEntity: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_id: String? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "id":
+                v_id = try reader.readString()
+            case "reference":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.reference = try FlattenedEntity(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_id else { throw reader.missing("id", in: "ReferencedEntity") }
+        self.id = v_id
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("id")
+        writer.write(id)
+        if let value = reference {
+            writer.key("reference")
+            value.write(to: &writer)
+        } else if writer.keptNull("reference", extra) {
+            writer.key("reference")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ReferencedSubscription`.
-public struct ReferencedSubscription: Codable, Sendable, Hashable {
+public struct ReferencedSubscription: Codable, JSONCodable, Sendable, Hashable {
     public var id: String
     public var reference: FlattenedSubscription?
     public var schema: EmbeddedModelSchema?
@@ -2879,10 +7002,64 @@ public struct ReferencedSubscription: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_id: String? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "id":
+                v_id = try reader.readString()
+            case "reference":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.reference = try FlattenedSubscription(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_id else { throw reader.missing("id", in: "ReferencedSubscription") }
+        self.id = v_id
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("id")
+        writer.write(id)
+        if let value = reference {
+            writer.key("reference")
+            value.write(to: &writer)
+        } else if writer.keptNull("reference", extra) {
+            writer.key("reference")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ReferencedUser`.
-public struct ReferencedUser: Codable, Sendable, Hashable {
+public struct ReferencedUser: Codable, JSONCodable, Sendable, Hashable {
     public var id: String
     public var reference: FlattenedUserProfile?
     public var schema: EmbeddedModelSchema?
@@ -2918,10 +7095,64 @@ public struct ReferencedUser: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_id: String? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "id":
+                v_id = try reader.readString()
+            case "reference":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.reference = try FlattenedUserProfile(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_id else { throw reader.missing("id", in: "ReferencedUser") }
+        self.id = v_id
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("id")
+        writer.write(id)
+        if let value = reference {
+            writer.key("reference")
+            value.write(to: &writer)
+        } else if writer.keptNull("reference", extra) {
+            writer.key("reference")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `RestoreCloudBackupInstanceConfiguration`.
-public struct RestoreCloudBackupInstanceConfiguration: Codable, Sendable, Hashable {
+public struct RestoreCloudBackupInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2952,10 +7183,51 @@ public struct RestoreCloudBackupInstanceConfiguration: Codable, Sendable, Hashab
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "RestoreCloudBackupInstanceConfiguration") }
+        self.enabled = v_enabled
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `ReturnedUserProfile`.
-public struct ReturnedUserProfile: Codable, Sendable, Hashable {
+public struct ReturnedUserProfile: Codable, JSONCodable, Sendable, Hashable {
     public var schema: EmbeddedModelSchema?
     public var user: UserProfile?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -2986,10 +7258,57 @@ public struct ReturnedUserProfile: Codable, Sendable, Hashable {
         try c.encodeOptional(user, forKey: WireKey("user"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "user":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.user = try UserProfile(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = user {
+            writer.key("user")
+            value.write(to: &writer)
+        } else if writer.keptNull("user", extra) {
+            writer.key("user")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Score`.
-public struct Score: Codable, Sendable, Hashable {
+public struct Score: Codable, JSONCodable, Sendable, Hashable {
     public var automatic: Int64
     public var manual: Int64
     public var priority: Int64?
@@ -3050,10 +7369,123 @@ public struct Score: Codable, Sendable, Hashable {
         try c.encodeOptional(update, forKey: WireKey("update"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_automatic: Int64? = nil
+        var v_manual: Int64? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "automatic":
+                v_automatic = try reader.readInt64()
+            case "manual":
+                v_manual = try reader.readInt64()
+            case "priority":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.priority = try reader.readInt64()
+                }
+            case "reference":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.reference = try reader.readInt64()
+                }
+            case "reuse":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.reuse = try reader.readInt64()
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "searched":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.searched = try reader.readInt64()
+                }
+            case "update":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.update = try reader.readInt64()
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_automatic else { throw reader.missing("automatic", in: "Score") }
+        self.automatic = v_automatic
+        guard let v_manual else { throw reader.missing("manual", in: "Score") }
+        self.manual = v_manual
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("automatic")
+        writer.write(automatic)
+        writer.key("manual")
+        writer.write(manual)
+        if let value = priority {
+            writer.key("priority")
+            writer.write(value)
+        } else if writer.keptNull("priority", extra) {
+            writer.key("priority")
+            writer.writeNull()
+        }
+        if let value = reference {
+            writer.key("reference")
+            writer.write(value)
+        } else if writer.keptNull("reference", extra) {
+            writer.key("reference")
+            writer.writeNull()
+        }
+        if let value = reuse {
+            writer.key("reuse")
+            writer.write(value)
+        } else if writer.keptNull("reuse", extra) {
+            writer.key("reuse")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = searched {
+            writer.key("searched")
+            writer.write(value)
+        } else if writer.keptNull("searched", extra) {
+            writer.key("searched")
+            writer.writeNull()
+        }
+        if let value = update {
+            writer.key("update")
+            writer.write(value)
+        } else if writer.keptNull("update", extra) {
+            writer.key("update")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `SegmentInstanceConfiguration`.
-public struct SegmentInstanceConfiguration: Codable, Sendable, Hashable {
+public struct SegmentInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -3083,11 +7515,52 @@ public struct SegmentInstanceConfiguration: Codable, Sendable, Hashable {
         try c.encode(enabled, forKey: WireKey("enabled"))
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
+    }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "SegmentInstanceConfiguration") }
+        self.enabled = v_enabled
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
     }
 }
 
 /// Wire model `SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration`.
-public struct SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration: Codable, Sendable, Hashable {
+public struct SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -3117,11 +7590,52 @@ public struct SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration: 
         try c.encode(enabled, forKey: WireKey("enabled"))
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
+    }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration") }
+        self.enabled = v_enabled
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
     }
 }
 
 /// Wire model `ShareSnippetInstanceConfiguration`.
-public struct ShareSnippetInstanceConfiguration: Codable, Sendable, Hashable {
+public struct ShareSnippetInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -3152,10 +7666,51 @@ public struct ShareSnippetInstanceConfiguration: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "ShareSnippetInstanceConfiguration") }
+        self.enabled = v_enabled
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `Theme`.
-public struct Theme: Codable, Sendable, Hashable {
+public struct Theme: Codable, JSONCodable, Sendable, Hashable {
     public var dark: Bool
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -3186,10 +7741,51 @@ public struct Theme: Codable, Sendable, Hashable {
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_dark: Bool? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "dark":
+                v_dark = try reader.readBool()
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_dark else { throw reader.missing("dark", in: "Theme") }
+        self.dark = v_dark
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("dark")
+        writer.write(dark)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `UpdateAllocationCloudInstanceConfiguration`.
-public struct UpdateAllocationCloudInstanceConfiguration: Codable, Sendable, Hashable {
+public struct UpdateAllocationCloudInstanceConfiguration: Codable, JSONCodable, Sendable, Hashable {
     public var enabled: InstanceConfigurationEnabledEnum
     public var schema: EmbeddedModelSchema?
     /// Keys this version does not know, kept so that re-encoding loses nothing.
@@ -3220,10 +7816,51 @@ public struct UpdateAllocationCloudInstanceConfiguration: Codable, Sendable, Has
         try c.encodeOptional(schema, forKey: WireKey("schema"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_enabled: InstanceConfigurationEnabledEnum? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "enabled":
+                v_enabled = try InstanceConfigurationEnabledEnum(rawValue: reader.readString())
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_enabled else { throw reader.missing("enabled", in: "UpdateAllocationCloudInstanceConfiguration") }
+        self.enabled = v_enabled
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("enabled")
+        writer.write(enabled.rawValue)
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `UserBetaStatus`.
-public struct UserBetaStatus: Codable, Sendable, Hashable {
+public struct UserBetaStatus: Codable, JSONCodable, Sendable, Hashable {
     public var auth0: Auth0UserBetaStatus?
     public var descope: Auth0UserBetaStatus?
     public var schema: EmbeddedModelSchema?
@@ -3264,10 +7901,77 @@ public struct UserBetaStatus: Codable, Sendable, Hashable {
         try c.encode(user, forKey: WireKey("user"))
         try c.encodeExtra(extra, known: Self.knownKeys)
     }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_user: String? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "auth0":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.auth0 = try Auth0UserBetaStatus(json: &reader)
+                }
+            case "descope":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.descope = try Auth0UserBetaStatus(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "user":
+                v_user = try reader.readString()
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_user else { throw reader.missing("user", in: "UserBetaStatus") }
+        self.user = v_user
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        if let value = auth0 {
+            writer.key("auth0")
+            value.write(to: &writer)
+        } else if writer.keptNull("auth0", extra) {
+            writer.key("auth0")
+            writer.writeNull()
+        }
+        if let value = descope {
+            writer.key("descope")
+            value.write(to: &writer)
+        } else if writer.keptNull("descope", extra) {
+            writer.key("descope")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        writer.key("user")
+        writer.write(user)
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
+    }
 }
 
 /// Wire model `UserProfile`.
-public struct UserProfile: Codable, Sendable, Hashable {
+public struct UserProfile: Codable, JSONCodable, Sendable, Hashable {
     public var aesthetics: Aesthetics
     public var allocation: AllocationCloud?
     public var apiKeys: [String]?
@@ -3372,5 +8076,235 @@ public struct UserProfile: Codable, Sendable, Hashable {
         try c.encodeOptional(username, forKey: WireKey("username"), extra: extra)
         try c.encodeOptional(vanityname, forKey: WireKey("vanityname"), extra: extra)
         try c.encodeExtra(extra, known: Self.knownKeys)
+    }
+
+    /// Decodes from a `JSONReader` (the client's fast path; same result as `init(from:)`).
+    public init(json reader: inout JSONReader) throws {
+        var v_aesthetics: Aesthetics? = nil
+        var v_id: String? = nil
+        extra = [:]
+        var more = try reader.beginObject()
+        while more {
+            let key = try reader.readKey()
+            switch key {
+            case "aesthetics":
+                v_aesthetics = try Aesthetics(json: &reader)
+            case "allocation":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.allocation = try AllocationCloud(json: &reader)
+                }
+            case "apiKeys":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.apiKeys = try reader.readArray { r0 in try r0.readString() }
+                }
+            case "auth0":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.auth0 = try Auth0UserMetadata(json: &reader)
+                }
+            case "created":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.created = try GroupedTimestamp(json: &reader)
+                }
+            case "descope":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.descope = try DescopeUserMetadata(json: &reader)
+                }
+            case "email":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.email = try reader.readString()
+                }
+            case "entities":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.entities = try FlattenedEntities(json: &reader)
+                }
+            case "id":
+                v_id = try reader.readString()
+            case "name":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.name = try reader.readString()
+                }
+            case "picture":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.picture = try reader.readString()
+                }
+            case "providers":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.providers = try ExternalProviders(json: &reader)
+                }
+            case "schema":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.schema = try EmbeddedModelSchema(json: &reader)
+                }
+            case "subscriptions":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.subscriptions = try FlattenedSubscriptions(json: &reader)
+                }
+            case "updated":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.updated = try GroupedTimestamp(json: &reader)
+                }
+            case "username":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.username = try reader.readString()
+                }
+            case "vanityname":
+                if try reader.readNull() {
+                    extra[key.string] = .null
+                } else {
+                    self.vanityname = try reader.readString()
+                }
+            default:
+                extra[key.string] = try reader.readValue()
+            }
+            more = try reader.endMember()
+        }
+        guard let v_aesthetics else { throw reader.missing("aesthetics", in: "UserProfile") }
+        self.aesthetics = v_aesthetics
+        guard let v_id else { throw reader.missing("id", in: "UserProfile") }
+        self.id = v_id
+    }
+
+    /// Writes compact JSON to a `JSONWriter` (the client's fast path; an equal JSON value to `encode(to:)`).
+    public func write(to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("aesthetics")
+        aesthetics.write(to: &writer)
+        if let value = allocation {
+            writer.key("allocation")
+            value.write(to: &writer)
+        } else if writer.keptNull("allocation", extra) {
+            writer.key("allocation")
+            writer.writeNull()
+        }
+        if let value = apiKeys {
+            writer.key("apiKeys")
+            writer.writeArray(value) { w0, e0 in w0.write(e0) }
+        } else if writer.keptNull("apiKeys", extra) {
+            writer.key("apiKeys")
+            writer.writeNull()
+        }
+        if let value = auth0 {
+            writer.key("auth0")
+            value.write(to: &writer)
+        } else if writer.keptNull("auth0", extra) {
+            writer.key("auth0")
+            writer.writeNull()
+        }
+        if let value = created {
+            writer.key("created")
+            value.write(to: &writer)
+        } else if writer.keptNull("created", extra) {
+            writer.key("created")
+            writer.writeNull()
+        }
+        if let value = descope {
+            writer.key("descope")
+            value.write(to: &writer)
+        } else if writer.keptNull("descope", extra) {
+            writer.key("descope")
+            writer.writeNull()
+        }
+        if let value = email {
+            writer.key("email")
+            writer.write(value)
+        } else if writer.keptNull("email", extra) {
+            writer.key("email")
+            writer.writeNull()
+        }
+        if let value = entities {
+            writer.key("entities")
+            value.write(to: &writer)
+        } else if writer.keptNull("entities", extra) {
+            writer.key("entities")
+            writer.writeNull()
+        }
+        writer.key("id")
+        writer.write(id)
+        if let value = name {
+            writer.key("name")
+            writer.write(value)
+        } else if writer.keptNull("name", extra) {
+            writer.key("name")
+            writer.writeNull()
+        }
+        if let value = picture {
+            writer.key("picture")
+            writer.write(value)
+        } else if writer.keptNull("picture", extra) {
+            writer.key("picture")
+            writer.writeNull()
+        }
+        if let value = providers {
+            writer.key("providers")
+            value.write(to: &writer)
+        } else if writer.keptNull("providers", extra) {
+            writer.key("providers")
+            writer.writeNull()
+        }
+        if let value = schema {
+            writer.key("schema")
+            value.write(to: &writer)
+        } else if writer.keptNull("schema", extra) {
+            writer.key("schema")
+            writer.writeNull()
+        }
+        if let value = subscriptions {
+            writer.key("subscriptions")
+            value.write(to: &writer)
+        } else if writer.keptNull("subscriptions", extra) {
+            writer.key("subscriptions")
+            writer.writeNull()
+        }
+        if let value = updated {
+            writer.key("updated")
+            value.write(to: &writer)
+        } else if writer.keptNull("updated", extra) {
+            writer.key("updated")
+            writer.writeNull()
+        }
+        if let value = username {
+            writer.key("username")
+            writer.write(value)
+        } else if writer.keptNull("username", extra) {
+            writer.key("username")
+            writer.writeNull()
+        }
+        if let value = vanityname {
+            writer.key("vanityname")
+            writer.write(value)
+        } else if writer.keptNull("vanityname", extra) {
+            writer.key("vanityname")
+            writer.writeNull()
+        }
+        writer.writeExtra(extra, known: Self.knownKeys)
+        writer.endObject()
     }
 }

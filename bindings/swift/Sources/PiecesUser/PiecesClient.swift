@@ -91,27 +91,23 @@ public final class PiecesClient: Sendable {
     // MARK: Typed forms: the generated models, encoded and decoded around the JSON forms.
 
     /// `GET /user`: the current user; nobody signed in is `user == nil`, not an error.
-    public func snapshot() throws -> ReturnedUserProfile { try decode(snapshotJSON()) }
+    public func snapshot() throws -> ReturnedUserProfile { try typed(pieces_user_snapshot) }
     /// `GET /user/refresh`: re-fetches the user from the identity provider.
-    public func refresh() throws -> UserProfile { try decode(refreshJSON()) }
+    public func refresh() throws -> UserProfile { try typed(pieces_user_refresh) }
     /// `POST /user/select`: makes this Auth0 user the current user (sent with the access token).
-    public func select(_ auth0User: Auth0User) throws -> UserProfile {
-        try decode(selectJSON(encodeJSON(auth0User)))
-    }
+    public func select(_ auth0User: Auth0User) throws -> UserProfile { try typed(pieces_user_select, auth0User) }
     /// `POST /user/update`: writes a changed profile and returns the stored one.
-    public func update(_ profile: UserProfile) throws -> UserProfile {
-        try decode(updateJSON(encodeJSON(profile)))
-    }
+    public func update(_ profile: UserProfile) throws -> UserProfile { try typed(pieces_user_update, profile) }
     /// `POST /user/update/vanity`: `profile.vanityname` carries the new name; `.conflict` when taken.
     public func updateVanity(_ profile: UserProfile) throws -> UserProfile {
-        try decode(updateVanityJSON(encodeJSON(profile)))
+        try typed(pieces_user_update_vanity, profile)
     }
     /// `POST /user/beta/status`: grants or revokes a beta.
     public func betaStatus(_ status: UserBetaStatus) throws -> UserBetaStatus {
-        try decode(betaStatusJSON(encodeJSON(status)))
+        try typed(pieces_user_beta_status, status)
     }
     /// `GET /user/providers`: the linked identity providers (`.notImplemented` on a local Pieces OS).
-    public func providers() throws -> ReturnedUserProfile { try decode(providersJSON()) }
+    public func providers() throws -> ReturnedUserProfile { try typed(pieces_user_providers) }
     /// `POST /user/clear`: signs the current user out.
     public func clear() throws {
         let rc = pieces_user_clear(handle)
@@ -190,7 +186,8 @@ public final class PiecesClient: Sendable {
         throws -> String
     {
         // A NUL would cut the C string short and send a different document.
-        guard !document.utf8.contains(0) else {
+        var document = document
+        guard !document.withUTF8({ $0.contains(0) }) else {
             throw PiecesError.invalidArgument("the document contains a NUL character")
         }
         return try document.withCString { text in try call { route($0, text, $1) } }
@@ -204,16 +201,44 @@ public final class PiecesClient: Sendable {
         return String(cString: out)
     }
 
-    private func decode<T: Decodable>(_ json: String) throws -> T {
+    // The typed routes: the model written straight into the C string the call takes, and the
+    // answer read straight from the C string it returns (no Foundation, no intermediate String).
+
+    private func typed<T: JSONCodable>(_ route: (OpaquePointer, OutString) -> Int32) throws -> T {
+        var out: UnsafeMutablePointer<CChar>?
+        let rc = route(handle, &out)
+        return try Self.takeDecoded(rc, out)
+    }
+
+    private func typed<T: JSONCodable>(
+        _ route: (OpaquePointer, UnsafePointer<CChar>, OutString) -> Int32, _ document: some JSONCodable
+    ) throws -> T {
+        var writer = JSONWriter(capacity: 4096)
+        document.write(to: &writer)
+        // No NUL can be in it: the writer escapes U+0000 in strings.
+        var out: UnsafeMutablePointer<CChar>?
+        let rc = writer.withCString { route(handle, $0, &out) }
+        return try Self.takeDecoded(rc, out)
+    }
+
+    private static func takeDecoded<T: JSONCodable>(_ rc: Int32, _ out: UnsafeMutablePointer<CChar>?) throws -> T {
+        guard rc == PIECES_OK, let out else { throw PiecesError.last(code: rc) }
+        defer { pieces_string_free(out) }
+        return try decodeResponse(UnsafeBufferPointer(start: UnsafeRawPointer(out).assumingMemoryBound(to: UInt8.self), count: strlen(out)))
+    }
+
+    /// A document the library returned (or the stream delivered), as a model.
+    static func decodeResponse<T: JSONCodable>(_ bytes: UnsafeBufferPointer<UInt8>) throws -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: Data(json.utf8))
-        } catch {
-            throw PiecesError.undecodable(error)
+            return try JSONReader.read(bytes) { try T(json: &$0) }
+        } catch let error as JSONReadError {
+            throw PiecesError.response(error)
         }
     }
 
-    /// For the stream, which holds its own reference to the C client's state.
-    var cHandle: OpaquePointer { handle }
+    /// For the stream, which holds its own reference to the C client's state, and for the benchmark
+    /// (SPI, not API: it compares the wrappers with bare C calls on the same C client).
+    @_spi(Benchmark) public var cHandle: OpaquePointer { handle }
 }
 
 /// A one-shot `PiecesCancel` for one async call: bound on the call's thread, triggered by the task's

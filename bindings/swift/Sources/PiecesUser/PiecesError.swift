@@ -83,24 +83,26 @@ extension PiecesError {
             return fallback(code: code)
         }
         defer { pieces_string_free(text) }
-        guard let record = try? JSONDecoder().decode(Record.self, from: Data(bytes: text, count: strlen(text))),
-            record.code == code
+        let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self), count: strlen(text))
+        guard let record = try? Record(JSONReader.read(bytes) { try $0.readValue() }),
+            record.int("code") == Int(code), let category = record.string("category")
         else {
             return fallback(code: code)
         }
         return PiecesError(
-            code: code, category: Category(rawValue: record.category), status: record.status,
-            message: record.message, body: record.body, path: record.path)
+            code: code, category: Category(rawValue: category), status: record.int("status"),
+            message: record.string("message") ?? "", body: record.string("body"), path: record.string("path"))
     }
 
     /// A stream's error event: `{"kind":"…","message":"…","path":…,"status":…}`.
     static func event(_ json: String) -> PiecesError {
-        guard let record = try? JSONDecoder().decode(EventRecord.self, from: Data(json.utf8)) else {
+        guard let record = try? Record(JSONReader.read(json) { try $0.readValue() }), let kind = record.string("kind")
+        else {
             return PiecesError(code: PIECES_ERR_INVALID_RESPONSE, category: .invalidResponse, message: json)
         }
         return PiecesError(
-            code: Category.codes[record.kind] ?? 0, category: Category(rawValue: record.kind),
-            status: record.status, message: record.message, path: record.path)
+            code: Category.codes[kind] ?? 0, category: Category(rawValue: kind),
+            status: record.int("status"), message: record.string("message") ?? "", path: record.string("path"))
     }
 
     /// An argument refused on the Swift side before the C call (e.g. a string with a NUL).
@@ -108,11 +110,22 @@ extension PiecesError {
         PiecesError(code: PIECES_ERR_INVALID_ARGUMENT, category: .invalidArgument, message: message)
     }
 
-    /// A response the library accepted that the Swift models cannot represent.
-    static func undecodable(_ error: any Error) -> PiecesError {
+    /// A response the library accepted that the Swift models cannot represent (or, should the
+    /// library ever pass one, text that is not JSON).
+    static func response(_ error: JSONReadError) -> PiecesError {
         PiecesError(
             code: PIECES_ERR_INVALID_RESPONSE, category: .invalidResponse,
             message: "the response does not decode into the Swift model: \(error)")
+    }
+
+    /// Text a caller gave `init(jsonText:)`: not JSON, or JSON that does not fit the model.
+    static func document(_ error: JSONReadError) -> PiecesError {
+        switch error.kind {
+        case .syntax:
+            return PiecesError(code: PIECES_ERR_MALFORMED_JSON, category: .malformedJSON, message: "\(error)")
+        case .shape:
+            return PiecesError(code: PIECES_ERR_INVALID_DOCUMENT, category: .invalidDocument, message: "\(error)")
+        }
     }
 
     /// When no record describes the failure: the category from the status table, the
@@ -123,19 +136,23 @@ extension PiecesError {
             code: code, category: Category(rawValue: category), message: String(cString: pieces_status_str(code)))
     }
 
-    private struct Record: Decodable {
-        var code: Int32
-        var category: String
-        var status: Int?
-        var message: String
-        var body: String?
-        var path: String?
-    }
+    /// A small JSON object (an error record or event), read with the package's own reader.
+    private struct Record {
+        let members: [String: JSONValue]
 
-    private struct EventRecord: Decodable {
-        var kind: String
-        var status: Int?
-        var message: String
-        var path: String?
+        init?(_ value: JSONValue) {
+            guard case .object(let members) = value else { return nil }
+            self.members = members
+        }
+
+        func string(_ key: String) -> String? {
+            if case .string(let text)? = members[key] { return text }
+            return nil
+        }
+
+        func int(_ key: String) -> Int? {
+            if case .number(let number)? = members[key] { return number.int64Value.map(Int.init) }
+            return nil
+        }
     }
 }

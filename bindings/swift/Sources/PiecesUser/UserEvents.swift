@@ -110,10 +110,11 @@ final class EventSink: @unchecked Sendable {
         case PIECES_EVENT_CONNECTED:
             return .connected(url: field(json, "url") ?? "")
         case PIECES_EVENT_USER:
+            var json = json
             do {
-                return .user(try JSONDecoder().decode(UserProfile.self, from: Data(json.utf8)))
+                return .user(try json.withUTF8 { try PiecesClient.decodeResponse($0) })
             } catch {
-                return .error(.undecodable(error))
+                return .error(error as? PiecesError ?? .invalidArgument("\(error)"))
             }
         case PIECES_EVENT_SIGNED_OUT:
             return .signedOut
@@ -136,10 +137,12 @@ final class EventSink: @unchecked Sendable {
 
     /// A top-level member of a small event object, as text (strings unquoted, numbers as written).
     private static func field(_ json: String, _ key: String) -> String? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
-            let value = object[key]
-        else { return nil }
-        return "\(value)"
+        guard case .object(let members)? = try? JSONReader.read(json, { try $0.readValue() }) else { return nil }
+        switch members[key] {
+        case .string(let text)?: return text
+        case .number(let number)?: return number.text
+        default: return nil
+        }
     }
 }
 

@@ -11,24 +11,36 @@ final class FixtureTests: XCTestCase {
             .filter { name in suffixes.contains { name.hasSuffix($0) } }.sorted()
     }
 
-    func roundTrip(_ name: String) throws -> (String, String) {
+    /// The fixture's text and its text after decoding and re-encoding, through the typed routes'
+    /// fast path (`JSONCodable`) or through Foundation's coders (`Codable`).
+    func roundTrip(_ name: String, codable: Bool) throws -> (String, String) {
         let text = try fixtureText(name)
-        let again: String
+        func again<T: Codable & JSONCodable>(_ type: T.Type) throws -> String {
+            codable ? try encoded(decoded(type, text)) : try T(jsonText: text).jsonText()
+        }
         switch name.split(separator: ".")[0] {
-        case "UserProfile": again = try encoded(decoded(UserProfile.self, text))
-        case "ReturnedUserProfile": again = try encoded(decoded(ReturnedUserProfile.self, text))
-        case "Auth0User": again = try encoded(decoded(Auth0User.self, text))
-        case "UserBetaStatus": again = try encoded(decoded(UserBetaStatus.self, text))
+        case "UserProfile": return (text, try again(UserProfile.self))
+        case "ReturnedUserProfile": return (text, try again(ReturnedUserProfile.self))
+        case "Auth0User": return (text, try again(Auth0User.self))
+        case "UserBetaStatus": return (text, try again(UserBetaStatus.self))
         default: throw PiecesError.invalidArgument("no model for \(name)")
         }
-        return (text, again)
     }
 
     func testEveryValidFixtureRoundTripsToAnEqualValue() throws {
+        try everyValidFixtureRoundTrips(codable: false)
+    }
+
+    /// The models stay usable with JSONDecoder/JSONEncoder (what users who code them themselves get).
+    func testEveryValidFixtureRoundTripsThroughCodableToo() throws {
+        try everyValidFixtureRoundTrips(codable: true)
+    }
+
+    func everyValidFixtureRoundTrips(codable: Bool) throws {
         let names = try fixtures([".max.json", ".min.json", ".user-null.json", ".user-absent.json"])
         XCTAssertEqual(names.filter { $0.hasSuffix(".max.json") || $0.hasSuffix(".min.json") }.count, 8)
         for name in names {
-            let (text, again) = try roundTrip(name)
+            let (text, again) = try roundTrip(name, codable: codable)
             XCTAssertEqual(try jsonValue(again), try jsonValue(text), name)
             // A second opinion that does not use the package's JSONValue.
             let before = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSDictionary
@@ -43,15 +55,15 @@ final class FixtureTests: XCTestCase {
         defer { standin.stop() }
         let client = try PiecesClient(baseURL: standin.url)
         for name in ["UserProfile.max.json", "UserProfile.min.json"] {
-            let profile = try decoded(UserProfile.self, fixtureText(name))
+            let profile = try UserProfile(jsonText: fixtureText(name))
             XCTAssertEqual(try client.update(profile), profile, name)
         }
         for name in ["UserBetaStatus.max.json", "UserBetaStatus.min.json"] {
-            let status = try decoded(UserBetaStatus.self, fixtureText(name))
+            let status = try UserBetaStatus(jsonText: fixtureText(name))
             XCTAssertEqual(try client.betaStatus(status).user, status.user, name)
         }
         for name in ["Auth0User.max.json", "Auth0User.min.json"] {
-            XCTAssertFalse(try client.select(decoded(Auth0User.self, fixtureText(name))).id.isEmpty, name)
+            XCTAssertFalse(try client.select(Auth0User(jsonText: fixtureText(name))).id.isEmpty, name)
         }
     }
 
@@ -89,6 +101,11 @@ final class FixtureTests: XCTestCase {
             XCTAssertThrowsError(
                 try name.hasPrefix("UserProfile")
                     ? encoded(decoded(UserProfile.self, text)) : encoded(decoded(UserBetaStatus.self, text)), name)
+            let fast = piecesError {
+                try name.hasPrefix("UserProfile")
+                    ? UserProfile(jsonText: text).jsonText() : UserBetaStatus(jsonText: text).jsonText()
+            }
+            XCTAssertEqual(fast?.category, .invalidDocument, name)
         }
         XCTAssertFalse(server.wasConnected())
     }
