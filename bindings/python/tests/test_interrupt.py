@@ -76,6 +76,10 @@ def test_close_interrupts_calls_in_flight_instead_of_waiting(holding: HoldingSer
 
 CHILD = r"""
 import sys, time
+import signal
+# What an interactive Python has: a child started from a background job (as CI may run the tests)
+# inherits SIGINT ignored, and Python then keeps it ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from pieces_user import Client
 
 c = Client(sys.argv[1], timeout=30)
@@ -117,6 +121,10 @@ def test_ctrl_c_interrupts_only_the_main_threads_call(holding: HoldingServer) ->
     client goes on (here it is then ended by interrupt())."""
     child_code = r"""
 import sys, threading, time
+import signal
+# What an interactive Python has: a child started from a background job (as CI may run the tests)
+# inherits SIGINT ignored, and Python then keeps it ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from pieces_user import Client, Interrupted
 
 c = Client(sys.argv[1], timeout=30)
