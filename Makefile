@@ -10,7 +10,9 @@
 #   make fuzz-smoke  every target for 5 s: a smoke run for CI
 #   make python-test  the Python package: venv, wheel, pytest, mypy --strict
 #   make demo      run examples/c/user.c and examples/c/stream.c against the stand-in
-#   make bench     latency benchmarks (release builds; not tests)
+#   make bench     latency benchmarks (release builds; not tests): the C ABI beside libcurl and the
+#                  Python package, wall clock interleaved and callgrind instructions (README table);
+#                  BENCH_ROUNDS (7) and BENCH_CALLS (300) per round
 #   make release   the release build that `make install` installs
 #   make install   install the header, the shared and static libraries, pkg-config and CMake files:
 #                  PREFIX (/usr/local), LIBDIR (PREFIX/lib), INCLUDEDIR (PREFIX/include),
@@ -146,8 +148,10 @@ uninstall:
 install-test:
 	tests/install/run.sh
 
+BENCH_ROUNDS ?= 7
+BENCH_CALLS ?= 300
 bench:
-	benches/bench_rest.sh
+	benches/bench_rest.sh $(BENCH_ROUNDS) $(BENCH_CALLS)
 	cargo bench --bench discovery
 	cargo bench --bench stream_latency
 
