@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # REST cost of pieces_user's C ABI beside libcurl (and of the Python package), for `make bench`.
 # Usage: benches/bench_rest.sh [ROUNDS] [CALLS_PER_ROUND]   (defaults 7 and 300)
+#        BENCH_SERVER=nginx benches/bench_rest.sh ...          (the same table against nginx)
 #
 # Prints one Markdown table (the one in README.md's Performance section): for a 3 KB profile and the
 # maximal 30 KB fixture, GET /user and POST /user/update,
@@ -20,6 +21,9 @@
 # of nginx because callgrind puts it at 1.5k (GET) to 2.5k (30 KB update) instructions per request,
 # under 3 % of libcurl's own client work, and identical for both clients; nginx would add a package,
 # a config and a second process's scheduling noise without changing what is compared.
+# BENCH_SERVER=nginx runs the same table against nginx on 127.0.0.1 (installed from Debian when
+# missing; a config in a temporary directory; worker pinned to the last CPU) answering the same
+# bytes, to check that claim: in the runs behind README.md it gave the same ratios within noise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-7}
@@ -50,20 +54,77 @@ instructions() {
         sed -n 's/.*Collected : \([0-9]*\).*/\1/p' | awk -v n="$counted" '{ printf "%.0f", $1 / n }'
 }
 
+python_client() {
+    PYTHONPATH=bindings/python PIECES_USER_LIB="$lib/libpieces_user.so" taskset -c 0 \
+        python3 benches/python/rest_rows.py "$1" "$2" "$rounds" "$calls" || echo "PYROW failed"
+}
+
 # Python rows for one profile: its own server process, the package from the source tree.
 python_rows() {
+    if [ -n "${BENCH_PORT:-}" ]; then
+        python_client "http://127.0.0.1:$BENCH_PORT" "$1"
+        return
+    fi
     local fifo=$out/serve.in
     rm -f "$fifo" && mkfifo "$fifo"
     "$out/bench_rest" --serve "$1" < "$fifo" > "$out/serve.port" &
     local server=$!
     exec 3> "$fifo" # the server runs until this closes
     while [ ! -s "$out/serve.port" ]; do sleep 0.05; done
-    PYTHONPATH=bindings/python PIECES_USER_LIB="$lib/libpieces_user.so" taskset -c 0 \
-        python3 benches/python/rest_rows.py "http://127.0.0.1:$(cat "$out/serve.port")" "$1" "$rounds" "$calls" ||
-        echo "PYROW failed"
+    python_client "http://127.0.0.1:$(cat "$out/serve.port")" "$1"
     exec 3>&-
     wait "$server"
     rm -f "$fifo" "$out/serve.port"
+}
+
+# nginx answering GET /user and POST /user/update with the same bodies as the in-process server. The
+# static handler refuses POST with 405, which error_page turns into a 200 with the update body.
+start_nginx() {
+    command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx-light; }
+    local dir=$out/nginx port=18088
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    { printf '{"user":'; cat "$1"; printf '}'; } > "$dir/snapshot.json"
+    cp "$1" "$dir/update.json"
+    cat > "$dir/nginx.conf" <<CONF
+worker_processes 1;
+$([ "$(nproc)" -ge 2 ] && printf 'worker_cpu_affinity 1%0*d;' $(($(nproc) - 1)) 0)
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    client_body_buffer_size 64k;
+    keepalive_requests 10000000;
+    keepalive_timeout 600s;
+    tcp_nodelay on;
+    server {
+        listen 127.0.0.1:$port;
+        default_type application/json;
+        location = /user { alias $dir/snapshot.json; }
+        location = /user/update { alias $dir/update.json; error_page 405 =200 /update.json; }
+        location = /update.json { internal; alias $dir/update.json; }
+    }
+}
+CONF
+    nginx -c "$dir/nginx.conf" -p "$dir" &
+    nginx_pid=$!
+    until curl -s -o /dev/null "http://127.0.0.1:$port/user"; do
+        kill -0 "$nginx_pid" || { echo "nginx did not start (port $port taken?)" >&2; exit 1; }
+        sleep 0.1
+    done
+    export BENCH_PORT=$port
+}
+
+stop_nginx() {
+    kill "$nginx_pid" && wait "$nginx_pid" || true
+    unset BENCH_PORT
 }
 
 table=$out/table.md
@@ -72,6 +133,7 @@ table=$out/table.md
     echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 } > "$table"
 for profile in benches/data/profile-3k.json "$out/profile-30k.json"; do
+    if [ "${BENCH_SERVER:-}" = nginx ]; then start_nginx "$profile"; fi
     "$out/bench_rest" "$profile" "$rounds" "$calls" | tee "$out/wall.txt" | grep -v '^ROW'
     python_rows "$profile" | tee "$out/python.txt"
     size=$(stat -c %s "$profile")
@@ -86,7 +148,8 @@ for profile in benches/data/profile-3k.json "$out/profile-30k.json"; do
             "$size" "$label" "$curl_p50" "$pieces_p50" "$ratio" "$lo" "$hi" "$curl_ir" "$pieces_ir" \
             "$(echo "$pieces_ir $curl_ir" | awk '{ print $1 / $2 }')" "$py_dict" "$py_text" >> "$table"
     done
+    if [ "${BENCH_SERVER:-}" = nginx ]; then stop_nginx; fi
 done
 echo
-echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), load average $(cut -d' ' -f1-3 /proc/loadavg):"
+echo "Server: ${BENCH_SERVER:-in-process}. $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), load average $(cut -d' ' -f1-3 /proc/loadavg):"
 cat "$table"
