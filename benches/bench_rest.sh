@@ -13,7 +13,8 @@
 #     run to run, so they are what proves a change; wall clock only shows what it is worth.
 #     Caveat: valgrind counts each byte step of `rep movsb/stosb` (glibc's memcpy/memset on large
 #     buffers) as an instruction, so copies weigh more here than they cost in time;
-#   - Python: the dict API and the JSON-text API (ctypes, bytes in and out) against the same server.
+#   - Python: the dict API, the JSON-text API (ctypes, bytes in and out), and the JSON-text call with
+#     orjson around it (what the dict API should cost if the Python layer adds nothing), same server.
 #
 # The server: benches/c/bench_rest.c's constant responder (answers prepared once; read, find the end
 # of the request, one write), in the benchmark's process with its threads pinned to the last CPU and
@@ -129,8 +130,8 @@ stop_nginx() {
 
 table=$out/table.md
 {
-    echo "| size | route | libcurl p50 | C ABI p50 | C ABI ÷ libcurl, median of $rounds rounds (range) | instructions/call libcurl | instructions/call C ABI | Python dict API p50 | Python JSON-text API p50 |"
-    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    echo "| size | route | libcurl p50 | C ABI p50 | C ABI ÷ libcurl, median of $rounds rounds (range) | instructions/call libcurl | instructions/call C ABI | Python dict API p50 | Python JSON-text API p50 | Python: JSON-text call + codec p50 |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 } > "$table"
 for profile in benches/data/profile-3k.json "$out/profile-30k.json"; do
     if [ "${BENCH_SERVER:-}" = nginx ]; then start_nginx "$profile"; fi
@@ -140,13 +141,13 @@ for profile in benches/data/profile-3k.json "$out/profile-30k.json"; do
     for route in GET update; do
         kind=$([ "$route" = GET ] && echo get || echo update)
         read -r _ _ _ curl_p50 pieces_p50 ratio lo hi < <(grep "^ROW $route " "$out/wall.txt")
-        read -r _ _ py_dict py_text _ < <(grep "^PYROW $route " "$out/python.txt" || echo "PYROW $route - -")
+        read -r _ _ py_dict py_text py_codec < <(grep "^PYROW $route " "$out/python.txt" || echo "PYROW $route - - -")
         curl_ir=$(instructions curl "$kind" "$profile")
         pieces_ir=$(instructions pieces "$kind" "$profile")
         label=$([ "$route" = GET ] && echo 'GET /user' || echo 'POST /user/update')
-        printf '| %s B | %s | %s µs | %s µs | %s× (%s–%s) | %s | %s (%.2f×) | %s µs | %s µs |\n' \
+        printf '| %s B | %s | %s µs | %s µs | %s× (%s–%s) | %s | %s (%.2f×) | %s µs | %s µs | %s µs |\n' \
             "$size" "$label" "$curl_p50" "$pieces_p50" "$ratio" "$lo" "$hi" "$curl_ir" "$pieces_ir" \
-            "$(echo "$pieces_ir $curl_ir" | awk '{ print $1 / $2 }')" "$py_dict" "$py_text" >> "$table"
+            "$(echo "$pieces_ir $curl_ir" | awk '{ print $1 / $2 }')" "$py_dict" "$py_text" "$py_codec" >> "$table"
     done
     if [ "${BENCH_SERVER:-}" = nginx ]; then stop_nginx; fi
 done

@@ -4,10 +4,10 @@
 
 Three ways to make the same calls, interleaved round by round (ABCABC...): the dict API
 (`Client.snapshot()`, `Client.update(dict)`), the JSON-text API (the library call through ctypes with
-the text kept as bytes, no decoding), and that same raw call followed by `json_loads` of the
-package's codec: the dict API costs what the raw call plus decoding costs when the Python layer adds
-nothing of its own. Prints, per route, the median over the rounds of each way's p50 as a line
-"PYROW ROUTE DICT_US TEXT_US TEXT_PLUS_DECODE_US".
+the text kept as bytes, no decoding), and that same raw call with the package's codec around it
+(encoding the dict for update, decoding the answer): the dict API costs what the raw call plus the
+codec costs when the Python layer adds nothing of its own. Prints, per route, the median over the
+rounds of each way's p50 as a line "PYROW ROUTE DICT_US TEXT_US TEXT_PLUS_CODEC_US".
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List
 
 import pieces_user
 from pieces_user import _ffi
-from pieces_user.client import decode_document
+from pieces_user.client import decode_document, encode_document
 
 
 def p50_of(fn: Callable[[], Any], calls: int) -> float:
@@ -47,9 +47,9 @@ def main() -> int:
             raise RuntimeError("snapshot failed")
         return lib.take_bytes(out)
 
-    def text_update() -> bytes:
+    def text_update(text: bytes = profile) -> bytes:
         out = c_void_p()
-        if lib.pieces_user_update(handle, profile, byref(out)) != _ffi.OK:
+        if lib.pieces_user_update(handle, text, byref(out)) != _ffi.OK:
             raise RuntimeError("update failed")
         return lib.take_bytes(out)
 
@@ -57,12 +57,12 @@ def main() -> int:
         "GET": {
             "dict": client.snapshot,
             "text": text_snapshot,
-            "text+decode": lambda: decode_document(text_snapshot()),
+            "text+codec": lambda: decode_document(text_snapshot()),
         },
         "update": {
             "dict": lambda: client.update(profile_obj),
             "text": text_update,
-            "text+decode": lambda: decode_document(text_update()),
+            "text+codec": lambda: decode_document(text_update(encode_document(profile_obj))),
         },
     }
     assert client.snapshot()["user"] == profile_obj and client.update(profile_obj) == profile_obj
@@ -77,7 +77,7 @@ def main() -> int:
     client.close()
     for route, by_way in p50s.items():
         mid = {way: statistics.median(v) for way, v in by_way.items()}
-        print(f"PYROW {route} {mid['dict']:.1f} {mid['text']:.1f} {mid['text+decode']:.1f}")
+        print(f"PYROW {route} {mid['dict']:.1f} {mid['text']:.1f} {mid['text+codec']:.1f}")
     return 0
 
 
