@@ -62,9 +62,16 @@ mod tests {
         assert_eq!(e.code, PIECES_ERR_INVALID_RESPONSE);
         assert!(e.message.contains("offset 2"), "{}", e.message);
 
-        let s = give_string("fine".to_owned()).unwrap();
-        assert_eq!(unsafe { CStr::from_ptr(s) }.to_str().unwrap(), "fine");
-        unsafe { pieces_string_free(s) };
+        let first = give_string("\0ab".to_owned()).unwrap_err();
+        assert!(first.message.contains("offset 0"), "{}", first.message);
+        let last = give_string("ab\0".to_owned()).unwrap_err();
+        assert!(last.message.contains("offset 2"), "{}", last.message);
+
+        for text in ["fine", ""] {
+            let s = give_string(text.to_owned()).unwrap();
+            assert_eq!(unsafe { CStr::from_ptr(s) }.to_str().unwrap(), text);
+            unsafe { pieces_string_free(s) };
+        }
         unsafe { pieces_string_free(ptr::null_mut()) };
     }
 }
