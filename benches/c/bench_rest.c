@@ -1,18 +1,29 @@
 /*
- * Per-call latency of pieces_user's C ABI beside a plain libcurl client, same calls, same server,
- * same run. The server is a constant loopback responder in this process (one thread per
- * connection), so both clients see identical work on the other side.
+ * Per-call cost of pieces_user's C ABI beside a plain libcurl client, same calls, same server.
+ * The server is a constant loopback responder in this process (one thread per connection, pinned
+ * to the last CPU while the clients run on the first), so both clients see identical work on the
+ * other side.
  *
  *   bench_rest PROFILE_JSON_FILE ROUNDS CALLS_PER_ROUND
- *
- * Rounds alternate between the two clients so drift on a shared machine hits both alike.
+ *       Wall clock. Each round runs CALLS_PER_ROUND C ABI calls, then as many libcurl calls (ABAB),
+ *       for GET /user and for POST /user/update; the ratio is taken per round (p50 / p50) and the
+ *       median of those ratios is reported, so a slow stretch of the machine hits both sides of a
+ *       ratio and not the result. Prints one "ROW ..." line per route for benches/bench_rest.sh.
+ *   bench_rest --count pieces|curl get|update PROFILE_JSON_FILE CALLS
+ *       For callgrind: warms up, then makes CALLS calls of one kind inside measured_calls(), so
+ *       `valgrind --tool=callgrind --collect-atstart=no --toggle-collect=measured_calls` counts
+ *       the client's instructions for exactly those calls (collection is per thread, so the
+ *       server thread is not counted).
+ *   bench_rest --serve PROFILE_JSON_FILE
+ *       Only the server, for the Python figures: prints its port, serves until stdin closes.
  */
-#define _GNU_SOURCE /* strcasestr */
+#define _GNU_SOURCE /* strcasestr, CPU_SET */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,8 +86,20 @@ static int read_request(int fd, char *buf, size_t cap) {
     }
 }
 
+/* The server threads on the last CPU, the clients on the first: as with a server in another
+ * process on its own core, and the two never compete for one core. No-op on one CPU. */
+static void pin_to(int cpu) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 2) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu < 0 ? (int)n - 1 : cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
 static void *serve_connection(void *arg) {
     int fd = (int)(intptr_t)arg;
+    pin_to(-1);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     size_t cap = 1 << 20;
@@ -180,78 +203,154 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-struct stats { double *samples; size_t n; double total_us; };
-
-static void report(const char *name, struct stats *s) {
-    qsort(s->samples, s->n, sizeof(double), cmp_double);
-    double p50 = s->samples[s->n / 2], p99 = s->samples[(size_t)(s->n * 0.99)];
-    printf("  %-22s p50 %8.1f us   p99 %8.1f us   %9.0f calls/s\n", name, p50, p99, s->n / (s->total_us / 1e6));
+static double median(double *v, size_t n) {
+    qsort(v, n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-int main(int argc, char **argv) {
-    if (argc < 4) { fprintf(stderr, "usage: %s PROFILE_JSON ROUNDS CALLS_PER_ROUND\n", argv[0]); return 2; }
-    size_t profile_len;
-    char *profile = read_file(argv[1], &profile_len);
-    int rounds = atoi(argv[2]), per_round = atoi(argv[3]);
+struct clients { PiecesClient *pieces; struct curl_client curl; const char *profile; };
 
+static void one_call(struct clients *c, int use_curl, int update) {
+    const char *body = update ? c->profile : NULL;
+    if (use_curl) curl_call(&c->curl, body); else pieces_call(c->pieces, body);
+}
+
+/* p50 of `calls` calls of one kind, in microseconds. */
+static double p50_of(struct clients *c, int use_curl, int update, double *samples, int calls) {
+    for (int i = 0; i < calls; i++) {
+        double t0 = now_us();
+        one_call(c, use_curl, update);
+        samples[i] = now_us() - t0;
+    }
+    return median(samples, (size_t)calls);
+}
+
+/* Not inlined: callgrind's --toggle-collect names it. */
+__attribute__((noinline)) void measured_calls(struct clients *c, int use_curl, int update, int calls) {
+    for (int i = 0; i < calls; i++) one_call(c, use_curl, update);
+}
+
+/* Prepares both answers from the profile and starts the server; returns the profile text. */
+static char *serve(const char *profile_path, int *port) {
+    size_t profile_len;
+    char *profile = read_file(profile_path, &profile_len);
     size_t snap_body_len = profile_len + 16;
     char *snap_body = malloc(snap_body_len + 1);
     snprintf(snap_body, snap_body_len + 1, "{\"user\":%s}", profile);
     g_snapshot_response = http_response(snap_body, strlen(snap_body), &g_snapshot_len);
     g_update_response = http_response(profile, profile_len, &g_update_len);
-    int port = start_server();
+    free(snap_body);
+    *port = start_server();
+    return profile;
+}
+
+/* BENCH_PORT names a server already running on 127.0.0.1 (e.g. nginx answering the same bytes)
+ * to use instead of the in-process one. */
+static void setup(struct clients *c, const char *profile_path) {
+    int port;
+    const char *external = getenv("BENCH_PORT");
+    if (external) {
+        size_t len;
+        c->profile = read_file(profile_path, &len);
+        port = atoi(external);
+    } else {
+        c->profile = serve(profile_path, &port);
+    }
 
     char config[128];
     snprintf(config, sizeof config, "{\"base_url\":\"http://127.0.0.1:%d\"}", port);
-    PiecesClient *pc = NULL;
-    if (pieces_client_new(config, &pc) != PIECES_OK) { fprintf(stderr, "client_new failed\n"); return 1; }
+    if (pieces_client_new(config, &c->pieces) != PIECES_OK) { fprintf(stderr, "client_new failed\n"); exit(1); }
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    struct curl_client cc = {0};
-    cc.h = curl_easy_init();
-    snprintf(cc.url_user, sizeof cc.url_user, "http://127.0.0.1:%d/user", port);
-    snprintf(cc.url_update, sizeof cc.url_update, "http://127.0.0.1:%d/user/update", port);
-    cc.get_headers = curl_slist_append(NULL, "Accept: application/json");
-    cc.post_headers = curl_slist_append(NULL, "Accept: application/json");
-    cc.post_headers = curl_slist_append(cc.post_headers, "Content-Type: application/json");
-    curl_easy_setopt(cc.h, CURLOPT_WRITEFUNCTION, sink_write);
-    curl_easy_setopt(cc.h, CURLOPT_WRITEDATA, &cc.sink);
-    curl_easy_setopt(cc.h, CURLOPT_TCP_NODELAY, 1L);
+    struct curl_client *cc = &c->curl;
+    cc->h = curl_easy_init();
+    snprintf(cc->url_user, sizeof cc->url_user, "http://127.0.0.1:%d/user", port);
+    snprintf(cc->url_update, sizeof cc->url_update, "http://127.0.0.1:%d/user/update", port);
+    cc->get_headers = curl_slist_append(NULL, "Accept: application/json");
+    cc->post_headers = curl_slist_append(NULL, "Accept: application/json");
+    cc->post_headers = curl_slist_append(cc->post_headers, "Content-Type: application/json");
+    curl_easy_setopt(cc->h, CURLOPT_WRITEFUNCTION, sink_write);
+    curl_easy_setopt(cc->h, CURLOPT_WRITEDATA, &cc->sink);
+    curl_easy_setopt(cc->h, CURLOPT_TCP_NODELAY, 1L);
+}
 
-    size_t total = (size_t)rounds * (size_t)per_round;
-    struct stats st[4];
-    for (int i = 0; i < 4; i++) st[i] = (struct stats){calloc(total, sizeof(double)), 0, 0};
+static void teardown(struct clients *c) {
+    pieces_client_free(c->pieces);
+    curl_slist_free_all(c->curl.get_headers);
+    curl_slist_free_all(c->curl.post_headers);
+    curl_easy_cleanup(c->curl.h);
+    curl_global_cleanup();
+    free(c->curl.sink.data);
+}
 
+static int count_mode(char **argv) {
+    int use_curl = strcmp(argv[2], "curl") == 0, update = strcmp(argv[3], "update") == 0;
+    int calls = atoi(argv[5]);
+    struct clients c = {0};
+    setup(&c, argv[4]);
+    for (int i = 0; i < 20; i++) one_call(&c, use_curl, update); /* connection, first-use costs */
+    measured_calls(&c, use_curl, update, calls);
+    teardown(&c);
+    return 0;
+}
+
+static int wall_mode(char **argv) {
+    int rounds = atoi(argv[2]), per_round = atoi(argv[3]);
+    pin_to(0);
+    struct clients c = {0};
+    setup(&c, argv[1]);
     /* Warm both connections and caches. */
-    for (int i = 0; i < 200; i++) { pieces_call(pc, NULL); curl_call(&cc, NULL); pieces_call(pc, profile); curl_call(&cc, profile); }
+    for (int i = 0; i < 200; i++)
+        for (int k = 0; k < 4; k++) one_call(&c, k % 2, k / 2);
 
+    double *samples = calloc((size_t)per_round, sizeof(double));
+    double *p50[4], *ratio[2];
+    for (int k = 0; k < 4; k++) p50[k] = calloc((size_t)rounds, sizeof(double));
+    for (int u = 0; u < 2; u++) ratio[u] = calloc((size_t)rounds, sizeof(double));
     for (int r = 0; r < rounds; r++) {
-        for (int which = 0; which < 4; which++) {
-            /* 0: pieces snapshot, 1: curl snapshot, 2: pieces update, 3: curl update */
-            const char *body = which >= 2 ? profile : NULL;
-            double round_start = now_us();
-            for (int i = 0; i < per_round; i++) {
-                double t0 = now_us();
-                if (which % 2 == 0) pieces_call(pc, body); else curl_call(&cc, body);
-                st[which].samples[st[which].n++] = now_us() - t0;
-            }
-            st[which].total_us += now_us() - round_start;
+        for (int update = 0; update < 2; update++) {
+            /* k = 2 * update + use_curl: the C ABI, then libcurl, back to back */
+            for (int use_curl = 0; use_curl < 2; use_curl++)
+                p50[2 * update + use_curl][r] = p50_of(&c, use_curl, update, samples, per_round);
+            ratio[update][r] = p50[2 * update][r] / p50[2 * update + 1][r];
         }
     }
-
-    printf("profile %s: %zu bytes, %d rounds x %d calls\n", argv[1], profile_len, rounds, per_round);
-    report("pieces snapshot", &st[0]);
-    report("libcurl snapshot", &st[1]);
-    report("pieces update", &st[2]);
-    report("libcurl update", &st[3]);
-    printf("  ratio p50 snapshot %.2fx   update %.2fx   (pieces / libcurl)\n",
-           st[0].samples[st[0].n / 2] / st[1].samples[st[1].n / 2],
-           st[2].samples[st[2].n / 2] / st[3].samples[st[3].n / 2]);
-
-    pieces_client_free(pc);
-    curl_slist_free_all(cc.get_headers);
-    curl_slist_free_all(cc.post_headers);
-    curl_easy_cleanup(cc.h);
-    curl_global_cleanup();
+    printf("profile %s: %zu bytes, %d rounds x %d calls per client and route\n", argv[1], strlen(c.profile),
+           rounds, per_round);
+    for (int update = 0; update < 2; update++) {
+        const char *route = update ? "update" : "GET";
+        double lo = ratio[update][0], hi = lo;
+        for (int r = 0; r < rounds; r++) {
+            lo = ratio[update][r] < lo ? ratio[update][r] : lo;
+            hi = ratio[update][r] > hi ? ratio[update][r] : hi;
+        }
+        double curl_p50 = median(p50[2 * update + 1], (size_t)rounds);
+        double pieces_p50 = median(p50[2 * update], (size_t)rounds);
+        double mid = median(ratio[update], (size_t)rounds);
+        printf("  %-7s libcurl p50 %7.1f us   C ABI p50 %7.1f us   ratio median %.2fx (rounds %.2f-%.2f)\n",
+               route, curl_p50, pieces_p50, mid, lo, hi);
+        printf("ROW %s %zu %.1f %.1f %.2f %.2f %.2f\n", route, strlen(c.profile), curl_p50, pieces_p50, mid, lo, hi);
+    }
+    teardown(&c);
     return 0;
+}
+
+static int serve_mode(char **argv) {
+    int port;
+    serve(argv[2], &port);
+    printf("%d\n", port);
+    fflush(stdout);
+    char buf[64];
+    while (fread(buf, 1, sizeof buf, stdin) > 0) {}
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--serve") == 0) return serve_mode(argv);
+    if (argc == 6 && strcmp(argv[1], "--count") == 0) return count_mode(argv);
+    if (argc == 4) return wall_mode(argv);
+    fprintf(stderr, "usage: %s PROFILE_JSON ROUNDS CALLS_PER_ROUND\n"
+                    "       %s --count pieces|curl get|update PROFILE_JSON CALLS\n"
+                    "       %s --serve PROFILE_JSON\n", argv[0], argv[0], argv[0]);
+    return 2;
 }

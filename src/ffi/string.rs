@@ -8,17 +8,24 @@ use super::{ffi_value, FfiError};
 /// Hands a string to C. The caller owns it and frees it with `pieces_string_free`.
 ///
 /// Everything returned is JSON text or a URL, neither of which can hold a raw NUL; a NUL would mean
-/// the server sent something invalid, so it is reported rather than silently cut short.
+/// the server sent something invalid, so it is reported rather than silently cut short. The check
+/// is libc's `strlen` over the terminated buffer: vectorised, where `CString::new`'s byte search is
+/// not (a tenth of the instructions on a 30 KB document).
 pub(crate) fn give_string(s: String) -> Result<*mut c_char, FfiError> {
-    CString::new(s).map(CString::into_raw).map_err(|e| {
-        FfiError::new(
+    let mut bytes = s.into_bytes();
+    bytes.push(0);
+    // SAFETY: `bytes` ends with a NUL, so strlen stops inside it.
+    let first_nul = unsafe { libc::strlen(bytes.as_ptr().cast()) };
+    if first_nul != bytes.len() - 1 {
+        return Err(FfiError::new(
             PIECES_ERR_INVALID_RESPONSE,
             format!(
-                "the result holds a NUL byte at offset {} and cannot be returned as a C string",
-                e.nul_position()
+                "the result holds a NUL byte at offset {first_nul} and cannot be returned as a C string"
             ),
-        )
-    })
+        ));
+    }
+    // SAFETY: just checked: the only NUL is the last byte.
+    Ok(unsafe { CString::from_vec_with_nul_unchecked(bytes) }.into_raw())
 }
 
 /// Frees a string this library returned through a `char **` output (`out_json`, `out_url`).
@@ -55,11 +62,18 @@ mod tests {
         assert_eq!(e.code, PIECES_ERR_INVALID_RESPONSE);
         assert!(e.message.contains("offset 2"), "{}", e.message);
 
-        let s = give_string("fine".to_owned()).unwrap();
-        // SAFETY: `s` is a NUL-terminated string from the library, not yet freed.
-        assert_eq!(unsafe { CStr::from_ptr(s) }.to_str().unwrap(), "fine");
-        // SAFETY: `s` came from the library in this test and is freed once, here.
-        unsafe { pieces_string_free(s) };
+        let first = give_string("\0ab".to_owned()).unwrap_err();
+        assert!(first.message.contains("offset 0"), "{}", first.message);
+        let last = give_string("ab\0".to_owned()).unwrap_err();
+        assert!(last.message.contains("offset 2"), "{}", last.message);
+
+        for text in ["fine", ""] {
+            let s = give_string(text.to_owned()).unwrap();
+            // SAFETY: `s` is a NUL-terminated string from the library, not yet freed.
+            assert_eq!(unsafe { CStr::from_ptr(s) }.to_str().unwrap(), text);
+            // SAFETY: `s` came from the library in this test and is freed once, here.
+            unsafe { pieces_string_free(s) };
+        }
         // SAFETY: freeing NULL is documented as a no-op.
         unsafe { pieces_string_free(ptr::null_mut()) };
     }
