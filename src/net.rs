@@ -46,6 +46,27 @@ pub(crate) fn connect_first(
     Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")))
 }
 
+/// Keeps the socket timeout at most `left` (so no read or write outlives the deadline) and at least
+/// half of it (so early wake-ups stay rare), touching the socket only when that band is left. It is
+/// set to 90% of the time left: the next call's full budget, measured a moment later, still fits.
+pub(crate) fn ensure_timeout(
+    current: &mut Option<Duration>,
+    left: Option<Duration>,
+    apply: impl FnOnce(Option<Duration>) -> io::Result<()>,
+) -> io::Result<()> {
+    let fits = match (*current, left) {
+        (None, None) => true,
+        (Some(cur), Some(left)) => cur <= left && cur >= left / 2,
+        _ => false,
+    };
+    if !fits {
+        let want = left.map(|l| (l * 9 / 10).max(Duration::from_micros(1)));
+        apply(want)?;
+        *current = want;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,25 +135,4 @@ mod tests {
         .unwrap_err();
         assert!(is_timeout(&e), "{e}");
     }
-}
-
-/// Keeps the socket timeout at most `left` (so no read or write outlives the deadline) and at least
-/// half of it (so early wake-ups stay rare), touching the socket only when that band is left. It is
-/// set to 90% of the time left: the next call's full budget, measured a moment later, still fits.
-pub(crate) fn ensure_timeout(
-    current: &mut Option<Duration>,
-    left: Option<Duration>,
-    apply: impl FnOnce(Option<Duration>) -> io::Result<()>,
-) -> io::Result<()> {
-    let fits = match (*current, left) {
-        (None, None) => true,
-        (Some(cur), Some(left)) => cur <= left && cur >= left / 2,
-        _ => false,
-    };
-    if !fits {
-        let want = left.map(|l| (l * 9 / 10).max(Duration::from_micros(1)));
-        apply(want)?;
-        *current = want;
-    }
-    Ok(())
 }
