@@ -24,17 +24,19 @@ import argparse
 import asyncio
 import json
 import signal
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from python_bench import ROOT, ConstServer, build_server, percentile  # noqa: E402
+
+# The tests' loopback server that holds GET /user/refresh unanswered.
+sys.path.insert(0, str(ROOT / "bindings" / "python" / "tests"))
+from support import HoldingServer  # noqa: E402
 
 
 def timed_sync(fn: Callable[[], Any], calls: int) -> List[float]:
@@ -100,48 +102,12 @@ def rest(url: str, calls: int, rounds: int) -> Dict[str, List[float]]:
     return samples
 
 
-class SilentServer:
-    """Accepts connections and reads, never answers."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.got = threading.Semaphore(0)
-        self.conns: List[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            threading.Thread(target=self._read, args=(conn,), daemon=True).start()
-
-    def _read(self, conn: socket.socket) -> None:
-        try:
-            if conn.recv(65536):
-                self.got.release()
-            while conn.recv(65536):
-                pass
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.sock.close()
-        for c in self.conns:
-            c.close()
-
-
 def cancellation(runs: int) -> Dict[str, List[float]]:
     """Cancel a call the server holds: time to the task's CancelledError and until the (only)
     worker has finished the call and is free again (measured by a no-op job behind it)."""
     import pieces_user
 
-    server = SilentServer()
+    server = HoldingServer()
     out: Dict[str, List[float]] = {"CancelledError": [], "worker free": []}
 
     async def main() -> None:
@@ -149,7 +115,7 @@ def cancellation(runs: int) -> Dict[str, List[float]]:
             loop = asyncio.get_running_loop()
             for _ in range(runs):
                 task = asyncio.create_task(client.refresh())
-                await loop.run_in_executor(None, server.got.acquire)
+                await loop.run_in_executor(None, server.wait_held)
                 t0 = time.perf_counter()
                 task.cancel()
                 try:
