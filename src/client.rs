@@ -72,6 +72,26 @@ struct Route {
     auth: Auth,
 }
 
+/// The routes that send a document, named for [`Client::call_json_bytes`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BodyRoute {
+    Select,
+    Update,
+    UpdateVanity,
+    BetaStatus,
+}
+
+impl BodyRoute {
+    fn route(self) -> &'static Route {
+        match self {
+            BodyRoute::Select => &SELECT,
+            BodyRoute::Update => &UPDATE,
+            BodyRoute::UpdateVanity => &UPDATE_VANITY,
+            BodyRoute::BetaStatus => &BETA_STATUS,
+        }
+    }
+}
+
 const SNAPSHOT: Route = Route {
     method: Method::Get,
     path: "/user",
@@ -364,27 +384,30 @@ impl Client {
     ) -> Result<Resp> {
         debug_assert_eq!(route.response, Some(Resp::KIND));
         let text = body.map(models::encode);
-        let bytes = self.call(route, text.as_deref())?;
+        let text = self.call(route, text.as_deref().map(str::as_bytes))?;
         // `call` validated the body against Resp's model, so this cannot fail short of a bug.
-        serde_json::from_slice(&bytes).map_err(|e| {
+        serde_json::from_str(&text).map_err(|e| {
             Error::new(
                 ErrorKind::InvalidResponse,
                 format!("decoding a validated response: {e}"),
             )
-            .with_body(String::from_utf8_lossy(&bytes).into_owned())
+            .with_body(text.clone())
             .with_source(e)
         })
     }
 
     fn call_json(&self, route: &Route, body: Option<&str>) -> Result<String> {
-        let bytes = self.call(route, body)?;
-        // The validator accepted it, so it is JSON and therefore UTF-8; this check is a cheap backstop.
-        String::from_utf8(bytes)
-            .map_err(|_| Error::new(ErrorKind::InvalidResponse, "response is not UTF-8"))
+        self.call(route, body.map(str::as_bytes))
+    }
+
+    /// The `*_json` call of `route` with a body not yet known to be UTF-8, for the C ABI: the
+    /// validator accepts only UTF-8, so a separate pass over the text before it would be waste.
+    pub(crate) fn call_json_bytes(&self, route: BodyRoute, body: &[u8]) -> Result<String> {
+        self.call(route.route(), Some(body))
     }
 
     /// [`Client::exchange`], observed by [`Client::interrupt`] and the handle's token throughout.
-    fn call(&self, route: &Route, body: Option<&str>) -> Result<Vec<u8>> {
+    fn call(&self, route: &Route, body: Option<&[u8]>) -> Result<String> {
         self.check_process()?;
         let _watch = interrupt::watch(&self.shared.interrupts, self.cancel.as_ref())?;
         match self.exchange(route, body) {
@@ -393,8 +416,9 @@ impl Client {
         }
     }
 
-    /// Validate, send, check the status, read and validate the body.
-    fn exchange(&self, route: &Route, body: Option<&str>) -> Result<Vec<u8>> {
+    /// Validate, send, check the status, read and validate the body; its text ("" for a route
+    /// that answers none).
+    fn exchange(&self, route: &Route, body: Option<&[u8]>) -> Result<String> {
         if let Some(kind) = route.request {
             let body = body.ok_or_else(|| {
                 Error::new(
@@ -402,7 +426,7 @@ impl Client {
                     "this route needs a request body",
                 )
             })?;
-            schema::validate(kind, body.as_bytes()).map_err(request_error)?;
+            schema::validate(kind, body).map_err(request_error)?;
         }
         let mut response = self.send_with_retry(route, body)?;
         let status = response.status().as_u16();
@@ -422,12 +446,12 @@ impl Client {
             });
         }
         let Some(kind) = route.response else {
-            return Ok(Vec::new());
+            return Ok(String::new());
         };
         check_content_type(&response)?;
         let bytes = self.read_body(&mut response)?;
-        schema::validate(kind, &bytes).map_err(|v| response_error(v, status, &bytes))?;
-        Ok(bytes)
+        schema::validate_into_text(kind, bytes)
+            .map_err(|(v, bytes)| response_error(v, status, &bytes))
     }
 
     /// A GET that failed on the connection (not a refusal) is sent once more: the likely cause is a
@@ -436,7 +460,7 @@ impl Client {
     /// With discovery, a connection failure that remains triggers one re-discovery (Pieces OS may have
     /// restarted on another port). The call is repeated once at the new URL, and only if it is a GET
     /// or the failure proves nothing was sent (the connect itself failed): a POST is never doubled.
-    fn send_with_retry(&self, route: &Route, body: Option<&str>) -> Result<Response<Body>> {
+    fn send_with_retry(&self, route: &Route, body: Option<&[u8]>) -> Result<Response<Body>> {
         let base = self.current_base();
         let result = match self.send(&base, route, body) {
             Err(e) if route.method == Method::Get && e.retry_once && !interrupt::interrupted() => {
@@ -463,7 +487,7 @@ impl Client {
         &self,
         base: &str,
         route: &Route,
-        body: Option<&str>,
+        body: Option<&[u8]>,
     ) -> Result<Response<Body>, SendError> {
         let url = format!("{base}{}", route.path);
         let result = match route.method {
@@ -482,7 +506,7 @@ impl Client {
                     Some(body) => request
                         .header("Accept", "application/json")
                         .header("Content-Type", "application/json")
-                        .send(body.as_bytes()),
+                        .send(body),
                     None => request.send_empty(),
                 }
             }

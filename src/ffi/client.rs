@@ -8,7 +8,8 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use super::cancel::with_bound_cancel;
-use super::{ffi_call, give_string, out_arg, str_arg, FfiError};
+use super::{bytes_arg, ffi_call, give_string, out_arg, str_arg, utf8_error, FfiError};
+use crate::client::BodyRoute;
 use crate::{Client, Config};
 
 /// A client for one Pieces OS, created by `pieces_client_new` and freed by `pieces_client_free`.
@@ -59,6 +60,10 @@ unsafe fn route(
 
 /// [`route`] for the routes that send a JSON document.
 ///
+/// The body goes to the core as bytes, unchecked: the core's validator accepts only UTF-8, which
+/// spares a pass over the text here. A call that fails on a body that is not UTF-8 fails as it
+/// always has, with `PIECES_ERR_INVALID_UTF8` naming the offset, whatever the core saw first.
+///
 /// # Safety
 /// As [`route`]; `body` as [`str_arg`] for the duration of the call.
 unsafe fn route_with_body(
@@ -66,13 +71,15 @@ unsafe fn route_with_body(
     body: *const c_char,
     body_name: &str,
     out: *mut *mut c_char,
-    call: impl FnOnce(&Client, &str) -> crate::Result<String>,
+    which: BodyRoute,
 ) -> i32 {
     // SAFETY: this function's `# Safety` is `route`'s, so the caller keeps its contract.
     unsafe {
         route(client, out, "out_json", |client| {
-            let body = str_arg(body, body_name)?;
-            Ok(call(client, body)?)
+            let bytes = bytes_arg(body, body_name)?;
+            client
+                .call_json_bytes(which, bytes)
+                .map_err(|e| utf8_error(bytes, body_name).unwrap_or_else(|| e.into()))
         })
     }
 }
@@ -231,7 +238,7 @@ pub unsafe extern "C" fn pieces_user_select(
             auth0_user_json,
             "auth0_user_json",
             out_json,
-            |c, b| c.select_json(b),
+            BodyRoute::Select,
         )
     }
 }
@@ -253,9 +260,13 @@ pub unsafe extern "C" fn pieces_user_update(
 ) -> i32 {
     // SAFETY: this function's `# Safety` is `route_with_body`'s; the caller keeps it.
     unsafe {
-        route_with_body(client, profile_json, "profile_json", out_json, |c, b| {
-            c.update_json(b)
-        })
+        route_with_body(
+            client,
+            profile_json,
+            "profile_json",
+            out_json,
+            BodyRoute::Update,
+        )
     }
 }
 
@@ -277,9 +288,13 @@ pub unsafe extern "C" fn pieces_user_update_vanity(
 ) -> i32 {
     // SAFETY: this function's `# Safety` is `route_with_body`'s; the caller keeps it.
     unsafe {
-        route_with_body(client, profile_json, "profile_json", out_json, |c, b| {
-            c.update_vanity_json(b)
-        })
+        route_with_body(
+            client,
+            profile_json,
+            "profile_json",
+            out_json,
+            BodyRoute::UpdateVanity,
+        )
     }
 }
 
@@ -301,9 +316,13 @@ pub unsafe extern "C" fn pieces_user_beta_status(
 ) -> i32 {
     // SAFETY: this function's `# Safety` is `route_with_body`'s; the caller keeps it.
     unsafe {
-        route_with_body(client, status_json, "status_json", out_json, |c, b| {
-            c.beta_status_json(b)
-        })
+        route_with_body(
+            client,
+            status_json,
+            "status_json",
+            out_json,
+            BodyRoute::BetaStatus,
+        )
     }
 }
 

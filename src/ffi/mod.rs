@@ -154,20 +154,34 @@ fn record_panic(payload: Box<dyn Any + Send>) {
 /// # Safety
 /// `ptr` must be NULL or point to a NUL-terminated string that stays valid and unchanged for `'a`.
 pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, FfiError> {
+    // SAFETY: the caller's contract is `bytes_arg`'s.
+    let bytes = unsafe { bytes_arg(ptr, name) }?;
+    std::str::from_utf8(bytes).map_err(|e| invalid_utf8(name, e.valid_up_to()))
+}
+
+/// The bytes of a C string argument, not yet checked to be UTF-8 (see [`utf8_error`]).
+///
+/// # Safety
+/// As [`str_arg`].
+pub(crate) unsafe fn bytes_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a [u8], FfiError> {
     if ptr.is_null() {
         return Err(FfiError::null_pointer(name));
     }
     // SAFETY: non-NULL, and the caller promises a NUL-terminated string valid for 'a.
-    let bytes = unsafe { CStr::from_ptr(ptr) };
-    bytes.to_str().map_err(|e| {
-        FfiError::new(
-            PIECES_ERR_INVALID_UTF8,
-            format!(
-                "{name} is not valid UTF-8 (bad byte at offset {})",
-                e.valid_up_to()
-            ),
-        )
-    })
+    Ok(unsafe { CStr::from_ptr(ptr) }.to_bytes())
+}
+
+/// `PIECES_ERR_INVALID_UTF8` for the argument `name` if `bytes` are not UTF-8.
+pub(crate) fn utf8_error(bytes: &[u8], name: &str) -> Option<FfiError> {
+    let e = std::str::from_utf8(bytes).err()?;
+    Some(invalid_utf8(name, e.valid_up_to()))
+}
+
+fn invalid_utf8(name: &str, offset: usize) -> FfiError {
+    FfiError::new(
+        PIECES_ERR_INVALID_UTF8,
+        format!("{name} is not valid UTF-8 (bad byte at offset {offset})"),
+    )
 }
 
 /// A checked, non-NULL out-pointer. Writing is the last step of a successful call, so a caller's

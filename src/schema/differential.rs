@@ -579,3 +579,69 @@ fn fast_path_edges() -> Vec<String> {
     }
     docs
 }
+
+/// Sequences that are not UTF-8: a lone continuation byte, a truncated two- and three-byte
+/// sequence, an overlong '/', an encoded surrogate, a code point above U+10FFFF, and bytes that
+/// never occur.
+const NOT_UTF8: &[&[u8]] = &[
+    b"\x80",
+    b"\xc3",
+    b"\xe2\x82",
+    b"\xc0\xaf",
+    b"\xed\xa0\x80",
+    b"\xf4\x90\x80\x80",
+    b"\xfe",
+    b"\xff",
+];
+
+/// `validate_into_text` skips the UTF-8 check because the scanner accepts only UTF-8: no
+/// sequence above, put inside a known key, an unknown key, a checked string value or a skipped
+/// one, or between tokens, may ever be accepted.
+#[test]
+fn accepted_documents_are_utf8() {
+    let mut tried = 0;
+    for (name, kind, text) in fixtures() {
+        let text = compact(&text).unwrap_or(text);
+        // Every string of the document (keys and values, known and unknown), and a position
+        // outside strings; the unknown member puts one inside a value the schema skips.
+        let with_unknown = match text.iter().position(|&c| c == b'{') {
+            Some(brace) => [
+                &text[..=brace],
+                br#""zz":{"k":["s",{"t":"u"}]},"#.as_slice(),
+                &text[brace + 1..],
+            ]
+            .concat(),
+            None => continue,
+        };
+        for doc in [&text, &with_unknown] {
+            let quotes = positions_of(doc, b'"');
+            let mut at: Vec<usize> = quotes.iter().map(|q| q + 1).collect();
+            at.push(doc.len());
+            // Every string of the small fixtures; about 120 spread over each large one.
+            let step = (at.len() / 120).max(1);
+            for &pos in at.iter().step_by(step) {
+                for bad in NOT_UTF8 {
+                    let mut mutated = doc[..pos].to_vec();
+                    mutated.extend_from_slice(bad);
+                    mutated.extend_from_slice(&doc[pos..]);
+                    tried += 1;
+                    assert!(
+                        super::validate(kind, &mutated).is_err(),
+                        "{name}: {bad:x?} at {pos} was accepted"
+                    );
+                }
+            }
+        }
+    }
+    assert!(tried > 5_000, "only {tried} documents tried");
+}
+
+#[test]
+fn validate_into_text_gives_back_the_same_bytes() {
+    for (name, kind, text) in fixtures() {
+        match super::validate_into_text(kind, text.clone()) {
+            Ok(s) => assert_eq!(s.as_bytes(), &text[..], "{name}"),
+            Err((_, bytes)) => assert_eq!(bytes, text, "{name}"),
+        }
+    }
+}

@@ -166,6 +166,30 @@ pub fn validate(kind: DocumentKind, json: &[u8]) -> Result<(), Violation> {
     scan::validate(kind.root(), json)
 }
 
+/// [`validate`], giving the accepted bytes back as text without a second pass over them: the
+/// scanner has already proved them UTF-8 (see `accepted_text`). On a violation the bytes come
+/// back untouched, for the error's copy of the body.
+pub(crate) fn validate_into_text(
+    kind: DocumentKind,
+    json: Vec<u8>,
+) -> Result<String, (Violation, Vec<u8>)> {
+    match validate(kind, &json) {
+        Ok(()) => Ok(accepted_text(json)),
+        Err(v) => Err((v, json)),
+    }
+}
+
+/// The text of a document the scanner accepted.
+fn accepted_text(json: Vec<u8>) -> String {
+    debug_assert!(std::str::from_utf8(&json).is_ok());
+    // SAFETY: `scan::validate` accepts only UTF-8: outside strings the JSON grammar allows ASCII
+    // bytes alone, and every string, key or value, checked or skipped, is checked to be UTF-8
+    // when it holds a byte above 0x7F (scan.rs, `Walk::string` and the skip path). The test
+    // `accepted_documents_are_utf8` in differential.rs holds the scanner to this on mutated
+    // fixtures.
+    unsafe { String::from_utf8_unchecked(json) }
+}
+
 fn model(index: u16) -> &'static Model {
     &tables::MODELS[usize::from(index)]
 }
