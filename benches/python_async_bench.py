@@ -11,8 +11,13 @@ machine drift hits all alike; per-call latency, median over every call. Three ca
     handler of the program's own);
   - async: ``await AsyncClient.snapshot()``, one call at a time inside ``asyncio.run``;
   - run_in_executor: ``await loop.run_in_executor(pool, client.snapshot)`` on a
-    ``ThreadPoolExecutor``, what an asyncio program did without AsyncClient (for reference).
-The overhead reported is async minus each sync case (medians). Also: how long a cancelled call to a
+    ``ThreadPoolExecutor``, what an asyncio program did without AsyncClient (for reference);
+  - hand-off floor: ``await`` of a job that does nothing on the AsyncClient's own pool: the loop
+    wakes a worker and the worker wakes the loop, the two thread hand-offs every call off the loop
+    pays whatever it runs. On an idle VM each hand-off waits for a halted vCPU to wake, which is
+    most of the async overhead; with the cores busy it costs a third as much.
+The overhead reported is async minus each sync case (medians), and what async adds beyond the
+hand-off floor: the AsyncClient's own work. Also: how long a cancelled call to a
 server that never answers takes to end (the task's CancelledError, then the worker free again).
 
 Needs: the package importable (installed, or PYTHONPATH=bindings/python with PIECES_USER_LIB), cc.
@@ -66,6 +71,7 @@ def rest(url: str, calls: int, rounds: int) -> Dict[str, List[float]]:
 
     samples: Dict[str, List[float]] = {
         "sync, main thread": [], "sync, direct": [], "async": [], "run_in_executor": [],
+        "hand-off floor": [],
     }
     sync = pieces_user.Client(url, timeout=10)
     default_handler = signal.getsignal(signal.SIGINT)
@@ -86,6 +92,10 @@ def rest(url: str, calls: int, rounds: int) -> Dict[str, List[float]]:
 
         async with pieces_user.AsyncClient(url, timeout=10) as client:
             assert (await client.snapshot()) == sync.snapshot()
+
+            def nothing() -> "asyncio.Future[Any]":
+                return client._run(lambda: None)
+
             for _ in range(3):  # warm-up: connections, threads, caches
                 timed_sync(sync.snapshot, calls // 10 + 1)
                 await timed_async(client.snapshot, calls // 10 + 1)
@@ -95,6 +105,7 @@ def rest(url: str, calls: int, rounds: int) -> Dict[str, List[float]]:
                 direct()
                 samples["async"] += await timed_async(client.snapshot, calls)
                 samples["run_in_executor"] += await timed_async(in_executor, calls)
+                samples["hand-off floor"] += await timed_async(nothing, calls)
         executor.shutdown()
 
     asyncio.run(main())
@@ -158,6 +169,8 @@ def main() -> None:
     for base in ("sync, main thread", "sync, direct"):
         for case in ("async", "run_in_executor"):
             print(f"{case} overhead over {base}: {medians[case] - medians[base]:+.1f} us (median)")
+    print(f"async overhead over sync, main thread, beyond the hand-off floor: "
+          f"{medians['async'] - medians['sync, main thread'] - medians['hand-off floor']:+.1f} us")
     cancels = cancellation(args.cancels)
     for what, s in cancels.items():
         print(f"cancel -> {what}: median {statistics.median(s):.2f} ms, max {max(s):.2f} ms "
