@@ -8,7 +8,10 @@
 //!   still sent in 64 KiB pieces, so memory stays bounded);
 //! - changes a socket timeout only when it must shrink to honour the deadline, or when it has become
 //!   much shorter than the time left; a read that times out early simply reads again;
-//! - probes an idle connection with one `recv(MSG_PEEK | MSG_DONTWAIT)`;
+//! - probes an idle connection with one `recv(MSG_PEEK | MSG_DONTWAIT)`, once: when the pool hands
+//!   it out. ureq's pool also asks when the connection comes back after a call; the probe then
+//!   could only find what the one at hand-out finds later, so that question is answered from what
+//!   the call saw (see `TcpTransport::is_open`);
 //! - writes with `send(MSG_NOSIGNAL)` (std's `write`), never `writev`, so a peer that hangs up
 //!   cannot raise SIGPIPE in a host that left it at its default action;
 //! - when a send fails because the peer closed, drops the rest of the request and reads what the
@@ -262,6 +265,9 @@ pub(crate) struct TcpTransport {
     send_failed: Option<io::Error>,
     /// Set with `send_failed` and never cleared: the connection must not go back to the pool.
     peer_closed: bool,
+    /// Input arrived since the last probe: the next `is_open` is the pool taking the connection
+    /// back after a call, not handing it out.
+    used_since_probe: bool,
 }
 
 impl TcpTransport {
@@ -274,6 +280,7 @@ impl TcpTransport {
             write_timeout: None,
             send_failed: None,
             peer_closed: false,
+            used_since_probe: false,
         }
     }
 
@@ -344,6 +351,7 @@ impl Transport for TcpTransport {
                 }
                 Ok(n) => {
                     self.buffers.input_appended(n);
+                    self.used_since_probe = true;
                     return Ok(n > 0);
                 }
                 // An early wake-up (the socket timeout may be shorter than the time left) reads again.
@@ -355,9 +363,17 @@ impl Transport for TcpTransport {
 
     /// Open means: nothing to read and not closed. Bytes waiting on an idle connection mean the
     /// previous response was not what it claimed, so the connection must not be reused either.
+    ///
+    /// ureq asks when a call gives the connection back and again when a call takes it from the
+    /// pool. Only the second probes the socket: it sees everything the first would have seen
+    /// (stray bytes or a close stay until read), plus whatever happened while the connection was
+    /// idle, and it saves a system call per call.
     fn is_open(&mut self) -> bool {
         if self.peer_closed {
             return false;
+        }
+        if mem::take(&mut self.used_since_probe) {
+            return true;
         }
         let mut byte = 0u8;
         // SAFETY: one writable byte; MSG_PEEK | MSG_DONTWAIT neither consumes nor blocks.

@@ -334,6 +334,38 @@ fn calls_reuse_one_keep_alive_connection() {
     assert_eq!((record.connections, record.requests.len()), (1, 5));
 }
 
+/// Bytes after a response's body, arriving once the call has returned: the connection is not
+/// reused (the probe when the pool hands it out sees them), so the next call gets a clean one.
+#[test]
+fn bytes_after_a_body_keep_a_connection_out_of_reuse() {
+    let (returned, go) = std::sync::mpsc::channel::<()>();
+    let (written, after_garbage) = std::sync::mpsc::channel::<()>();
+    let script = std::sync::Mutex::new((go, written));
+    let server = RawServer::start(move |index, conn| {
+        while conn.read_request().is_some() {
+            conn.respond(200, "application/json", br#"{"user":null}"#);
+            if index == 0 {
+                // Only after the client has read the whole response, so that the bytes wait in
+                // the socket rather than in the client's buffer.
+                let (go, written) = &*script.lock().unwrap();
+                go.recv().unwrap();
+                conn.write(b"HTTP/1.1 200 X\r\n");
+                written.send(()).unwrap();
+            }
+        }
+    });
+    let c = client(&server.url);
+    c.snapshot_json().unwrap();
+    returned.send(()).unwrap();
+    after_garbage.recv_timeout(Duration::from_secs(5)).unwrap();
+    for _ in 0..3 {
+        assert_eq!(c.snapshot_json().unwrap(), r#"{"user":null}"#);
+    }
+    drop(c);
+    let record = server.stop();
+    assert_eq!((record.connections, record.requests.len()), (2, 4));
+}
+
 #[test]
 fn one_client_serves_many_threads() {
     let s = Standin::start(&[]);
