@@ -4,8 +4,9 @@
 //! leave in two sends (two segments, so the server wakes twice), the socket timeouts are set again
 //! before every send and read because the remaining time changes each call, and the pool probes the
 //! socket twice with fcntl/read/fcntl. This one:
-//! - holds output until the transport waits for input, then sends it in one write (large bodies are
-//!   still sent in 64 KiB pieces, so memory stays bounded);
+//! - holds output until the transport waits for input, then sends it in one write; a large body
+//!   is not copied to be held but sent at once behind the held head, in one `sendmsg` (bodies
+//!   larger than ureq's buffer leave in pieces of its size, so memory stays bounded);
 //! - changes a socket timeout only when it must shrink to honour the deadline, or when it has become
 //!   much shorter than the time left; a read that times out early simply reads again;
 //! - probes an idle connection with one `recv(MSG_PEEK | MSG_DONTWAIT)`, once: when the pool hands
@@ -38,6 +39,9 @@ use ureq::unversioned::transport::{
 
 /// Output is sent once this much is waiting, even before the transport waits for input.
 const FLUSH_AT: usize = 64 * 1024;
+/// Output of at least this size is not held back but sent at once, together with what is held
+/// (the request head): copying a large body into `pending` first costs more than it saves.
+const SEND_DIRECT_AT: usize = 4 * 1024;
 /// How often a connect in progress checks whether its call was interrupted. Loopback connects end
 /// at once (accepted or refused); only a connect that hangs ever waits a slice.
 const CONNECT_SLICE: Duration = Duration::from_millis(10);
@@ -286,31 +290,49 @@ impl TcpTransport {
 
     /// Sends everything held back, within the write deadline.
     fn flush(&mut self, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        if self.peer_closed {
-            self.pending.clear();
+        self.flush_with_output(0, timeout)
+    }
+
+    /// Sends everything held back and then the first `amount` bytes of ureq's output buffer, in
+    /// one system call where the socket takes them, within the write deadline.
+    fn flush_with_output(
+        &mut self,
+        amount: usize,
+        timeout: NextTimeout,
+    ) -> Result<(), ureq::Error> {
+        let TcpTransport {
+            stream,
+            buffers,
+            pending,
+            write_timeout,
+            send_failed,
+            peer_closed,
+            ..
+        } = self;
+        if *peer_closed {
+            pending.clear();
             return Ok(());
         }
+        let output = &buffers.output()[..amount];
         let timeout = timeout.for_write();
         let deadline = deadline_of(timeout);
         let mut sent = 0;
-        while sent < self.pending.len() {
+        while sent < pending.len() + output.len() {
             let left = time_left(deadline, timeout)?;
-            ensure_timeout(&mut self.write_timeout, left, |t| {
-                self.stream.set_write_timeout(t)
-            })?;
-            match (&*self.stream).write(&self.pending[sent..]) {
+            ensure_timeout(write_timeout, left, |t| stream.set_write_timeout(t))?;
+            match send_from(stream, pending, output, sent) {
                 Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
                 Ok(n) => sent += n,
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if is_peer_closed(&e) => {
-                    self.send_failed = Some(e);
-                    self.peer_closed = true;
+                    *send_failed = Some(e);
+                    *peer_closed = true;
                     break;
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        self.pending.clear();
+        pending.clear();
         Ok(())
     }
 
@@ -327,6 +349,10 @@ impl Transport for TcpTransport {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        if amount >= SEND_DIRECT_AT {
+            // A large body: behind the head held back, straight from ureq's buffer.
+            return self.flush_with_output(amount, timeout);
+        }
         self.pending
             .extend_from_slice(&self.buffers.output()[..amount]);
         if self.pending.len() >= FLUSH_AT {
@@ -421,6 +447,41 @@ fn time_left(
 }
 
 /// What a send to a peer that closed its socket fails with.
+/// Sends from `first` and then `second`, skipping the `skip` bytes already sent: one `send` or,
+/// when both have bytes left, one `sendmsg`; both with MSG_NOSIGNAL (never `writev`, which could
+/// raise SIGPIPE).
+fn send_from(stream: &TcpStream, first: &[u8], second: &[u8], skip: usize) -> io::Result<usize> {
+    let (first, second) = match first.get(skip..) {
+        Some(rest) => (rest, second),
+        None => (&second[skip - first.len()..], &[][..]),
+    };
+    if first.is_empty() || second.is_empty() {
+        let only = if first.is_empty() { second } else { first };
+        return (&*stream).write(only);
+    }
+    let mut parts = [
+        libc::iovec {
+            iov_base: first.as_ptr() as *mut libc::c_void,
+            iov_len: first.len(),
+        },
+        libc::iovec {
+            iov_base: second.as_ptr() as *mut libc::c_void,
+            iov_len: second.len(),
+        },
+    ];
+    // SAFETY: a zeroed msghdr is a valid empty one (no address, no control data).
+    let mut message: libc::msghdr = unsafe { mem::zeroed() };
+    message.msg_iov = parts.as_mut_ptr();
+    message.msg_iovlen = parts.len() as _;
+    // SAFETY: `message` points at two iovecs over live slices that outlive the call; sendmsg
+    // only reads them.
+    let n = unsafe { libc::sendmsg(stream.as_raw_fd(), &message, libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
 fn is_peer_closed(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -455,5 +516,22 @@ mod tests {
         step(ms(30_000), &mut current); // 18 s set of 30 s left: within the band
         step(ms(40_000), &mut current); // set is under half of what is left: raise
         assert_eq!(applied, vec![ms(27_000), ms(18_000), ms(36_000)]);
+    }
+
+    #[test]
+    fn send_from_resumes_anywhere_in_either_part() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let sender = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (mut receiver, _) = listener.accept().unwrap();
+        let (head, body) = (b"HEAD".as_slice(), b"body!".as_slice());
+        let whole = [head, body].concat();
+        for skip in 0..whole.len() {
+            let n = send_from(&sender, head, body, skip).unwrap();
+            // Loopback takes nine bytes at once: everything left, in one call.
+            assert_eq!(n, whole.len() - skip, "skip {skip}");
+            let mut got = vec![0; n];
+            receiver.read_exact(&mut got).unwrap();
+            assert_eq!(got, &whole[skip..], "skip {skip}");
+        }
     }
 }
