@@ -393,6 +393,23 @@ fn fixtures_get_the_same_verdicts() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The accept-only pass must be what accepts the documents, or it only costs time.
+#[test]
+fn the_fast_pass_accepts_every_valid_fixture() {
+    let mut missed = vec![];
+    for (name, kind, text) in fixtures() {
+        let compact = compact(&text);
+        for text in [Some(text), compact].into_iter().flatten() {
+            if super::scan::validate(kind.root(), &text).is_ok()
+                && !super::fast::accepts(kind.root(), &text)
+            {
+                missed.push(name.clone());
+            }
+        }
+    }
+    assert!(missed.is_empty(), "{missed:?}");
+}
+
 #[test]
 fn truncations_get_the_same_verdicts() {
     let mut failures = vec![];

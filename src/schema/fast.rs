@@ -1,0 +1,275 @@
+//! The accept-only pass `validate` makes first: the walk of `scan.rs` for documents that are
+//! valid, without what it needs to explain a rejection.
+//!
+//! It answers "valid" or "not sure". Only "valid" is final; on "not sure" (a violation, broken
+//! JSON, or something it leaves alone) the full walk reads the document again and gives the
+//! verdict, so messages and paths are that walk's. It checks everything the full walk checks,
+//! and hands it the rare cases (escaped or non-ASCII strings, numbers other than small
+//! non-negative integers, values of unknown keys, keys out of schema order are looked up here)
+//! one value at a time through `scan::checked_value_end` and friends.
+//!
+//! Why a second walk: the full one keeps its cursor in a struct behind `&mut self` and is
+//! shaped around building paths and messages. This one passes the cursor by value and returns
+//! the new one, so the hot loop (a known key in schema order, then a small value, in compact
+//! text) stays in registers.
+
+use super::datetime::is_date_time_bytes;
+use super::scan::{
+    checked_value_end, find_stop, probe_key, skipped_value_end, small_integer, string_end,
+};
+use super::{model, Model, Ty};
+
+/// serde_json's nesting limit, as in `scan.rs`: the 128th container inside another is an error.
+const DEPTH_LIMIT: u32 = 128;
+
+/// Where a value ends, or `None` when this pass is not sure that it is valid.
+type End = Option<usize>;
+
+/// True when `json` is a valid `root`; false when the full walk must decide.
+pub(super) fn accepts(root: &'static Ty, b: &[u8]) -> bool {
+    match value(b, 0, root, false, 0) {
+        Some(end) => ws(b, end) == b.len(),
+        None => false,
+    }
+}
+
+/// The byte at `pos`, or 0 at the end (0 is never valid outside a string either).
+#[inline(always)]
+fn byte(b: &[u8], pos: usize) -> u8 {
+    b.get(pos).copied().unwrap_or(0)
+}
+
+/// Skips RFC 8259 whitespace. Compact text has none: one comparison.
+#[inline(always)]
+fn ws(b: &[u8], pos: usize) -> usize {
+    if byte(b, pos) > b' ' {
+        return pos;
+    }
+    ws_slow(b, pos)
+}
+
+#[cold]
+#[inline(never)]
+fn ws_slow(b: &[u8], mut pos: usize) -> usize {
+    while matches!(byte(b, pos), b' ' | b'\n' | b'\t' | b'\r') {
+        pos += 1;
+    }
+    pos
+}
+
+/// The value at `pos`, checked against `ty`; `depth` containers are open. The schema says
+/// what the value should be, so the type is looked at first and the byte checked against it.
+#[inline(always)]
+fn value(b: &[u8], pos: usize, ty: &'static Ty, nullable: bool, depth: u32) -> End {
+    let c = byte(b, pos);
+    let end = match ty {
+        Ty::Str | Ty::Enum(_) if c == b'"' => plain_string(b, pos),
+        Ty::Int | Ty::Num if c.is_ascii_digit() => small_integer(b, pos),
+        Ty::Obj(m) if c == b'{' => return object(b, pos, model(*m), depth),
+        Ty::Array(item) if c == b'[' => return array(b, pos, item, depth),
+        Ty::DateTime if c == b'"' => plain_date_time(b, pos),
+        _ => None,
+    };
+    match end {
+        Some(end) => Some(end),
+        None => other_value(b, pos, ty, nullable, depth),
+    }
+}
+
+/// What `value` does not read in line: whitespace before the value, literals, and what it
+/// leaves to the full walk.
+#[inline(never)]
+fn other_value(b: &[u8], pos: usize, ty: &'static Ty, nullable: bool, depth: u32) -> End {
+    let after_ws = ws(b, pos);
+    if after_ws != pos {
+        return value(b, after_ws, ty, nullable, depth);
+    }
+    match (byte(b, pos), ty) {
+        (b't', Ty::Bool) => literal(b, pos, b"true"),
+        (b'f', Ty::Bool) => literal(b, pos, b"false"),
+        (b'n', _) if nullable => literal(b, pos, b"null"),
+        _ => checked_value_end(b, pos, ty, nullable, depth),
+    }
+}
+
+#[inline(always)]
+fn literal(b: &[u8], pos: usize, word: &[u8]) -> End {
+    let end = pos + word.len();
+    (b.get(pos..end) == Some(word)).then_some(end)
+}
+
+/// Where the string whose quote is at `pos` ends, if it is plain: printable ASCII without
+/// escapes, and not in the last 16 bytes. The others (escapes, UTF-8, errors) are left to the
+/// full walk's reader.
+#[inline(always)]
+fn plain_string(b: &[u8], pos: usize) -> End {
+    let mut i = pos + 1;
+    while let Some(chunk) = b.get(i..i + 16) {
+        let (stops, quotes) = special16(chunk);
+        if stops != 0 {
+            // The first special byte must be the closing quote.
+            let first = stops & stops.wrapping_neg();
+            return (quotes & first != 0).then(|| i + first.trailing_zeros() as usize + 1);
+        }
+        i += 16;
+    }
+    None
+}
+
+/// Bit `k` of the first mask set when byte `k` of `chunk` (16 bytes) is not plain string
+/// content: '"', '\\', below 0x20 or above 0x7f; bit `k` of the second when it is '"'.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn special16(chunk: &[u8]) -> (u32, u32) {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    assert!(chunk.len() >= 16);
+    // SAFETY: `chunk` has at least 16 readable bytes (asserted; the callers pass 16, so the
+    // assertion folds away), and `_mm_loadu_si128` has no alignment requirement; the other
+    // intrinsics only compute on registers, with SSE2, which x86_64 always has.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Signed: below 0x20 are the control characters and every byte from 0x80.
+        let outside = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+        let stops = _mm_or_si128(_mm_or_si128(quote, backslash), outside);
+        (
+            _mm_movemask_epi8(stops) as u32,
+            _mm_movemask_epi8(quote) as u32,
+        )
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn special16(chunk: &[u8]) -> (u32, u32) {
+    chunk[..16]
+        .iter()
+        .enumerate()
+        .fold((0, 0), |(stops, quotes), (k, &c)| {
+            let stop = c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c);
+            (
+                stops | u32::from(stop) << k,
+                quotes | u32::from(c == b'"') << k,
+            )
+        })
+}
+
+#[inline(always)]
+fn plain_date_time(b: &[u8], pos: usize) -> End {
+    let end = plain_string(b, pos)?;
+    is_date_time_bytes(&b[pos + 1..end - 1]).then_some(end)
+}
+
+/// Opens a container of a checked value: the new depth, unless that is too deep.
+#[inline(always)]
+fn enter(depth: u32) -> Option<u32> {
+    let depth = depth + 1;
+    (depth < DEPTH_LIMIT).then_some(depth)
+}
+
+/// An object of model `m` whose '{' is at `pos`.
+#[inline(never)]
+fn object(b: &[u8], pos: usize, m: &'static Model, depth: u32) -> End {
+    let depth = enter(depth)?;
+    let mut pos = ws(b, pos + 1);
+    let mut seen: u64 = 0;
+    let mut next = 0;
+    match byte(b, pos) {
+        b'}' => return (m.required == 0).then_some(pos + 1),
+        b'"' => {}
+        _ => return None,
+    }
+    loop {
+        // A known key in schema order, right after the ',' or '{': one 16-byte comparison.
+        let known = m.fields.get(next).and_then(|field| {
+            let after = probe_key(b, pos, field)?;
+            Some((next, after))
+        });
+        let (index, after) = match known {
+            Some(found) => found,
+            None => any_key(b, pos, m)?,
+        };
+        pos = match m.fields.get(index) {
+            Some(field) => {
+                let bit = 1u64 << index;
+                if seen & bit != 0 {
+                    return None;
+                }
+                seen |= bit;
+                next = index + 1;
+                value(b, after, &field.ty, field.nullable, depth)?
+            }
+            None => skipped_value_end(b, after)?,
+        };
+        // Compact text: the ',' and the next key's quote, checked together.
+        if b.get(pos..pos + 2) == Some(b",\"") {
+            pos += 1;
+            continue;
+        }
+        pos = ws(b, pos);
+        match byte(b, pos) {
+            b',' => {
+                pos = ws(b, pos + 1);
+                if byte(b, pos) != b'"' {
+                    return None;
+                }
+            }
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    (m.required & !seen == 0).then_some(pos + 1)
+}
+
+/// A key that is not the next one of the schema, and its ':': the index of the field (or
+/// `fields.len()` for an unknown key) and where its value starts.
+#[inline(never)]
+fn any_key(b: &[u8], pos: usize, m: &Model) -> Option<(usize, usize)> {
+    let (end, raw) = key_text(b, pos)?;
+    let index = (m.lookup)(raw).unwrap_or(m.fields.len());
+    Some((index, colon(b, end)?))
+}
+
+/// The text of the unescaped key whose quote is at `pos`, and where it ends.
+#[inline(always)]
+fn key_text(b: &[u8], pos: usize) -> Option<(usize, &[u8])> {
+    if byte(b, pos) != b'"' {
+        return None;
+    }
+    let (stop, high) = find_stop(b, pos + 1);
+    if !high && byte(b, stop) == b'"' {
+        return Some((stop + 1, &b[pos + 1..stop]));
+    }
+    // Escaped keys are left to the full walk, which looks them up decoded.
+    let (end, raw) = string_end(b, pos)?;
+    Some((end, raw?))
+}
+
+/// The ':' after a key ending at `pos`: where the value starts.
+#[inline(always)]
+fn colon(b: &[u8], pos: usize) -> End {
+    let pos = ws(b, pos);
+    (byte(b, pos) == b':').then_some(pos + 1)
+}
+
+/// An array of `item` whose '[' is at `pos`.
+#[inline(never)]
+fn array(b: &[u8], pos: usize, item: &'static Ty, depth: u32) -> End {
+    let depth = enter(depth)?;
+    let mut pos = ws(b, pos + 1);
+    if byte(b, pos) == b']' {
+        return Some(pos + 1);
+    }
+    loop {
+        pos = ws(b, value(b, pos, item, false, depth)?);
+        match byte(b, pos) {
+            b',' => pos += 1,
+            b']' => return Some(pos + 1),
+            _ => return None,
+        }
+    }
+}
