@@ -15,9 +15,9 @@
 
 use super::datetime::is_date_time_bytes;
 use super::scan::{
-    checked_value_end, find_stop, probe_key, skipped_value_end, small_integer, string_end,
+    checked_value_end, find_stop, same_bytes, skipped_value_end, small_integer, string_end,
 };
-use super::{model, Model, Ty};
+use super::{model, Field, Model, Ty};
 
 /// serde_json's nesting limit, as in `scan.rs`: the 128th container inside another is an error.
 const DEPTH_LIMIT: u32 = 128;
@@ -173,25 +173,24 @@ fn enter(depth: u32) -> Option<u32> {
 
 /// An object of model `m` whose '{' is at `pos`.
 #[inline(never)]
-fn object(b: &[u8], pos: usize, m: &'static Model, depth: u32) -> End {
+fn object(b: &[u8], mut pos: usize, m: &'static Model, depth: u32) -> End {
     let depth = enter(depth)?;
-    let mut pos = ws(b, pos + 1);
+    let first = ws(b, pos + 1);
+    if byte(b, first) == b'}' {
+        return (m.required == 0).then_some(first + 1);
+    }
     let mut seen: u64 = 0;
     let mut next = 0;
-    match byte(b, pos) {
-        b'}' => return (m.required == 0).then_some(pos + 1),
-        b'"' => {}
-        _ => return None,
-    }
     loop {
-        // A known key in schema order, right after the ',' or '{': one 16-byte comparison.
+        // `pos` is at the '{' or ',' before a key. The next key of the schema, in compact
+        // text, is found with one 16-byte comparison.
         let known = m.fields.get(next).and_then(|field| {
-            let after = probe_key(b, pos, field)?;
+            let after = probe_member(b, pos, field)?;
             Some((next, after))
         });
         let (index, after) = match known {
             Some(found) => found,
-            None => any_key(b, pos, m)?,
+            None => any_key(b, ws(b, pos + 1), m)?,
         };
         pos = match m.fields.get(index) {
             Some(field) => {
@@ -205,24 +204,42 @@ fn object(b: &[u8], pos: usize, m: &'static Model, depth: u32) -> End {
             }
             None => skipped_value_end(b, after)?,
         };
-        // Compact text: the ',' and the next key's quote, checked together.
-        if b.get(pos..pos + 2) == Some(b",\"") {
-            pos += 1;
-            continue;
+        match byte(b, pos) {
+            b',' => continue,
+            b'}' => break,
+            _ => {}
         }
         pos = ws(b, pos);
         match byte(b, pos) {
-            b',' => {
-                pos = ws(b, pos + 1);
-                if byte(b, pos) != b'"' {
-                    return None;
-                }
-            }
+            b',' => {}
             b'}' => break,
             _ => return None,
         }
     }
     (m.required & !seen == 0).then_some(pos + 1)
+}
+
+/// Where the value of `field` starts if its key, in compact text, follows the separator at
+/// `pos` (see `KeyProbe::member`).
+#[inline(always)]
+fn probe_member(b: &[u8], pos: usize, field: &Field) -> Option<usize> {
+    let bytes = b.get(pos..)?.first_chunk::<16>()?;
+    let head = u128::from_le_bytes(*bytes);
+    if (head ^ field.member.head) & field.member.mask != 0 {
+        return None;
+    }
+    let key = field.key.as_bytes();
+    let quote = pos + 2 + key.len();
+    // Keys of more than 12 bytes do not fit the probe with their '":'.
+    if key.len() > 12 {
+        let tail = &key[key.len().min(14)..];
+        if b.get(quote..quote + 2) != Some(b"\":")
+            || !same_bytes(&b[quote - tail.len()..quote], tail)
+        {
+            return None;
+        }
+    }
+    Some(quote + 2)
 }
 
 /// A key that is not the next one of the schema, and its ':': the index of the field (or

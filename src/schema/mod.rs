@@ -81,6 +81,9 @@ pub(crate) struct Field {
     pub nullable: bool,
     /// The key as the scanner expects to find it; see `KeyProbe`.
     pub probe: KeyProbe,
+    /// The same with the separator before it, as the accept-only pass reads it; see
+    /// `KeyProbe::member`.
+    pub member: KeyProbe,
 }
 
 impl Field {
@@ -90,6 +93,7 @@ impl Field {
             ty,
             nullable,
             probe: KeyProbe::of(key),
+            member: KeyProbe::member(key),
         }
     }
 }
@@ -126,6 +130,17 @@ impl KeyProbe {
         KeyProbe {
             head: u128::from_le_bytes(bytes),
             mask,
+        }
+    }
+
+    /// The first 16 bytes of `?"key":`, where `?` is the '{' or ',' before a member and is
+    /// not compared (its byte of the mask is 0): the separator, the key and its ':' in one
+    /// comparison. Keys of up to 12 bytes fit whole.
+    pub(crate) const fn member(key: &str) -> KeyProbe {
+        let inner = KeyProbe::of(key);
+        KeyProbe {
+            head: inner.head << 16 | (b'"' as u128) << 8,
+            mask: inner.mask << 16 | 0xff00,
         }
     }
 }
@@ -310,6 +325,18 @@ mod tests {
                 assert_eq!(f.probe, KeyProbe::of(f.key), "{}.{}", m.name, f.key);
             }
         }
+        let member = KeyProbe::member("id");
+        assert_eq!(
+            member.head,
+            u128::from_le_bytes(*b"\0\"id\":\0\0\0\0\0\0\0\0\0\0")
+        );
+        assert_eq!(member.mask, 0xffff_ffff_ff00);
+        let twelve = KeyProbe::member("abcdefghijkl");
+        assert_eq!(twelve.head, u128::from_le_bytes(*b"\0\"abcdefghijkl\":"));
+        assert_eq!(twelve.mask, u128::MAX << 8);
+        let thirteen = KeyProbe::member("abcdefghijklm");
+        assert_eq!(thirteen.head, u128::from_le_bytes(*b"\0\"abcdefghijklm\""));
+        assert_eq!(thirteen.mask, u128::MAX << 8);
     }
 
     #[test]

@@ -524,7 +524,7 @@ impl Walk<'_> {
 
 /// Where `"key":` ends if it starts at `pos` in `b`, `key` being `field`'s.
 #[inline(always)]
-pub(super) fn probe_key(b: &[u8], pos: usize, field: &Field) -> Option<usize> {
+fn probe_key(b: &[u8], pos: usize, field: &Field) -> Option<usize> {
     let start = pos + 1;
     let bytes = b.get(start..start + 16)?;
     let head = u128::from_le_bytes(bytes.try_into().unwrap_or_default());
@@ -549,7 +549,7 @@ pub(super) fn probe_key(b: &[u8], pos: usize, field: &Field) -> Option<usize> {
 /// `a == b` for slices of the same length, eight bytes at a time: keys are short, and the
 /// library call that `==` compiles to costs more than the comparison itself.
 #[inline(always)]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let mut a8 = a.chunks_exact(8);
     let mut b8 = b.chunks_exact(8);
     let whole = (&mut a8).zip(&mut b8).all(|(x, y)| {
