@@ -19,21 +19,45 @@ pub(crate) fn is_date_time_bytes(b: &[u8]) -> bool {
     date_and_time(head) && fraction_and_offset(rest)
 }
 
-/// Where `YYYY-MM-DDThh:mm:ss` has its digits.
-const DIGITS_AT: [usize; 14] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+/// `YYYY-MM-DDThh:mm:ss` read as three overlapping 8-byte words (bytes 0..8, 8..16 and
+/// 11..19), each with the bytes that must be digits flagged in a mask and the bytes that must
+/// be fixed separators spelled out (the `T` is checked on its own: it has three spellings).
+const WORDS: [(usize, u64, u64, u64); 3] = [
+    // "YYYY-MM-": digits at 0..4, 5, 6; '-' at 4 and 7.
+    (
+        0,
+        0x00ff_ff00_ffff_ffff,
+        0xff00_00ff_0000_0000,
+        0x2d00_002d_0000_0000,
+    ),
+    // "DDThh:mm": digits at 0, 1, 3, 4, 6, 7; ':' at 5.
+    (
+        8,
+        0xffff_00ff_ff00_ffff,
+        0x0000_ff00_0000_0000,
+        0x0000_3a00_0000_0000,
+    ),
+    // "hh:mm:ss": digits at 0, 1, 3, 4, 6, 7; ':' at 2 and 5.
+    (
+        11,
+        0xffff_00ff_ff00_ffff,
+        0x0000_ff00_00ff_0000,
+        0x0000_3a00_003a_0000,
+    ),
+];
 
 /// Fixed positions, so no bounds checks and no loops: the scanner meets many date-times.
 fn date_and_time(b: &[u8; 19]) -> bool {
-    let digit = |i: usize| u32::from(b[i].wrapping_sub(b'0'));
-    let digits = DIGITS_AT.iter().fold(true, |ok, &i| ok & (digit(i) < 10));
-    let separators = b[4] == b'-'
-        && b[7] == b'-'
-        && matches!(b[10], b'T' | b't' | b' ')
-        && b[13] == b':'
-        && b[16] == b':';
-    if !(digits && separators) {
+    let shape = WORDS.iter().fold(true, |ok, &(at, digits, fixed, want)| {
+        let mut word = [0; 8];
+        word.copy_from_slice(&b[at..at + 8]);
+        let word = u64::from_le_bytes(word);
+        ok & all_digits(word, digits) & (word & fixed == want)
+    });
+    if !(shape && matches!(b[10], b'T' | b't' | b' ')) {
         return false;
     }
+    let digit = |i: usize| u32::from(b[i] - b'0');
     let two = |i: usize| digit(i) * 10 + digit(i + 1);
     let (year, month, day) = (two(0) * 100 + two(2), two(5), two(8));
     let (hour, minute, second) = (two(11), two(14), two(17));
@@ -44,6 +68,17 @@ fn date_and_time(b: &[u8; 19]) -> bool {
         && hour < 24
         && minute < 60
         && second < 60
+}
+
+/// Whether the bytes of `word` flagged (0xff) in `mask` are all ASCII digits. With the digits'
+/// '0' taken away a digit is a byte below 10: its high nibble is clear, and stays clear when 6
+/// is added. A carry out of a byte can only come from a byte that fails anyway.
+fn all_digits(word: u64, mask: u64) -> bool {
+    const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
+    const SIXES: u64 = u64::from_ne_bytes([6; 8]);
+    const HIGH_NIBBLES: u64 = u64::from_ne_bytes([0xf0; 8]);
+    let values = word ^ ZEROS;
+    (values | values.wrapping_add(SIXES)) & HIGH_NIBBLES & mask == 0
 }
 
 fn fraction_and_offset(mut rest: &[u8]) -> bool {

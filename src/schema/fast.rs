@@ -64,7 +64,7 @@ fn value(b: &[u8], pos: usize, ty: &'static Ty, nullable: bool, depth: u32) -> E
     let c = byte(b, pos);
     let end = match ty {
         Ty::Str | Ty::Enum(_) if c == b'"' => plain_string(b, pos),
-        Ty::Int | Ty::Num if c.is_ascii_digit() => small_integer(b, pos),
+        Ty::Int | Ty::Num if c.is_ascii_digit() => digits(b, pos),
         Ty::Obj(m) if c == b'{' => return object(b, pos, model(*m), depth),
         Ty::Array(item) if c == b'[' => return array(b, pos, item, depth),
         Ty::DateTime if c == b'"' => plain_date_time(b, pos),
@@ -90,6 +90,17 @@ fn other_value(b: &[u8], pos: usize, ty: &'static Ty, nullable: bool, depth: u32
         (b'n', _) if nullable => literal(b, pos, b"null"),
         _ => checked_value_end(b, pos, ty, nullable, depth),
     }
+}
+
+/// Where a non-negative integer of at most 18 digits at `pos` ends (see `small_integer`),
+/// with a shortcut for one digit, the most common.
+#[inline(always)]
+fn digits(b: &[u8], pos: usize) -> End {
+    let after = byte(b, pos + 1);
+    if !(after.is_ascii_digit() || matches!(after, b'.' | b'e' | b'E')) {
+        return Some(pos + 1);
+    }
+    small_integer(b, pos)
 }
 
 #[inline(always)]
@@ -175,34 +186,26 @@ fn enter(depth: u32) -> Option<u32> {
 #[inline(never)]
 fn object(b: &[u8], mut pos: usize, m: &'static Model, depth: u32) -> End {
     let depth = enter(depth)?;
-    let first = ws(b, pos + 1);
-    if byte(b, first) == b'}' {
-        return (m.required == 0).then_some(first + 1);
-    }
-    let mut seen: u64 = 0;
-    let mut next = 0;
+    let mut members = Members { seen: 0, next: 0 };
     loop {
-        // `pos` is at the '{' or ',' before a key. The next key of the schema, in compact
-        // text, is found with one 16-byte comparison.
-        let known = m.fields.get(next).and_then(|field| {
+        // `pos` is at the '{' or ',' before a member. The next key of the schema, in compact
+        // text, is found with one 16-byte comparison; it cannot have been seen, since `next`
+        // is past every key seen so far.
+        let probed = m.fields.get(members.next).and_then(|field| {
             let after = probe_member(b, pos, field)?;
-            Some((next, after))
+            Some((field, after))
         });
-        let (index, after) = match known {
-            Some(found) => found,
-            None => any_key(b, ws(b, pos + 1), m)?,
-        };
-        pos = match m.fields.get(index) {
-            Some(field) => {
-                let bit = 1u64 << index;
-                if seen & bit != 0 {
-                    return None;
-                }
-                seen |= bit;
-                next = index + 1;
+        pos = match probed {
+            Some((field, after)) => {
+                members.seen |= 1 << members.next;
+                members.next += 1;
                 value(b, after, &field.ty, field.nullable, depth)?
             }
-            None => skipped_value_end(b, after)?,
+            None => {
+                let (end, now) = other_member(b, pos, m, members, depth)?;
+                members = now;
+                end
+            }
         };
         match byte(b, pos) {
             b',' => continue,
@@ -216,7 +219,48 @@ fn object(b: &[u8], mut pos: usize, m: &'static Model, depth: u32) -> End {
             _ => return None,
         }
     }
-    (m.required & !seen == 0).then_some(pos + 1)
+    (m.required & !members.seen == 0).then_some(pos + 1)
+}
+
+/// The keys of an object read so far.
+#[derive(Clone, Copy)]
+struct Members {
+    /// Bit `i` set when `fields[i]` has been read.
+    seen: u64,
+    /// One past the highest index in `seen`: the key expected next, as keys come in schema
+    /// order.
+    next: usize,
+}
+
+/// What the object loop does not read in line, after the '{' or ',' at `pos`: white space, a
+/// key out of schema order or unknown, or the end of an empty object. Returns where the
+/// member ends (or where the '}' of an empty object is) and the keys read.
+#[inline(never)]
+fn other_member(
+    b: &[u8],
+    pos: usize,
+    m: &'static Model,
+    mut members: Members,
+    depth: u32,
+) -> Option<(usize, Members)> {
+    let at = ws(b, pos + 1);
+    if byte(b, at) == b'}' && byte(b, pos) == b'{' {
+        return Some((at, members));
+    }
+    let (index, after) = any_key(b, at, m)?;
+    let end = match m.fields.get(index) {
+        Some(field) => {
+            let bit = 1u64 << index;
+            if members.seen & bit != 0 {
+                return None;
+            }
+            members.seen |= bit;
+            members.next = members.next.max(index + 1);
+            value(b, after, &field.ty, field.nullable, depth)?
+        }
+        None => skipped_value_end(b, after)?,
+    };
+    Some((end, members))
 }
 
 /// Where the value of `field` starts if its key, in compact text, follows the separator at
@@ -244,7 +288,7 @@ fn probe_member(b: &[u8], pos: usize, field: &Field) -> Option<usize> {
 
 /// A key that is not the next one of the schema, and its ':': the index of the field (or
 /// `fields.len()` for an unknown key) and where its value starts.
-#[inline(never)]
+#[inline(always)]
 fn any_key(b: &[u8], pos: usize, m: &Model) -> Option<(usize, usize)> {
     let (end, raw) = key_text(b, pos)?;
     let index = (m.lookup)(raw).unwrap_or(m.fields.len());
