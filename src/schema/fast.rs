@@ -115,7 +115,7 @@ fn literal(b: &[u8], pos: usize, word: &[u8]) -> End {
 #[inline(always)]
 fn plain_string(b: &[u8], pos: usize) -> End {
     let mut i = pos + 1;
-    while let Some(chunk) = b.get(i..i + 16) {
+    while let Some(chunk) = chunk16(b, i) {
         let (stops, quotes) = special16(chunk);
         if stops != 0 {
             // The first special byte must be the closing quote.
@@ -127,19 +127,30 @@ fn plain_string(b: &[u8], pos: usize) -> End {
     None
 }
 
+/// The 16 bytes at `pos`, if there are 16. One comparison: the slice's own check would be two
+/// (it also guards against `pos + 16` overflowing), and these reads are the hot loop.
+#[inline(always)]
+fn chunk16(b: &[u8], pos: usize) -> Option<&[u8; 16]> {
+    if pos < b.len().saturating_sub(15) {
+        // SAFETY: `pos + 16 <= b.len()`, so the 16 bytes are inside `b`, and `[u8; 16]` has
+        // the alignment of `u8`.
+        return Some(unsafe { &*b.as_ptr().add(pos).cast::<[u8; 16]>() });
+    }
+    None
+}
+
 /// Bit `k` of the first mask set when byte `k` of `chunk` (16 bytes) is not plain string
 /// content: '"', '\\', below 0x20 or above 0x7f; bit `k` of the second when it is '"'.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn special16(chunk: &[u8]) -> (u32, u32) {
+fn special16(chunk: &[u8; 16]) -> (u32, u32) {
     use std::arch::x86_64::{
         _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
         _mm_set1_epi8,
     };
-    assert!(chunk.len() >= 16);
-    // SAFETY: `chunk` has at least 16 readable bytes (asserted; the callers pass 16, so the
-    // assertion folds away), and `_mm_loadu_si128` has no alignment requirement; the other
-    // intrinsics only compute on registers, with SSE2, which x86_64 always has.
+    // SAFETY: `chunk` is 16 readable bytes, and `_mm_loadu_si128` has no alignment
+    // requirement; the other intrinsics only compute on registers, with SSE2, which x86_64
+    // always has.
     unsafe {
         let v = _mm_loadu_si128(chunk.as_ptr().cast());
         let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
@@ -156,8 +167,8 @@ fn special16(chunk: &[u8]) -> (u32, u32) {
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn special16(chunk: &[u8]) -> (u32, u32) {
-    chunk[..16]
+fn special16(chunk: &[u8; 16]) -> (u32, u32) {
+    chunk
         .iter()
         .enumerate()
         .fold((0, 0), |(stops, quotes), (k, &c)| {
@@ -267,8 +278,7 @@ fn other_member(
 /// `pos` (see `KeyProbe::member`).
 #[inline(always)]
 fn probe_member(b: &[u8], pos: usize, field: &Field) -> Option<usize> {
-    let bytes = b.get(pos..)?.first_chunk::<16>()?;
-    let head = u128::from_le_bytes(*bytes);
+    let head = u128::from_le_bytes(*chunk16(b, pos)?);
     if (head ^ field.member.head) & field.member.mask != 0 {
         return None;
     }
