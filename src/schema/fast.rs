@@ -68,6 +68,9 @@ fn value(b: &[u8], pos: usize, ty: &'static Ty, nullable: bool, depth: u32) -> E
         Ty::Obj(m) if c == b'{' => return object(b, pos, model(*m), depth),
         Ty::Array(item) if c == b'[' => return array(b, pos, item, depth),
         Ty::DateTime if c == b'"' => plain_date_time(b, pos),
+        Ty::Bool if c == b't' => literal(b, pos, b"true"),
+        Ty::Bool if c == b'f' => literal(b, pos, b"false"),
+        Ty::IntMap if c == b'{' => return int_map(b, pos, depth),
         _ => None,
     };
     match end {
@@ -84,10 +87,8 @@ fn other_value(b: &[u8], pos: usize, ty: &'static Ty, nullable: bool, depth: u32
     if after_ws != pos {
         return value(b, after_ws, ty, nullable, depth);
     }
-    match (byte(b, pos), ty) {
-        (b't', Ty::Bool) => literal(b, pos, b"true"),
-        (b'f', Ty::Bool) => literal(b, pos, b"false"),
-        (b'n', _) if nullable => literal(b, pos, b"null"),
+    match byte(b, pos) {
+        b'n' if nullable => literal(b, pos, b"null"),
         _ => checked_value_end(b, pos, ty, nullable, depth),
     }
 }
@@ -294,6 +295,26 @@ fn probe_member(b: &[u8], pos: usize, field: &Field) -> Option<usize> {
         }
     }
     Some(quote + 2)
+}
+
+/// An `indices` map (any keys, integer values) whose '{' is at `pos`.
+#[inline(never)]
+fn int_map(b: &[u8], pos: usize, depth: u32) -> End {
+    let depth = enter(depth)?;
+    let mut pos = ws(b, pos + 1);
+    if byte(b, pos) == b'}' {
+        return Some(pos + 1);
+    }
+    loop {
+        let (end, _) = key_text(b, pos)?;
+        let after = colon(b, end)?;
+        pos = ws(b, value(b, after, &Ty::Int, false, depth)?);
+        match byte(b, pos) {
+            b',' => pos = ws(b, pos + 1),
+            b'}' => return Some(pos + 1),
+            _ => return None,
+        }
+    }
 }
 
 /// A key that is not the next one of the schema, and its ':': the index of the field (or
