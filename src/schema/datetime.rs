@@ -57,17 +57,26 @@ fn date_and_time(b: &[u8; 19]) -> bool {
     if !(shape && matches!(b[10], b'T' | b't' | b' ')) {
         return false;
     }
+    // Two digits compare as text as they do as numbers, which spares converting most fields.
+    let two = |i: usize| [b[i], b[i + 1]];
     let digit = |i: usize| u32::from(b[i] - b'0');
-    let two = |i: usize| digit(i) * 10 + digit(i + 1);
-    let (year, month, day) = (two(0) * 100 + two(2), two(5), two(8));
-    let (hour, minute, second) = (two(11), two(14), two(17));
-    year >= 1
-        && (1..=12).contains(&month)
+    let month = digit(5) * 10 + digit(6);
+    let day = digit(8) * 10 + digit(9);
+    // Only February needs the year.
+    let last_day = match month {
+        2 => days_in_month(
+            digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3),
+            2,
+        ),
+        _ => days_in_month(1, month),
+    };
+    b[..4] != *b"0000"
+        && (*b"01"..=*b"12").contains(&two(5))
         && day >= 1
-        && day <= days_in_month(year, month)
-        && hour < 24
-        && minute < 60
-        && second < 60
+        && day <= last_day
+        && two(11) <= *b"23"
+        && b[14] <= b'5'
+        && b[17] <= b'5'
 }
 
 /// Whether the bytes of `word` flagged (0xff) in `mask` are all ASCII digits. With the digits'
@@ -92,19 +101,12 @@ fn fraction_and_offset(mut rest: &[u8]) -> bool {
     match rest {
         [] | [b'Z'] | [b'z'] => true,
         [b'+' | b'-', h1, h2, b':', m1, m2] => {
-            let hour = number(&[*h1, *h2]);
-            let minute = number(&[*m1, *m2]);
-            matches!((hour, minute), (Some(h), Some(m)) if h < 24 && m < 60)
+            [h1, h2, m2].iter().all(|c| c.is_ascii_digit())
+                && [*h1, *h2] <= *b"23"
+                && (b'0'..=b'5').contains(m1)
         }
         _ => false,
     }
-}
-
-/// The value of a run of ASCII digits, or None if any byte is not a digit.
-fn number(digits: &[u8]) -> Option<u32> {
-    digits.iter().try_fold(0u32, |acc, &c| {
-        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-    })
 }
 
 pub(crate) fn is_leap_year(year: u32) -> bool {
