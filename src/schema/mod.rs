@@ -1,8 +1,10 @@
 //! Validation of JSON documents against the official models, without building them.
 //!
-//! `validate` runs on every request and response, so it is a single pass over the bytes
-//! (`scan.rs`): no `serde_json::Value`, no allocation unless the document is rejected, keys
-//! compared in place with the generated table. The rules follow the Python SDK 5.0.1 (strict
+//! `validate` runs on every request and response, so it is a single pass over the bytes: no
+//! `serde_json::Value`, no allocation unless the document is rejected, keys compared in place
+//! with the generated table. A valid document is proved so by a lean accept-only pass
+//! (`fast.rs`); any other is read again by the full walk (`scan.rs`), which gives the verdict
+//! and builds the message and path. The rules follow the Python SDK 5.0.1 (strict
 //! scalars, open enums, RFC 3339 date-times); the table they read is generated from its JSON
 //! Schemas into `tables.rs`. The verdicts are those of serde_json reading the text with a
 //! schema-driven visitor, which is kept as the test oracle in `reference.rs`.

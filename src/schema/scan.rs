@@ -1,4 +1,6 @@
 //! The validator proper: one recursive-descent pass over the bytes, driven by the schema table.
+//! `validate` runs it on the documents that the accept-only pass (`fast.rs`) does not accept,
+//! and that pass hands it what it leaves alone, one value at a time.
 //!
 //! It gives the verdicts serde_json gives when it reads the text with the schema visitor kept in
 //! `reference.rs`, including serde_json's leniencies, because documents it accepted must stay
