@@ -120,8 +120,8 @@ fn plain_string(b: &[u8], pos: usize) -> End {
         let (stops, quotes) = special16(chunk);
         if stops != 0 {
             // The first special byte must be the closing quote.
-            let first = stops & stops.wrapping_neg();
-            return (quotes & first != 0).then(|| i + first.trailing_zeros() as usize + 1);
+            let first = stops.trailing_zeros();
+            return (quotes >> first & 1 == 1).then(|| i + first as usize + 1);
         }
         i += 16;
     }
