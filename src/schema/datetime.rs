@@ -19,31 +19,75 @@ pub(crate) fn is_date_time_bytes(b: &[u8]) -> bool {
     date_and_time(head) && fraction_and_offset(rest)
 }
 
-/// Where `YYYY-MM-DDThh:mm:ss` has its digits.
-const DIGITS_AT: [usize; 14] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+/// `YYYY-MM-DDThh:mm:ss` read as three overlapping 8-byte words (bytes 0..8, 8..16 and
+/// 11..19), each with the bytes that must be digits flagged in a mask and the bytes that must
+/// be fixed separators spelled out (the `T` is checked on its own: it has three spellings).
+const WORDS: [(usize, u64, u64, u64); 3] = [
+    // "YYYY-MM-": digits at 0..4, 5, 6; '-' at 4 and 7.
+    (
+        0,
+        0x00ff_ff00_ffff_ffff,
+        0xff00_00ff_0000_0000,
+        0x2d00_002d_0000_0000,
+    ),
+    // "DDThh:mm": digits at 0, 1, 3, 4, 6, 7; ':' at 5.
+    (
+        8,
+        0xffff_00ff_ff00_ffff,
+        0x0000_ff00_0000_0000,
+        0x0000_3a00_0000_0000,
+    ),
+    // "hh:mm:ss": digits at 0, 1, 3, 4, 6, 7; ':' at 2 and 5.
+    (
+        11,
+        0xffff_00ff_ff00_ffff,
+        0x0000_ff00_00ff_0000,
+        0x0000_3a00_003a_0000,
+    ),
+];
 
 /// Fixed positions, so no bounds checks and no loops: the scanner meets many date-times.
 fn date_and_time(b: &[u8; 19]) -> bool {
-    let digit = |i: usize| u32::from(b[i].wrapping_sub(b'0'));
-    let digits = DIGITS_AT.iter().fold(true, |ok, &i| ok & (digit(i) < 10));
-    let separators = b[4] == b'-'
-        && b[7] == b'-'
-        && matches!(b[10], b'T' | b't' | b' ')
-        && b[13] == b':'
-        && b[16] == b':';
-    if !(digits && separators) {
+    let shape = WORDS.iter().fold(true, |ok, &(at, digits, fixed, want)| {
+        let mut word = [0; 8];
+        word.copy_from_slice(&b[at..at + 8]);
+        let word = u64::from_le_bytes(word);
+        ok & all_digits(word, digits) & (word & fixed == want)
+    });
+    if !(shape && matches!(b[10], b'T' | b't' | b' ')) {
         return false;
     }
-    let two = |i: usize| digit(i) * 10 + digit(i + 1);
-    let (year, month, day) = (two(0) * 100 + two(2), two(5), two(8));
-    let (hour, minute, second) = (two(11), two(14), two(17));
-    year >= 1
-        && (1..=12).contains(&month)
+    // Two digits compare as text as they do as numbers, which spares converting most fields.
+    let two = |i: usize| [b[i], b[i + 1]];
+    let digit = |i: usize| u32::from(b[i] - b'0');
+    let month = digit(5) * 10 + digit(6);
+    let day = digit(8) * 10 + digit(9);
+    // Only February needs the year.
+    let last_day = match month {
+        2 => days_in_month(
+            digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3),
+            2,
+        ),
+        _ => days_in_month(1, month),
+    };
+    b[..4] != *b"0000"
+        && (*b"01"..=*b"12").contains(&two(5))
         && day >= 1
-        && day <= days_in_month(year, month)
-        && hour < 24
-        && minute < 60
-        && second < 60
+        && day <= last_day
+        && two(11) <= *b"23"
+        && b[14] <= b'5'
+        && b[17] <= b'5'
+}
+
+/// Whether the bytes of `word` flagged (0xff) in `mask` are all ASCII digits. With the digits'
+/// '0' taken away a digit is a byte below 10: its high nibble is clear, and stays clear when 6
+/// is added. A carry out of a byte can only come from a byte that fails anyway.
+fn all_digits(word: u64, mask: u64) -> bool {
+    const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
+    const SIXES: u64 = u64::from_ne_bytes([6; 8]);
+    const HIGH_NIBBLES: u64 = u64::from_ne_bytes([0xf0; 8]);
+    let values = word ^ ZEROS;
+    (values | values.wrapping_add(SIXES)) & HIGH_NIBBLES & mask == 0
 }
 
 fn fraction_and_offset(mut rest: &[u8]) -> bool {
@@ -57,19 +101,12 @@ fn fraction_and_offset(mut rest: &[u8]) -> bool {
     match rest {
         [] | [b'Z'] | [b'z'] => true,
         [b'+' | b'-', h1, h2, b':', m1, m2] => {
-            let hour = number(&[*h1, *h2]);
-            let minute = number(&[*m1, *m2]);
-            matches!((hour, minute), (Some(h), Some(m)) if h < 24 && m < 60)
+            [h1, h2, m2].iter().all(|c| c.is_ascii_digit())
+                && [*h1, *h2] <= *b"23"
+                && (b'0'..=b'5').contains(m1)
         }
         _ => false,
     }
-}
-
-/// The value of a run of ASCII digits, or None if any byte is not a digit.
-fn number(digits: &[u8]) -> Option<u32> {
-    digits.iter().try_fold(0u32, |acc, &c| {
-        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-    })
 }
 
 pub(crate) fn is_leap_year(year: u32) -> bool {

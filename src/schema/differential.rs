@@ -145,6 +145,14 @@ fn comparable(result: Result<(), Violation>) -> Result<(), Violation> {
 }
 
 fn agree(kind: DocumentKind, text: &[u8], what: &str) -> Result<(), String> {
+    // The accept-only pass may only accept what the full walk accepts, also where the full
+    // walk is stricter than the reference on purpose.
+    let full = super::scan::validate(kind.root(), text);
+    if super::fast::accepts(kind.root(), text) && full.is_err() {
+        return Err(format!(
+            "{what} as {kind:?}: the fast pass accepts, the full walk says {full:?}"
+        ));
+    }
     // The scanner reads `-0` as the integer it is; serde_json, as `-0.0`. Compare with `0`.
     let zeroed = minus_zero_as_zero(text);
     let old_result = reference::validate(kind, zeroed.as_deref().unwrap_or(text));
@@ -391,6 +399,23 @@ fn fixtures_get_the_same_verdicts() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The accept-only pass must be what accepts the documents, or it only costs time.
+#[test]
+fn the_fast_pass_accepts_every_valid_fixture() {
+    let mut missed = vec![];
+    for (name, kind, text) in fixtures() {
+        let compact = compact(&text);
+        for text in [Some(text), compact].into_iter().flatten() {
+            if super::scan::validate(kind.root(), &text).is_ok()
+                && !super::fast::accepts(kind.root(), &text)
+            {
+                missed.push(name.clone());
+            }
+        }
+    }
+    assert!(missed.is_empty(), "{missed:?}");
 }
 
 #[test]

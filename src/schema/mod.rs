@@ -1,8 +1,10 @@
 //! Validation of JSON documents against the official models, without building them.
 //!
-//! `validate` runs on every request and response, so it is a single pass over the bytes
-//! (`scan.rs`): no `serde_json::Value`, no allocation unless the document is rejected, keys
-//! compared in place with the generated table. The rules follow the Python SDK 5.0.1 (strict
+//! `validate` runs on every request and response, so it is a single pass over the bytes: no
+//! `serde_json::Value`, no allocation unless the document is rejected, keys compared in place
+//! with the generated table. A valid document is proved so by a lean accept-only pass
+//! (`fast.rs`); any other is read again by the full walk (`scan.rs`), which gives the verdict
+//! and builds the message and path. The rules follow the Python SDK 5.0.1 (strict
 //! scalars, open enums, RFC 3339 date-times); the table they read is generated from its JSON
 //! Schemas into `tables.rs`. The verdicts are those of serde_json reading the text with a
 //! schema-driven visitor, which is kept as the test oracle in `reference.rs`.
@@ -10,6 +12,7 @@
 mod datetime;
 #[cfg(test)]
 mod differential;
+mod fast;
 #[cfg(test)]
 mod reference;
 mod scan;
@@ -80,6 +83,9 @@ pub(crate) struct Field {
     pub nullable: bool,
     /// The key as the scanner expects to find it; see `KeyProbe`.
     pub probe: KeyProbe,
+    /// The same with the separator before it, as the accept-only pass reads it; see
+    /// `KeyProbe::member`.
+    pub member: KeyProbe,
 }
 
 impl Field {
@@ -89,6 +95,7 @@ impl Field {
             ty,
             nullable,
             probe: KeyProbe::of(key),
+            member: KeyProbe::member(key),
         }
     }
 }
@@ -127,6 +134,17 @@ impl KeyProbe {
             mask,
         }
     }
+
+    /// The first 16 bytes of `?"key":`, where `?` is the '{' or ',' before a member and is
+    /// not compared (its byte of the mask is 0): the separator, the key and its ':' in one
+    /// comparison. Keys of up to 12 bytes fit whole.
+    pub(crate) const fn member(key: &str) -> KeyProbe {
+        let inner = KeyProbe::of(key);
+        KeyProbe {
+            head: inner.head << 16 | (b'"' as u128) << 8,
+            mask: inner.mask << 16 | 0xff00,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -163,6 +181,11 @@ impl DocumentKind {
 
 /// Checks a whole JSON text against the model for `kind`.
 pub fn validate(kind: DocumentKind, json: &[u8]) -> Result<(), Violation> {
+    // Most documents are valid: a leaner pass proves it, and the full walk, which explains
+    // rejections, only reads the others (see `fast.rs`).
+    if fast::accepts(kind.root(), json) {
+        return Ok(());
+    }
     scan::validate(kind.root(), json)
 }
 
@@ -328,6 +351,18 @@ mod tests {
                 assert_eq!(f.probe, KeyProbe::of(f.key), "{}.{}", m.name, f.key);
             }
         }
+        let member = KeyProbe::member("id");
+        assert_eq!(
+            member.head,
+            u128::from_le_bytes(*b"\0\"id\":\0\0\0\0\0\0\0\0\0\0")
+        );
+        assert_eq!(member.mask, 0xffff_ffff_ff00);
+        let twelve = KeyProbe::member("abcdefghijkl");
+        assert_eq!(twelve.head, u128::from_le_bytes(*b"\0\"abcdefghijkl\":"));
+        assert_eq!(twelve.mask, u128::MAX << 8);
+        let thirteen = KeyProbe::member("abcdefghijklm");
+        assert_eq!(thirteen.head, u128::from_le_bytes(*b"\0\"abcdefghijklm\""));
+        assert_eq!(thirteen.mask, u128::MAX << 8);
     }
 
     #[test]

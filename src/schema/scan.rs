@@ -1,4 +1,6 @@
 //! The validator proper: one recursive-descent pass over the bytes, driven by the schema table.
+//! `validate` runs it on the documents that the accept-only pass (`fast.rs`) does not accept,
+//! and that pass hands it what it leaves alone, one value at a time.
 //!
 //! It gives the verdicts serde_json gives when it reads the text with the schema visitor kept in
 //! `reference.rs`, including serde_json's leniencies, because documents it accepted must stay
@@ -66,6 +68,41 @@ pub(super) fn validate(root: &'static Ty, json: &[u8]) -> Result<(), Violation> 
         Ok(()) => Ok(()),
         Err(Stop) => Err(walk.into_violation()),
     }
+}
+
+/// For the accept-only pass (`fast.rs`), on what it leaves to this walk: where the value at
+/// `pos` ends if it fits `ty`, `depth` containers deep.
+#[inline(never)]
+pub(super) fn checked_value_end(
+    b: &[u8],
+    pos: usize,
+    ty: &'static Ty,
+    nullable: bool,
+    depth: u32,
+) -> Option<usize> {
+    let mut walk = Walk::new(b);
+    walk.pos = pos;
+    walk.depth = depth;
+    walk.value(ty, nullable).ok().map(|()| walk.pos)
+}
+
+/// Where the value of an unknown key at `pos` ends if it is JSON (see `Walk::skip`).
+#[inline(never)]
+pub(super) fn skipped_value_end(b: &[u8], pos: usize) -> Option<usize> {
+    let mut walk = Walk::new(b);
+    walk.pos = pos;
+    walk.skip().ok().map(|()| walk.pos)
+}
+
+/// Where the string whose quote is at `pos` ends (after its closing quote), and its content
+/// if it has no escape, when it is a valid string.
+#[inline(never)]
+pub(super) fn string_end(b: &[u8], pos: usize) -> Option<(usize, Option<&[u8]>)> {
+    let mut walk = Walk::new(b);
+    walk.pos = pos;
+    let span = walk.string().ok()?;
+    let raw = (!span.escaped).then(|| &b[span.start..span.end]);
+    Some((walk.pos, raw))
 }
 
 struct Walk<'a> {
@@ -347,7 +384,7 @@ fn probe16(b: &[u8], i: usize) -> (u32, u32) {
 /// The index of the first stop byte at or after `i` (or `b.len()`), and whether any byte before
 /// it has its high bit set (so that the string needs a UTF-8 check).
 #[inline(always)]
-fn find_stop(b: &[u8], mut i: usize) -> (usize, bool) {
+pub(super) fn find_stop(b: &[u8], mut i: usize) -> (usize, bool) {
     #[cfg(target_arch = "x86_64")]
     {
         let mut high = 0;
@@ -487,10 +524,34 @@ impl Walk<'_> {
     }
 }
 
+/// Where `"key":` ends if it starts at `pos` in `b`, `key` being `field`'s.
+#[inline(always)]
+fn probe_key(b: &[u8], pos: usize, field: &Field) -> Option<usize> {
+    let start = pos + 1;
+    let bytes = b.get(start..start + 16)?;
+    let head = u128::from_le_bytes(bytes.try_into().unwrap_or_default());
+    if (head ^ field.probe.head) & field.probe.mask != 0 {
+        return None;
+    }
+    let want = field.key.as_bytes();
+    let end = start + want.len();
+    // Keys of 15 bytes or more do not fit the probe with their '":'.
+    if want.len() >= 15
+        && !(b.get(end..end + 2) == Some(b"\":")
+            && same_bytes(
+                &b[start + 16.min(want.len())..end],
+                &want[16.min(want.len())..],
+            ))
+    {
+        return None;
+    }
+    Some(end + 2)
+}
+
 /// `a == b` for slices of the same length, eight bytes at a time: keys are short, and the
 /// library call that `==` compiles to costs more than the comparison itself.
 #[inline(always)]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let mut a8 = a.chunks_exact(8);
     let mut b8 = b.chunks_exact(8);
     let whole = (&mut a8).zip(&mut b8).all(|(x, y)| {
@@ -720,6 +781,27 @@ impl Number {
 
 // ---------------------------------------------------------------- checked values
 
+/// Where the number at `pos` ends if it is a non-negative integer of at most `SAFE_DIGITS`
+/// digits (most numbers are), which fits `Ty::Int` and `Ty::Num` whatever its digits. `pos`
+/// must be at a digit.
+#[inline(always)]
+pub(super) fn small_integer(b: &[u8], start: usize) -> Option<usize> {
+    let mut end = start + 1;
+    if b.get(start) != Some(&b'0') {
+        while end < b.len() && b[end].is_ascii_digit() {
+            end += 1;
+        }
+    }
+    if end - start > SAFE_DIGITS {
+        return None;
+    }
+    // A digit here is a leading zero; the others continue the number.
+    match b.get(end) {
+        Some(b'.' | b'e' | b'E' | b'0'..=b'9') => None,
+        _ => Some(end),
+    }
+}
+
 impl Walk<'_> {
     /// Checks one value against `ty`. Scalars are read in place; containers (and errors) in
     /// `container`, so that only they pay for a call.
@@ -727,7 +809,8 @@ impl Walk<'_> {
     fn value(&mut self, ty: &'static Ty, nullable: bool) -> Step {
         match self.ws() {
             b'"' => self.string_value(ty),
-            b'0'..=b'9' if matches!(ty, Ty::Int | Ty::Num) => match self.small_integer() {
+            b'0'..=b'9' if matches!(ty, Ty::Int | Ty::Num) => match small_integer(self.b, self.pos)
+            {
                 Some(end) => {
                     self.pos = end;
                     Ok(())
@@ -736,29 +819,6 @@ impl Walk<'_> {
             },
             b'-' | b'0'..=b'9' => self.number_value(ty),
             _ => self.container(ty, nullable),
-        }
-    }
-
-    /// Where the number at `pos` ends if it is a non-negative integer of at most `SAFE_DIGITS`
-    /// digits (most numbers are), which fits `Ty::Int` and `Ty::Num` whatever its digits. `pos`
-    /// must be at a digit.
-    #[inline(always)]
-    fn small_integer(&self) -> Option<usize> {
-        let b = self.b;
-        let start = self.pos;
-        let mut end = start + 1;
-        if b.get(start) != Some(&b'0') {
-            while end < b.len() && b[end].is_ascii_digit() {
-                end += 1;
-            }
-        }
-        if end - start > SAFE_DIGITS {
-            return None;
-        }
-        // A digit here is a leading zero; the others continue the number.
-        match b.get(end) {
-            Some(b'.' | b'e' | b'E' | b'0'..=b'9') => None,
-            _ => Some(end),
         }
     }
 
@@ -958,36 +1018,12 @@ impl Walk<'_> {
     #[inline(always)]
     fn key(&mut self, m: &'static Model, next: usize) -> Step<Key> {
         if let Some(field) = m.fields.get(next) {
-            if let Some(after) = self.probe_key(field) {
+            if let Some(after) = probe_key(self.b, self.pos, field) {
                 self.pos = after;
                 return Ok(Key::Known(next));
             }
         }
         self.any_key(m)
-    }
-
-    /// Where `"key":` ends if it starts at `pos`.
-    #[inline(always)]
-    fn probe_key(&self, field: &Field) -> Option<usize> {
-        let start = self.pos + 1;
-        let bytes = self.b.get(start..start + 16)?;
-        let head = u128::from_le_bytes(bytes.try_into().unwrap_or_default());
-        if (head ^ field.probe.head) & field.probe.mask != 0 {
-            return None;
-        }
-        let want = field.key.as_bytes();
-        let end = start + want.len();
-        // Keys of 15 bytes or more do not fit the probe with their '":'.
-        if want.len() >= 15
-            && !(self.b.get(end..end + 2) == Some(b"\":")
-                && same_bytes(
-                    &self.b[start + 16.min(want.len())..end],
-                    &want[16.min(want.len())..],
-                ))
-        {
-            return None;
-        }
-        Some(end + 2)
     }
 
     /// A key read in full and looked up, and the ':' after it.

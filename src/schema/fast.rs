@@ -1,0 +1,417 @@
+//! The accept-only pass `validate` makes first: the walk of `scan.rs` for documents that are
+//! valid, without what it needs to explain a rejection.
+//!
+//! It answers "valid" or "not sure". Only "valid" is final; on "not sure" (a violation, broken
+//! JSON, or something it leaves alone) the full walk reads the document again and gives the
+//! verdict, so messages and paths are that walk's. It checks everything the full walk checks,
+//! and hands it the rare cases (escaped or non-ASCII strings, numbers other than small
+//! non-negative integers, values of unknown keys, keys out of schema order are looked up here)
+//! one value at a time through `scan::checked_value_end` and friends.
+//!
+//! Why a second walk: the full one keeps its cursor in a struct behind `&mut self` and is
+//! shaped around building paths and messages. This one passes the cursor by value and returns
+//! the new one, so the hot loop (a known key in schema order, then a small value, in compact
+//! text) stays in registers.
+
+use super::datetime::is_date_time_bytes;
+use super::scan::{
+    checked_value_end, find_stop, same_bytes, skipped_value_end, small_integer, string_end,
+};
+use super::{model, Field, Model, Ty};
+
+/// serde_json's nesting limit, as in `scan.rs`: the 128th container inside another is an error.
+const DEPTH_LIMIT: u32 = 128;
+
+/// Where a value ends, or `None` when this pass is not sure that it is valid.
+type End = Option<usize>;
+
+/// True when `json` is a valid `root`; false when the full walk must decide.
+pub(super) fn accepts(root: &'static Ty, b: &[u8]) -> bool {
+    match value(b, 0, root, false, 0) {
+        Some(end) => ws(b, end) == b.len(),
+        None => false,
+    }
+}
+
+/// The byte at `pos`, or 0 at the end (0 is never valid outside a string either).
+#[inline(always)]
+fn byte(b: &[u8], pos: usize) -> u8 {
+    b.get(pos).copied().unwrap_or(0)
+}
+
+/// Skips RFC 8259 whitespace. Compact text has none: one comparison.
+#[inline(always)]
+fn ws(b: &[u8], pos: usize) -> usize {
+    if byte(b, pos) > b' ' {
+        return pos;
+    }
+    ws_slow(b, pos)
+}
+
+/// Indented text has runs of spaces: they are skipped 16 bytes at a time.
+#[inline(never)]
+fn ws_slow(b: &[u8], mut pos: usize) -> usize {
+    while let Some(chunk) = chunk16(b, pos) {
+        let text = !blank16(chunk) & 0xffff;
+        if text != 0 {
+            return pos + text.trailing_zeros() as usize;
+        }
+        pos += 16;
+    }
+    while matches!(byte(b, pos), b' ' | b'\n' | b'\t' | b'\r') {
+        pos += 1;
+    }
+    pos
+}
+
+/// Bit `k` set when byte `k` of `chunk` is RFC 8259 white space.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn blank16(chunk: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+    // SAFETY: as in `special16`.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        let is = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+        let blank = _mm_or_si128(
+            _mm_or_si128(is(b' '), is(b'\n')),
+            _mm_or_si128(is(b'\t'), is(b'\r')),
+        );
+        _mm_movemask_epi8(blank) as u32
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn blank16(chunk: &[u8; 16]) -> u32 {
+    chunk.iter().enumerate().fold(0, |mask, (k, &c)| {
+        mask | u32::from(matches!(c, b' ' | b'\n' | b'\t' | b'\r')) << k
+    })
+}
+
+/// The value at `pos`, checked against `ty`; `depth` containers are open. The schema says
+/// what the value should be, so the type is looked at first and the byte checked against it.
+#[inline(always)]
+fn value(b: &[u8], pos: usize, ty: &'static Ty, nullable: bool, depth: u32) -> End {
+    let c = byte(b, pos);
+    let end = match ty {
+        Ty::Str | Ty::Enum(_) if c == b'"' => plain_string(b, pos),
+        Ty::Int | Ty::Num if c.is_ascii_digit() => digits(b, pos),
+        Ty::Obj(m) if c == b'{' => return object(b, pos, model(*m), depth),
+        Ty::Array(item) if c == b'[' => return array(b, pos, item, depth),
+        Ty::DateTime if c == b'"' => plain_date_time(b, pos),
+        Ty::Bool if c == b't' => literal(b, pos, b"true"),
+        Ty::Bool if c == b'f' => literal(b, pos, b"false"),
+        Ty::IntMap if c == b'{' => return int_map(b, pos, depth),
+        _ => None,
+    };
+    match end {
+        Some(end) => Some(end),
+        None => other_value(b, pos, ty, nullable, depth),
+    }
+}
+
+/// What `value` does not read in line: whitespace before the value, literals, and what it
+/// leaves to the full walk.
+#[inline(never)]
+fn other_value(b: &[u8], pos: usize, ty: &'static Ty, nullable: bool, depth: u32) -> End {
+    let after_ws = ws(b, pos);
+    if after_ws != pos {
+        return value(b, after_ws, ty, nullable, depth);
+    }
+    match byte(b, pos) {
+        b'n' if nullable => literal(b, pos, b"null"),
+        _ => checked_value_end(b, pos, ty, nullable, depth),
+    }
+}
+
+/// Where a non-negative integer of at most 18 digits at `pos` ends (see `small_integer`),
+/// with a shortcut for one digit, the most common.
+#[inline(always)]
+fn digits(b: &[u8], pos: usize) -> End {
+    let after = byte(b, pos + 1);
+    if !(after.is_ascii_digit() || matches!(after, b'.' | b'e' | b'E')) {
+        return Some(pos + 1);
+    }
+    small_integer(b, pos)
+}
+
+#[inline(always)]
+fn literal(b: &[u8], pos: usize, word: &[u8]) -> End {
+    let end = pos + word.len();
+    (b.get(pos..end) == Some(word)).then_some(end)
+}
+
+/// Where the string whose quote is at `pos` ends, if it is plain: printable ASCII without
+/// escapes, and not in the last 16 bytes. The others (escapes, UTF-8, errors) are left to the
+/// full walk's reader.
+#[inline(always)]
+fn plain_string(b: &[u8], pos: usize) -> End {
+    let mut i = pos + 1;
+    while let Some(chunk) = chunk16(b, i) {
+        let (stops, quotes) = special16(chunk);
+        if stops != 0 {
+            // The first special byte must be the closing quote.
+            let first = stops.trailing_zeros();
+            return (quotes >> first & 1 == 1).then(|| i + first as usize + 1);
+        }
+        i += 16;
+    }
+    None
+}
+
+/// The 16 bytes at `pos`, if there are 16. One comparison: the slice's own check would be two
+/// (it also guards against `pos + 16` overflowing), and these reads are the hot loop.
+#[inline(always)]
+fn chunk16(b: &[u8], pos: usize) -> Option<&[u8; 16]> {
+    if pos < b.len().saturating_sub(15) {
+        // SAFETY: `pos + 16 <= b.len()`, so the 16 bytes are inside `b`, and `[u8; 16]` has
+        // the alignment of `u8`.
+        return Some(unsafe { &*b.as_ptr().add(pos).cast::<[u8; 16]>() });
+    }
+    None
+}
+
+/// Bit `k` of the first mask set when byte `k` of `chunk` (16 bytes) is not plain string
+/// content: '"', '\\', below 0x20 or above 0x7f; bit `k` of the second when it is '"'.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn special16(chunk: &[u8; 16]) -> (u32, u32) {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    // SAFETY: `chunk` is 16 readable bytes, and `_mm_loadu_si128` has no alignment
+    // requirement; the other intrinsics only compute on registers, with SSE2, which x86_64
+    // always has.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Signed: below 0x20 are the control characters and every byte from 0x80.
+        let outside = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+        let stops = _mm_or_si128(_mm_or_si128(quote, backslash), outside);
+        (
+            _mm_movemask_epi8(stops) as u32,
+            _mm_movemask_epi8(quote) as u32,
+        )
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn special16(chunk: &[u8; 16]) -> (u32, u32) {
+    chunk
+        .iter()
+        .enumerate()
+        .fold((0, 0), |(stops, quotes), (k, &c)| {
+            let stop = c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c);
+            (
+                stops | u32::from(stop) << k,
+                quotes | u32::from(c == b'"') << k,
+            )
+        })
+}
+
+#[inline(always)]
+fn plain_date_time(b: &[u8], pos: usize) -> End {
+    let end = plain_string(b, pos)?;
+    is_date_time_bytes(&b[pos + 1..end - 1]).then_some(end)
+}
+
+/// Opens a container of a checked value: the new depth, unless that is too deep.
+#[inline(always)]
+fn enter(depth: u32) -> Option<u32> {
+    let depth = depth + 1;
+    (depth < DEPTH_LIMIT).then_some(depth)
+}
+
+/// An object of model `m` whose '{' is at `pos`.
+#[inline(never)]
+fn object(b: &[u8], mut pos: usize, m: &'static Model, depth: u32) -> End {
+    let depth = enter(depth)?;
+    let mut members = Members { seen: 0, next: 0 };
+    loop {
+        // `pos` is at the '{' or ',' before a member. The next key of the schema, in compact
+        // text, is found with one 16-byte comparison; it cannot have been seen, since `next`
+        // is past every key seen so far.
+        let probed = m.fields.get(members.next).and_then(|field| {
+            let after = probe_member(b, pos, field)?;
+            Some((field, after))
+        });
+        pos = match probed {
+            Some((field, after)) => {
+                members.seen |= 1 << members.next;
+                members.next += 1;
+                value(b, after, &field.ty, field.nullable, depth)?
+            }
+            None => {
+                let (end, now) = other_member(b, pos, m, members, depth)?;
+                members = now;
+                end
+            }
+        };
+        match byte(b, pos) {
+            b',' => continue,
+            b'}' => break,
+            _ => {}
+        }
+        pos = ws(b, pos);
+        match byte(b, pos) {
+            b',' => {}
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    (m.required & !members.seen == 0).then_some(pos + 1)
+}
+
+/// The keys of an object read so far.
+#[derive(Clone, Copy)]
+struct Members {
+    /// Bit `i` set when `fields[i]` has been read.
+    seen: u64,
+    /// One past the highest index in `seen`: the key expected next, as keys come in schema
+    /// order.
+    next: usize,
+}
+
+/// What the object loop does not read in line, after the '{' or ',' at `pos`: white space, a
+/// key out of schema order or unknown, or the end of an empty object. Returns where the
+/// member ends (or where the '}' of an empty object is) and the keys read.
+#[inline(never)]
+fn other_member(
+    b: &[u8],
+    pos: usize,
+    m: &'static Model,
+    mut members: Members,
+    depth: u32,
+) -> Option<(usize, Members)> {
+    let at = ws(b, pos + 1);
+    if byte(b, at) == b'}' && byte(b, pos) == b'{' {
+        return Some((at, members));
+    }
+    let probed = if at > pos + 1 {
+        probe_after_blank(b, at, m, members.next)
+    } else {
+        None
+    };
+    let (index, after) = match probed {
+        Some(found) => found,
+        None => any_key(b, at, m)?,
+    };
+    let end = match m.fields.get(index) {
+        Some(field) => {
+            let bit = 1u64 << index;
+            if members.seen & bit != 0 {
+                return None;
+            }
+            members.seen |= bit;
+            members.next = members.next.max(index + 1);
+            value(b, after, &field.ty, field.nullable, depth)?
+        }
+        None => skipped_value_end(b, after)?,
+    };
+    Some((end, members))
+}
+
+/// Indented text: the expected key, `fields[next]`, may follow the white space before the
+/// quote at `at` (the probe does not look at the byte before the quote).
+#[inline(never)]
+fn probe_after_blank(b: &[u8], at: usize, m: &Model, next: usize) -> Option<(usize, usize)> {
+    let after = probe_member(b, at - 1, m.fields.get(next)?)?;
+    Some((next, after))
+}
+
+/// Where the value of `field` starts if its key, in compact text, follows the separator at
+/// `pos` (see `KeyProbe::member`).
+#[inline(always)]
+fn probe_member(b: &[u8], pos: usize, field: &Field) -> Option<usize> {
+    let head = u128::from_le_bytes(*chunk16(b, pos)?);
+    if (head ^ field.member.head) & field.member.mask != 0 {
+        return None;
+    }
+    let key = field.key.as_bytes();
+    let quote = pos + 2 + key.len();
+    // Keys of more than 12 bytes do not fit the probe with their '":'.
+    if key.len() > 12 {
+        let tail = &key[key.len().min(14)..];
+        if b.get(quote..quote + 2) != Some(b"\":")
+            || !same_bytes(&b[quote - tail.len()..quote], tail)
+        {
+            return None;
+        }
+    }
+    Some(quote + 2)
+}
+
+/// An `indices` map (any keys, integer values) whose '{' is at `pos`.
+#[inline(never)]
+fn int_map(b: &[u8], pos: usize, depth: u32) -> End {
+    let depth = enter(depth)?;
+    let mut pos = ws(b, pos + 1);
+    if byte(b, pos) == b'}' {
+        return Some(pos + 1);
+    }
+    loop {
+        let (end, _) = key_text(b, pos)?;
+        let after = colon(b, end)?;
+        pos = ws(b, value(b, after, &Ty::Int, false, depth)?);
+        match byte(b, pos) {
+            b',' => pos = ws(b, pos + 1),
+            b'}' => return Some(pos + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// A key that is not the next one of the schema, and its ':': the index of the field (or
+/// `fields.len()` for an unknown key) and where its value starts.
+#[inline(always)]
+fn any_key(b: &[u8], pos: usize, m: &Model) -> Option<(usize, usize)> {
+    let (end, raw) = key_text(b, pos)?;
+    let index = (m.lookup)(raw).unwrap_or(m.fields.len());
+    Some((index, colon(b, end)?))
+}
+
+/// The text of the unescaped key whose quote is at `pos`, and where it ends.
+#[inline(always)]
+fn key_text(b: &[u8], pos: usize) -> Option<(usize, &[u8])> {
+    if byte(b, pos) != b'"' {
+        return None;
+    }
+    let (stop, high) = find_stop(b, pos + 1);
+    if !high && byte(b, stop) == b'"' {
+        return Some((stop + 1, &b[pos + 1..stop]));
+    }
+    // Escaped keys are left to the full walk, which looks them up decoded.
+    let (end, raw) = string_end(b, pos)?;
+    Some((end, raw?))
+}
+
+/// The ':' after a key ending at `pos`: where the value starts.
+#[inline(always)]
+fn colon(b: &[u8], pos: usize) -> End {
+    let pos = ws(b, pos);
+    (byte(b, pos) == b':').then_some(pos + 1)
+}
+
+/// An array of `item` whose '[' is at `pos`.
+#[inline(never)]
+fn array(b: &[u8], pos: usize, item: &'static Ty, depth: u32) -> End {
+    let depth = enter(depth)?;
+    let mut pos = ws(b, pos + 1);
+    if byte(b, pos) == b']' {
+        return Some(pos + 1);
+    }
+    loop {
+        pos = ws(b, value(b, pos, item, false, depth)?);
+        match byte(b, pos) {
+            b',' => pos += 1,
+            b']' => return Some(pos + 1),
+            _ => return None,
+        }
+    }
+}
