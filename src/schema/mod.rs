@@ -205,10 +205,11 @@ pub(crate) fn validate_into_text(
 /// The text of a document the scanner accepted.
 fn accepted_text(json: Vec<u8>) -> String {
     debug_assert!(std::str::from_utf8(&json).is_ok());
-    // SAFETY: `scan::validate` accepts only UTF-8: outside strings the JSON grammar allows ASCII
-    // bytes alone, and every string, key or value, checked or skipped, is checked to be UTF-8
-    // when it holds a byte above 0x7F (scan.rs, `Walk::string` and the skip path). The test
-    // `accepted_documents_are_utf8` in differential.rs holds the scanner to this on mutated
+    // SAFETY: `validate` accepts only UTF-8. Outside strings the JSON grammar allows ASCII bytes
+    // alone; inside, the accept-only pass (fast.rs) takes plain ASCII strings only and hands
+    // every other to the full walk's string reader (scan.rs), which checks any string, key or
+    // value, read or skipped, that holds a byte above 0x7F. The test
+    // `accepted_documents_are_utf8` in differential.rs holds both passes to this on mutated
     // fixtures.
     unsafe { String::from_utf8_unchecked(json) }
 }
