@@ -322,6 +322,30 @@ fn the_request_body_is_sent_byte_for_byte() {
     assert_eq!(r.body, text.as_bytes());
 }
 
+/// Larger than ureq's 128 KiB output buffer and than the socket's send buffer: the body leaves
+/// in several pieces, each resumed where the socket stopped taking it.
+#[test]
+fn a_four_megabyte_request_body_is_sent_byte_for_byte() {
+    let server = RawServer::start(constant_json(MIN_PROFILE));
+    let c = client(&server.url);
+    let filler: String = (0..4 << 20)
+        .map(|i| (b'a' + (i % 26) as u8) as char)
+        .collect();
+    let open = MIN_PROFILE.strip_suffix('}').unwrap();
+    let text = format!(r#"{open},"filler":"{filler}"}}"#);
+    c.update_json(&text).unwrap();
+    let r = server
+        .requests
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap();
+    assert!(
+        r.body == text.as_bytes(),
+        "{} bytes arrived of {}",
+        r.body.len(),
+        text.len()
+    );
+}
+
 #[test]
 fn calls_reuse_one_keep_alive_connection() {
     let server = RawServer::start(constant_json(r#"{"user":null}"#));
