@@ -524,30 +524,6 @@ impl Walk<'_> {
     }
 }
 
-/// Where `"key":` ends if it starts at `pos` in `b`, `key` being `field`'s.
-#[inline(always)]
-fn probe_key(b: &[u8], pos: usize, field: &Field) -> Option<usize> {
-    let start = pos + 1;
-    let bytes = b.get(start..start + 16)?;
-    let head = u128::from_le_bytes(bytes.try_into().unwrap_or_default());
-    if (head ^ field.probe.head) & field.probe.mask != 0 {
-        return None;
-    }
-    let want = field.key.as_bytes();
-    let end = start + want.len();
-    // Keys of 15 bytes or more do not fit the probe with their '":'.
-    if want.len() >= 15
-        && !(b.get(end..end + 2) == Some(b"\":")
-            && same_bytes(
-                &b[start + 16.min(want.len())..end],
-                &want[16.min(want.len())..],
-            ))
-    {
-        return None;
-    }
-    Some(end + 2)
-}
-
 /// `a == b` for slices of the same length, eight bytes at a time: keys are short, and the
 /// library call that `==` compiles to costs more than the comparison itself.
 #[inline(always)]
@@ -1018,12 +994,36 @@ impl Walk<'_> {
     #[inline(always)]
     fn key(&mut self, m: &'static Model, next: usize) -> Step<Key> {
         if let Some(field) = m.fields.get(next) {
-            if let Some(after) = probe_key(self.b, self.pos, field) {
+            if let Some(after) = self.probe_key(field) {
                 self.pos = after;
                 return Ok(Key::Known(next));
             }
         }
         self.any_key(m)
+    }
+
+    /// Where `"key":` ends if it starts at `pos`.
+    #[inline(always)]
+    fn probe_key(&self, field: &Field) -> Option<usize> {
+        let start = self.pos + 1;
+        let bytes = self.b.get(start..start + 16)?;
+        let head = u128::from_le_bytes(bytes.try_into().unwrap_or_default());
+        if (head ^ field.probe.head) & field.probe.mask != 0 {
+            return None;
+        }
+        let want = field.key.as_bytes();
+        let end = start + want.len();
+        // Keys of 15 bytes or more do not fit the probe with their '":'.
+        if want.len() >= 15
+            && !(self.b.get(end..end + 2) == Some(b"\":")
+                && same_bytes(
+                    &self.b[start + 16.min(want.len())..end],
+                    &want[16.min(want.len())..],
+                ))
+        {
+            return None;
+        }
+        Some(end + 2)
     }
 
     /// A key read in full and looked up, and the ':' after it.
