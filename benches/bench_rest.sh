@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # REST cost of pieces_user's C ABI beside libcurl (and of the Python package), for `make bench`.
-# Usage: benches/bench_rest.sh [ROUNDS] [CALLS_PER_ROUND]   (defaults 7 and 300)
+# Usage: benches/bench_rest.sh [ROUNDS] [CALLS_PER_ROUND]   (defaults 15 and 300)
 #        BENCH_SERVER=nginx benches/bench_rest.sh ...          (the same table against nginx)
 #
 # Prints one Markdown table (the one in README.md's Performance section): for a 3 KB profile and the
@@ -27,7 +27,7 @@
 # bytes, to check that claim: in the runs behind README.md it gave the same ratios within noise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${1:-7}
+rounds=${1:-15}
 calls=${2:-300}
 counted=${BENCH_COUNTED_CALLS:-100}
 target=${CARGO_TARGET_DIR:-target}
