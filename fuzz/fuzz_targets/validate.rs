@@ -1,9 +1,10 @@
-//! Request (and response) validation of each model: never a panic, and whatever the validator
-//! accepts is JSON.
+//! Request (and response) validation of each model: never a panic; whatever the validator accepts
+//! is JSON and UTF-8 (the library hands accepted text on without a second UTF-8 check); and the
+//! accept-only pass never changes a verdict of the full walk.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pieces_user::schema::{validate, DocumentKind};
+use pieces_user::schema::{validate, validate_with_full_walk, DocumentKind};
 
 const KINDS: [DocumentKind; 4] = [
     DocumentKind::UserProfile,
@@ -14,7 +15,11 @@ const KINDS: [DocumentKind; 4] = [
 
 fuzz_target!(|data: &[u8]| {
     for kind in KINDS {
-        if validate(kind, data).is_ok() {
+        let accepted = validate(kind, data).is_ok();
+        let walked = validate_with_full_walk(kind, data).is_ok();
+        assert_eq!(accepted, walked, "{kind:?}: the fast pass changed the verdict");
+        if accepted {
+            assert!(std::str::from_utf8(data).is_ok(), "{kind:?} accepted text that is not UTF-8");
             check_accepted_is_json(kind, data);
         }
     }

@@ -189,6 +189,14 @@ pub fn validate(kind: DocumentKind, json: &[u8]) -> Result<(), Violation> {
     scan::validate(kind.root(), json)
 }
 
+/// The verdict of the full walk alone, without the accept-only pass that [`validate`] tries
+/// first. Not part of the API: the validate fuzz target holds the two passes to the same
+/// verdicts with it.
+#[doc(hidden)]
+pub fn validate_with_full_walk(kind: DocumentKind, json: &[u8]) -> Result<(), Violation> {
+    scan::validate(kind.root(), json)
+}
+
 /// [`validate`], giving the accepted bytes back as text without a second pass over them: the
 /// scanner has already proved them UTF-8 (see `accepted_text`). On a violation the bytes come
 /// back untouched, for the error's copy of the body.
