@@ -27,14 +27,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import signal
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, Iterator, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from python_bench import ROOT, ConstServer, build_server, percentile  # noqa: E402
@@ -142,25 +144,35 @@ def cancellation(runs: int) -> Dict[str, List[float]]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--calls", type=int, default=500)
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--cancels", type=int, default=50)
-    args = parser.parse_args()
-    import pieces_user
+def placements() -> List[bool]:
+    """Pinned (when the machine can) first, then where the scheduler puts things."""
+    can_pin = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
+    return [True, False] if can_pin else [False]
 
-    profile = json.loads((ROOT / "benches" / "data" / "profile-3k.json").read_text())
-    body = json.dumps(profile, separators=(",", ":")).encode()
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        server = ConstServer(build_server(workdir), body, workdir)
-        try:
-            samples = rest(server.url, args.calls, args.rounds)
-        finally:
-            server.close()
-    print(f"pieces_user {pieces_user.library_version()} ({pieces_user.client.JSON_CODEC}), "
-          f"snapshot() of a {len(body)} B profile, {args.rounds} interleaved rounds x {args.calls} calls")
+
+@contextlib.contextmanager
+def placed(pinned: bool, server_pid: int) -> Iterator[None]:
+    """Pinned: this process (the event loop, and the threads it starts from now on: the
+    AsyncClient's workers, the executor's, the Ctrl-C helper) on the first CPU, the server on the
+    last, as bench_rest.sh places its clients and server. A hand-off between the loop and a
+    worker is then a switch on one CPU instead of a wake-up of another, which on a VM that halts
+    idle vCPUs (this one) costs a VM exit; the server's answer wakes the client across CPUs in
+    every case alike."""
+    if not pinned:
+        yield
+        return
+    cpus = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(server_pid, {cpus[-1]})
+    os.sched_setaffinity(0, {cpus[0]})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, set(cpus))
+
+
+def report(samples: Dict[str, List[float]], pinned: bool) -> None:
+    print("pinned: client on the first CPU, server on the last" if pinned
+          else "unpinned: client threads and server where the scheduler puts them")
     print(f"{'case':<20} {'p50 us':>9} {'p99 us':>9}")
     medians = {}
     for case, s in samples.items():
@@ -171,6 +183,30 @@ def main() -> None:
             print(f"{case} overhead over {base}: {medians[case] - medians[base]:+.1f} us (median)")
     print(f"async overhead over sync, main thread, beyond the hand-off floor: "
           f"{medians['async'] - medians['sync, main thread'] - medians['hand-off floor']:+.1f} us")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--cancels", type=int, default=50)
+    args = parser.parse_args()
+    import pieces_user
+
+    profile = json.loads((ROOT / "benches" / "data" / "profile-3k.json").read_text())
+    body = json.dumps(profile, separators=(",", ":")).encode()
+    print(f"pieces_user {pieces_user.library_version()} ({pieces_user.client.JSON_CODEC}), "
+          f"snapshot() of a {len(body)} B profile, {args.rounds} interleaved rounds x {args.calls} calls")
+    for pinned in placements():
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            server = ConstServer(build_server(workdir), body, workdir)
+            try:
+                with placed(pinned, server.proc.pid):
+                    samples = rest(server.url, args.calls, args.rounds)
+            finally:
+                server.close()
+        report(samples, pinned)
     cancels = cancellation(args.cancels)
     for what, s in cancels.items():
         print(f"cancel -> {what}: median {statistics.median(s):.2f} ms, max {max(s):.2f} ms "
