@@ -2,12 +2,12 @@
 #
 #   make build     build the library (rlib, cdylib, staticlib) and the stand-in Pieces OS
 #   make header    regenerate include/pieces_user.h from src/ffi/ with the pinned cbindgen
-#   make test      Rust tests, then the C ABI tests
+#   make test      every test: Rust, C ABI, Python, install, Swift, then every fuzz target for 5 s
 #   make c-test    the C ABI tests only (C11 and C++17, under valgrind, against the stand-in), the bad
 #                  input, load and SIGPIPE tests
 #   make stress    the long load variants (8 threads x 10,000 calls on one client, 1,000 client cycles)
 #   make fuzz      every cargo-fuzz target for 60 s (FUZZ_SECONDS); installs cargo-fuzz if missing
-#   make fuzz-smoke  every target for 5 s: a smoke run for CI
+#   make fuzz-smoke  every target for 5 s (the end of make test; installs cargo-fuzz once)
 #   make python-test  the Python package: venv, wheel, pytest, mypy --strict
 #   make swift-test   the Swift package (bindings/swift): swift test against the stand-in
 #   make swift-sanitize  the Swift tests under AddressSanitizer, then under ThreadSanitizer
@@ -51,6 +51,7 @@ test:
 	$(MAKE) python-test
 	$(MAKE) install-test
 	$(MAKE) swift-test
+	$(MAKE) fuzz-smoke
 
 python-test:
 	bindings/python/run_tests.sh
