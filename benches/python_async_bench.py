@@ -39,21 +39,11 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from python_bench import ROOT, ConstServer, build_server, percentile  # noqa: E402
+from python_bench import ROOT, ConstServer, build_server, percentile, timed  # noqa: E402
 
 # The tests' loopback server that holds GET /user/refresh unanswered.
 sys.path.insert(0, str(ROOT / "bindings" / "python" / "tests"))
 from support import HoldingServer  # noqa: E402
-
-
-def timed_sync(fn: Callable[[], Any], calls: int) -> List[float]:
-    out = []
-    clock = time.perf_counter_ns
-    for _ in range(calls):
-        t0 = clock()
-        fn()
-        out.append((clock() - t0) / 1000.0)
-    return out
 
 
 async def timed_async(fn: Callable[[], Any], calls: int) -> List[float]:
@@ -81,7 +71,7 @@ def rest(url: str, calls: int, rounds: int) -> Dict[str, List[float]]:
     def direct() -> None:
         signal.signal(signal.SIGINT, lambda *_: None)  # a program's own handler: no hand-off
         try:
-            samples["sync, direct"] += timed_sync(sync.snapshot, calls)
+            samples["sync, direct"] += timed(sync.snapshot, calls)
         finally:
             signal.signal(signal.SIGINT, default_handler)
 
@@ -99,11 +89,11 @@ def rest(url: str, calls: int, rounds: int) -> Dict[str, List[float]]:
                 return client._run(lambda: None)
 
             for _ in range(3):  # warm-up: connections, threads, caches
-                timed_sync(sync.snapshot, calls // 10 + 1)
+                timed(sync.snapshot, calls // 10 + 1)
                 await timed_async(client.snapshot, calls // 10 + 1)
                 await timed_async(in_executor, calls // 10 + 1)
             for _ in range(rounds):
-                samples["sync, main thread"] += timed_sync(sync.snapshot, calls)
+                samples["sync, main thread"] += timed(sync.snapshot, calls)
                 direct()
                 samples["async"] += await timed_async(client.snapshot, calls)
                 samples["run_in_executor"] += await timed_async(in_executor, calls)
