@@ -6,6 +6,7 @@ merges their `$defs` and writes:
 
   src/models/generated.rs   one struct per model, one open enum per enum
   src/schema/tables.rs      the static table that `schema::validate` walks
+  src/schema/compiled.rs    one accept-only function per model, the first pass `validate` tries
   bindings/swift/Sources/PiecesUser/Models.generated.swift
                             the same models as Codable Swift structs, open enums as RawRepresentable
 
@@ -431,6 +432,97 @@ def emit_tables(models) -> str:
     return "\n".join(out) + "\n"
 
 
+def compiled_name(model: str) -> str:
+    return const_name(model).lower()
+
+
+def compiled_value(ty: Ty, model: int, field: int, index: dict[str, int]) -> str:
+    """The call reading the value of `fields[field]` of `MODELS[model]` at `v`."""
+    at = f"b, v, depth, {model}, {field}"
+    if ty.kind in ("str", "enum"):
+        return f"str_field({at})"
+    if ty.kind in ("int", "num"):
+        return f"int_field({at})"
+    if ty.kind == "bool":
+        return f"bool_field({at})"
+    if ty.kind == "datetime":
+        return f"date_time_field({at})"
+    if ty.kind == "obj":
+        return f"obj_field({at}, spare, {compiled_name(ty.name)}, {index[ty.name]})"
+    if ty.kind == "array" and ty.item.kind == "obj":
+        child = ty.item.name
+        return f"objs_field({at}, spare, {compiled_name(child)}, {index[child]})"
+    return f"by_table({at})"
+
+
+def emit_compiled(models) -> str:
+    index = {n: i for i, n in enumerate(models)}
+    out = [
+        HEADER,
+        "//! The accept-only pass, one function per model: the keys of the schema, in its order,",
+        "//! each read with a constant probe and its value with the reader of its type. How they",
+        "//! fall back to the table walk, and why that stays linear, is in `fast.rs`.",
+        "",
+        "use super::fast::{",
+        "    bool_field, by_table, closed, date_time_field, int_field, key, more, obj_field,",
+        "    objs_field, open, str_field, Key, ObjFn, Step,",
+        "};",
+        "",
+        "/// The function of each model, by its index in `tables::MODELS`.",
+        f"pub(super) static OBJECTS: [ObjFn; {len(models)}] = [",
+    ]
+    out += [f"    {compiled_name(n)}," for n in models]
+    out.append("];")
+    for name, fields in models.items():
+        m = index[name]
+        required = sum(1 << i for i, f in enumerate(fields) if f.required)
+        values = [compiled_value(f.ty, m, i, index) for i, f in enumerate(fields)]
+        spare = "spare" if any("spare" in v for v in values) else "_spare"
+        out += [
+            "",
+            f"/// `{name}`, `MODELS[{m}]`.",
+            "#[inline(never)]",
+            f"fn {compiled_name(name)}(b: &[u8], pos: usize, depth: u32, {spare}: &mut usize) -> Step {{",
+        ]
+        if not fields:
+            out += [
+                "    open(depth)?;",
+                "    if b.get(pos + 1) != Some(&b'}') {",
+                "        return Err(super::fast::Miss::Other);",
+                "    }",
+                "    closed(pos + 1, 0, 0)",
+                "}",
+            ]
+            continue
+        out += [
+            "    let depth = open(depth)?;",
+            "    let mut at = pos;",
+            "    let mut seen = 0u64;",
+            "    'members: {",
+            "        if b.get(pos + 1) == Some(&b'}') {",
+            "            at = pos + 1;",
+            "            break 'members;",
+            "        }",
+        ]
+        for i, f in enumerate(fields):
+            out += [
+                f"        if let Some(v) = key(b, at, &const {{ Key::new({rust_str(f.key)}) }}) {{",
+                f"            at = {values[i]}?;",
+                f"            seen |= {1 << i:#x};",
+                "            if !more(b, at)? {",
+                "                break 'members;",
+                "            }",
+                "        }",
+            ]
+        out += [
+            "        return Err(super::fast::Miss::Other);",
+            "    }",
+            f"    closed(at, seen, {required:#x})",
+            "}",
+        ]
+    return "\n".join(out) + "\n"
+
+
 def lookup_name(model: str) -> str:
     """The key lookup of a model: a `match` on the raw key bytes (keys are ASCII)."""
     return "keys_" + const_name(model).lower()
@@ -710,6 +802,7 @@ def main() -> int:
     outputs = {
         "src/models/generated.rs": rustfmt(generated),
         "src/schema/tables.rs": rustfmt(emit_tables(models)),
+        "src/schema/compiled.rs": rustfmt(emit_compiled(models)),
         SWIFT_OUT: emit_swift(models, enums),
     }
     stale = []

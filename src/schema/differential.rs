@@ -401,6 +401,69 @@ fn fixtures_get_the_same_verdicts() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The per-model functions must read valid compact documents through, their last keys and
+/// empty objects included, or the table walk reads them a second time.
+#[test]
+fn the_per_model_functions_read_compact_fixtures_alone() {
+    let mut missed = vec![];
+    // The JSON Schemas themselves are among the fixtures, read as documents of unknown keys.
+    for (name, kind, text) in fixtures()
+        .into_iter()
+        .filter(|(n, ..)| !n.ends_with("schema.json"))
+    {
+        let Some(compact) = compact(&text) else {
+            continue;
+        };
+        if super::scan::validate(kind.root(), &compact).is_ok()
+            && !super::fast::read_alone(kind.root(), &compact)
+        {
+            missed.push(name);
+        }
+    }
+    assert!(missed.is_empty(), "{missed:?}");
+    let short = br#"{"auth0":{"vision":{}},"user":"u"}"#;
+    assert!(super::fast::read_alone(
+        DocumentKind::UserBetaStatus.root(),
+        short
+    ));
+}
+
+/// An unknown key at the end of every object, nested deep through the schema's cycle (user,
+/// subscriptions, user...): each per-model function reads its children, then fails, and the
+/// table walk reads the object again from its '{'. Unbounded, that is the whole document read
+/// again at every level; `spare` stops it at twice the document, and the full walk decides.
+#[test]
+fn reading_again_stops_at_twice_the_document() {
+    let stamp = r#"{"value":"2024-01-01T00:00:00Z","zz":0}"#;
+    let mut user = r#"{"id":"u","zz":0}"#.to_string();
+    for _ in 0..15 {
+        let subscription = format!(
+            r#"{{"active":true,"created":{stamp},"id":"s","name":"n","price_id":"p","product_id":"p","quantity":1,"subscription_id":"s","term":"month","updated":{stamp},"user":{{"id":"u","reference":{user},"zz":0}},"zz":0}}"#
+        );
+        user = format!(
+            r#"{{"id":"u","subscriptions":{{"iterable":[{{"id":"s","reference":{subscription},"zz":0}}],"zz":0}},"zz":0}}"#
+        );
+    }
+    let doc = format!(
+        r#"{{"aesthetics":{{"font":{{"size":14}},"theme":{{"dark":true}}}},"id":"u","subscriptions":{{"iterable":[{{"id":"s","reference":{{"active":true,"created":{stamp},"id":"s","name":"n","price_id":"p","product_id":"p","quantity":1,"subscription_id":"s","term":"month","updated":{stamp},"user":{{"id":"u","reference":{user}}}}}}}]}}}}"#
+    );
+    let (kind, b) = (DocumentKind::UserProfile, doc.as_bytes());
+    assert_eq!(super::validate_with_full_walk(kind, b), Ok(()));
+    assert_eq!(super::validate(kind, b), Ok(()));
+
+    let (unbounded, left) = super::fast::read_with_spare(kind.root(), b, usize::MAX);
+    assert_eq!(unbounded, Ok(b.len()));
+    let read_again = usize::MAX - left;
+    assert!(
+        read_again > 4 * b.len(),
+        "{read_again} bytes read again of {}",
+        b.len()
+    );
+
+    let (bounded, _) = super::fast::read_with_spare(kind.root(), b, 2 * b.len());
+    assert_eq!(bounded, Err(super::fast::Miss::Invalid));
+}
+
 /// The accept-only pass must be what accepts the documents, or it only costs time.
 #[test]
 fn the_fast_pass_accepts_every_valid_fixture() {
@@ -585,6 +648,25 @@ fn fast_path_edges() -> Vec<String> {
             r#"{{"id":"u","aesthetics":{{"font":{{"size":{n}}},"theme":{{"dark":true}}}}}}"#
         ));
         docs.push(format!(r#"{{"id":"u","aesthetics":{{"font":{{"size":{n}"#));
+    }
+    // Empty objects and arrays where the per-model functions (compiled.rs) read them, whole,
+    // cut short at every byte and with any one byte left out: a '}' or ']' counted twice would
+    // close the object around them. Keys in schema order and a long last value, so that those
+    // functions read them rather than the table walk.
+    for doc in [
+        r#"{"auth0":{"vision":{}},"user":"a user id past the last probe"}"#,
+        r#"{"auth0":{"schema":{"migration":0,"semantic":"s"},"vision":{}},"descope":{},"user":"u"}"#,
+        r#"{"identities":[{},{}],"name":"a name past the last probe"}"#,
+        r#"{"aesthetics":{"font":{},"theme":{}},"id":"an id past the last probe"}"#,
+        r#"{"aesthetics":{"font":{},"theme":{}}}"#,
+        r#"{"aesthetics":{"font":{"size":14},"theme":{}},"id":"u","name":"x"}"#,
+        r#"{"id":"u","providers":{"iterable":[]},"username":"x"}"#,
+        r#"{"id":"u","providers":{"iterable":[{}]}}"#,
+        r#"{"id":"u","providers":{"iterable":[{},{"connection":"c"}]},"username":"x"}"#,
+        r#"{"id":"u","providers":{"iterable":[{"connection":"c"},{}]}}"#,
+    ] {
+        docs.extend((1..=doc.len()).map(|end| doc[..end].to_string()));
+        docs.extend((0..doc.len()).map(|gap| format!("{}{}", &doc[..gap], &doc[gap + 1..])));
     }
     // Date-times at fixed positions: good, bad digits, bad separators, cut short.
     for value in [

@@ -17,7 +17,7 @@ use super::datetime::is_date_time_bytes;
 use super::scan::{
     checked_value_end, find_stop, same_bytes, skipped_value_end, small_integer, string_end,
 };
-use super::{model, Field, Model, Ty};
+use super::{compiled, model, Field, KeyProbe, Model, Ty};
 
 /// serde_json's nesting limit, as in `scan.rs`: the 128th container inside another is an error.
 const DEPTH_LIMIT: u32 = 128;
@@ -27,6 +27,9 @@ type End = Option<usize>;
 
 /// True when `json` is a valid `root`; false when the full walk must decide.
 pub(super) fn accepts(root: &'static Ty, b: &[u8]) -> bool {
+    if let (Ty::Obj(m), b'{') = (root, byte(b, 0)) {
+        return accepts_object(*m, b);
+    }
     match value(b, 0, root, false, 0) {
         Some(end) => ws(b, end) == b.len(),
         None => false,
@@ -414,4 +417,324 @@ fn array(b: &[u8], pos: usize, item: &'static Ty, depth: u32) -> End {
             _ => return None,
         }
     }
+}
+
+// ---------------------------------------------------------------- the per-model functions
+//
+// `compiled.rs` (generated) has one function per model that reads an object whose keys come in
+// schema order, in compact text: each key of the schema in turn is tried with a constant probe,
+// and a value is read by the reader of its type below, so nothing is looked up in the table.
+// What they do not expect - a key out of order or unknown, white space, `null`, an escape - is
+// read by the table walk above: a value they cannot read at once goes to `by_table`, and an
+// object they cannot finish (`Miss::Other`) is read again from its '{' by `object`.
+//
+// Reading an object again is what could make the pass superlinear: in an object whose last key
+// is unknown, at every level of a deep document, each level would read all below it again. So
+// what is read again is counted against `spare` (twice the document at the start), and when it
+// runs out the pass stops and leaves the document to the full walk. The table walk never calls
+// back into these functions, so each byte is read at most once by them.
+
+/// Where a value ends, or why the per-model function could not say.
+pub(super) type Step = Result<usize, Miss>;
+
+/// A per-model function: the object whose '{' is at `pos`, `depth` containers deep, with what
+/// may still be read again.
+pub(super) type ObjFn = fn(&[u8], usize, u32, &mut usize) -> Step;
+
+// A `usize`, so that a `Step` is a pair of registers: with a byte it is returned in memory.
+#[repr(usize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Miss {
+    /// Something the function does not read (see above): the table walk reads the object.
+    Other,
+    /// The table walk found the value wrong, or `spare` ran out: the full walk decides.
+    Invalid,
+}
+
+/// True when `b` is a valid `root` by the per-model functions and the table walk they fall back
+/// to; false when the full walk must decide.
+fn accepts_object(m: u16, b: &[u8]) -> bool {
+    let mut spare = b.len().saturating_mul(2);
+    let end = match object_or_again(b, 0, 0, &mut spare, compiled::OBJECTS[usize::from(m)], m) {
+        Ok(end) => end,
+        Err(_) => return false,
+    };
+    ws(b, end) == b.len()
+}
+
+/// [`accepts`] for an object without the table walk reading anything again: true when the
+/// per-model functions read the document through.
+#[cfg(test)]
+pub(super) fn read_alone(root: &'static Ty, b: &[u8]) -> bool {
+    let Ty::Obj(m) = root else { return false };
+    let f = compiled::OBJECTS[usize::from(*m)];
+    matches!(f(b, 0, 0, &mut 0), Ok(end) if end == b.len())
+}
+
+/// The per-model functions on a document, with `spare` bytes that may be read again; where it
+/// ends and what is left of `spare`.
+#[cfg(test)]
+pub(super) fn read_with_spare(root: &'static Ty, b: &[u8], mut spare: usize) -> (Step, usize) {
+    let Ty::Obj(m) = root else {
+        return (Err(Miss::Other), spare);
+    };
+    let step = object_or_again(b, 0, 0, &mut spare, compiled::OBJECTS[usize::from(*m)], *m);
+    (step, spare)
+}
+
+/// A key of the schema with the separator before it, as `probe_member` reads it.
+pub(super) struct Key {
+    /// `?"key":` (up to 16 bytes); `?` is the '{' or ',' and is not compared.
+    bytes: [u8; 16],
+    /// Bit `k` set when byte `k` of `bytes` is not compared.
+    ignored: u32,
+    text: &'static str,
+}
+
+impl Key {
+    pub(super) const fn new(text: &'static str) -> Key {
+        let probe = KeyProbe::member(text);
+        let bytes = probe.head.to_le_bytes();
+        let mask = probe.mask.to_le_bytes();
+        let mut ignored = 0;
+        let mut k = 0;
+        while k < 16 {
+            if mask[k] == 0 {
+                ignored |= 1 << k;
+            }
+            k += 1;
+        }
+        Key {
+            bytes,
+            ignored,
+            text,
+        }
+    }
+}
+
+/// Where the value starts if `key`, in compact text, follows the '{' or ',' at `at`.
+#[inline(always)]
+pub(super) fn key(b: &[u8], at: usize, key: &Key) -> Option<usize> {
+    let Some(chunk) = chunk16(b, at) else {
+        return key_near_end(b, at, key);
+    };
+    if same16(chunk, &key.bytes) | key.ignored != 0xffff {
+        return None;
+    }
+    let text = key.text.as_bytes();
+    let quote = at + 2 + text.len();
+    // Keys of more than 12 bytes do not fit the probe with their '":'.
+    if text.len() > 12 {
+        let tail = &text[text.len().min(14)..];
+        if b.get(quote..quote + 2) != Some(b"\":")
+            || !same_bytes(&b[quote - tail.len()..quote], tail)
+        {
+            return None;
+        }
+    }
+    Some(quote + 2)
+}
+
+/// `key` in the last 16 bytes, where the probe cannot read: the last key of every document is
+/// there, and without this the whole document would be read again by the table walk.
+#[inline(never)]
+fn key_near_end(b: &[u8], at: usize, key: &Key) -> Option<usize> {
+    let text = key.text.as_bytes();
+    let quote = at + 2 + text.len();
+    let found = b.get(at + 1) == Some(&b'"')
+        && b.get(at + 2..quote) == Some(text)
+        && b.get(quote..quote + 2) == Some(b"\":");
+    found.then_some(quote + 2)
+}
+
+/// Bit `k` set when byte `k` of `chunk` is byte `k` of `bytes`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn same16(chunk: &[u8; 16], bytes: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8};
+    // SAFETY: as in `special16`; both are 16 readable bytes.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        let w = _mm_loadu_si128(bytes.as_ptr().cast());
+        _mm_movemask_epi8(_mm_cmpeq_epi8(v, w)) as u32
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn same16(chunk: &[u8; 16], bytes: &[u8; 16]) -> u32 {
+    (0..16).fold(0, |mask, k| mask | u32::from(chunk[k] == bytes[k]) << k)
+}
+
+/// Opens an object of a per-model function.
+#[inline(always)]
+pub(super) fn open(depth: u32) -> Result<u32, Miss> {
+    enter(depth).ok_or(Miss::Invalid)
+}
+
+/// After a member's value: true at a ',', false at the '}'.
+#[inline(always)]
+pub(super) fn more(b: &[u8], at: usize) -> Result<bool, Miss> {
+    match byte(b, at) {
+        b',' => Ok(true),
+        b'}' => Ok(false),
+        _ => Err(Miss::Other),
+    }
+}
+
+/// The end of an object whose '}' is at `at`, if every required key was read.
+#[inline(always)]
+pub(super) fn closed(at: usize, seen: u64, required: u64) -> Step {
+    if seen & required == required {
+        return Ok(at + 1);
+    }
+    Err(Miss::Other)
+}
+
+/// The value of `fields[i]` of model `m` at `v`, read by the table walk.
+#[inline(never)]
+pub(super) fn by_table(b: &[u8], v: usize, depth: u32, m: u16, i: usize) -> Step {
+    let field = &model(m).fields[i];
+    value(b, v, &field.ty, field.nullable, depth).ok_or(Miss::Invalid)
+}
+
+/// The same, when the per-model functions have read part of it already.
+#[inline(never)]
+fn again_by_table(b: &[u8], v: usize, depth: u32, spare: &mut usize, m: u16, i: usize) -> Step {
+    let end = by_table(b, v, depth, m, i)?;
+    spend(spare, end - v)?;
+    Ok(end)
+}
+
+fn spend(spare: &mut usize, read: usize) -> Result<(), Miss> {
+    *spare = spare.checked_sub(read).ok_or(Miss::Invalid)?;
+    Ok(())
+}
+
+#[inline(always)]
+pub(super) fn str_field(b: &[u8], v: usize, depth: u32, m: u16, i: usize) -> Step {
+    if byte(b, v) == b'"' {
+        if let Some(end) = plain_string(b, v) {
+            return Ok(end);
+        }
+    }
+    by_table(b, v, depth, m, i)
+}
+
+#[inline(always)]
+pub(super) fn int_field(b: &[u8], v: usize, depth: u32, m: u16, i: usize) -> Step {
+    if byte(b, v).is_ascii_digit() {
+        if let Some(end) = digits(b, v) {
+            return Ok(end);
+        }
+    }
+    by_table(b, v, depth, m, i)
+}
+
+#[inline(always)]
+pub(super) fn bool_field(b: &[u8], v: usize, depth: u32, m: u16, i: usize) -> Step {
+    let end = match byte(b, v) {
+        b't' => literal(b, v, b"true"),
+        b'f' => literal(b, v, b"false"),
+        _ => None,
+    };
+    match end {
+        Some(end) => Ok(end),
+        None => by_table(b, v, depth, m, i),
+    }
+}
+
+#[inline(always)]
+pub(super) fn date_time_field(b: &[u8], v: usize, depth: u32, m: u16, i: usize) -> Step {
+    if byte(b, v) == b'"' {
+        if let Some(end) = plain_date_time(b, v) {
+            return Ok(end);
+        }
+    }
+    by_table(b, v, depth, m, i)
+}
+
+/// A field whose value is an object of model `child`, read by `f`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)] // the position, the field, and the child's function
+pub(super) fn obj_field(
+    b: &[u8],
+    v: usize,
+    depth: u32,
+    m: u16,
+    i: usize,
+    spare: &mut usize,
+    f: ObjFn,
+    child: u16,
+) -> Step {
+    if byte(b, v) != b'{' {
+        return by_table(b, v, depth, m, i);
+    }
+    object_or_again(b, v, depth, spare, f, child)
+}
+
+/// A field whose value is an array of objects of model `child`, each read by `f`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn objs_field(
+    b: &[u8],
+    v: usize,
+    depth: u32,
+    m: u16,
+    i: usize,
+    spare: &mut usize,
+    f: ObjFn,
+    child: u16,
+) -> Step {
+    if byte(b, v) != b'[' {
+        return by_table(b, v, depth, m, i);
+    }
+    match objects(b, v, depth, spare, f, child) {
+        Err(Miss::Other) => again_by_table(b, v, depth, spare, m, i),
+        done => done,
+    }
+}
+
+/// The array of objects whose '[' is at `v`, in compact text.
+#[inline(never)]
+fn objects(b: &[u8], v: usize, depth: u32, spare: &mut usize, f: ObjFn, child: u16) -> Step {
+    let depth = open(depth)?;
+    let mut at = v + 1;
+    if byte(b, at) == b']' {
+        return Ok(at + 1);
+    }
+    loop {
+        if byte(b, at) != b'{' {
+            return Err(Miss::Other);
+        }
+        at = object_or_again(b, at, depth, spare, f, child)?;
+        match byte(b, at) {
+            b',' => at += 1,
+            b']' => return Ok(at + 1),
+            _ => return Err(Miss::Other),
+        }
+    }
+}
+
+/// The object of model `child` whose '{' is at `v`: by `f`, or else by the table walk.
+#[inline(always)]
+fn object_or_again(
+    b: &[u8],
+    v: usize,
+    depth: u32,
+    spare: &mut usize,
+    f: ObjFn,
+    child: u16,
+) -> Step {
+    match f(b, v, depth, spare) {
+        Err(Miss::Other) => object_again(b, v, depth, spare, child),
+        done => done,
+    }
+}
+
+#[inline(never)]
+fn object_again(b: &[u8], v: usize, depth: u32, spare: &mut usize, child: u16) -> Step {
+    let end = object(b, v, model(child), depth).ok_or(Miss::Invalid)?;
+    spend(spare, end - v)?;
+    Ok(end)
 }

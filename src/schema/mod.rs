@@ -9,6 +9,7 @@
 //! Schemas into `tables.rs`. The verdicts are those of serde_json reading the text with a
 //! schema-driven visitor, which is kept as the test oracle in `reference.rs`.
 
+mod compiled;
 mod datetime;
 #[cfg(test)]
 mod differential;
