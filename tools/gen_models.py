@@ -436,6 +436,24 @@ def compiled_name(model: str) -> str:
     return const_name(model).lower()
 
 
+LEAF_KINDS = {"str", "enum", "int", "num", "bool", "datetime"}
+# A leaf model of at most this many keys is read inside the function of the model holding it.
+INLINE_LEAF_FIELDS = 4
+
+
+def is_leaf(fields: list[Field]) -> bool:
+    """Only scalar keys: its function can be free of calls, so it needs no stack frame."""
+    return all(f.ty.kind in LEAF_KINDS for f in fields)
+
+
+def leaf_value(f: Field) -> str:
+    """The read of a scalar in a leaf model: anything unusual is `Miss::Other` (see fast.rs)."""
+    reader = {"str": "str_leaf", "enum": "str_leaf", "int": "int_leaf", "num": "int_leaf"}.get(
+        f.ty.kind, f"{f.ty.kind.replace('datetime', 'date_time')}_leaf"
+    )
+    return f"{reader}(b, v, {str(f.nullable).lower()})"
+
+
 def compiled_value(ty: Ty, model: int, field: int, index: dict[str, int]) -> str:
     """The call reading the value of `fields[field]` of `MODELS[model]` at `v`."""
     at = f"b, v, depth, {model}, {field}"
@@ -455,6 +473,19 @@ def compiled_value(ty: Ty, model: int, field: int, index: dict[str, int]) -> str
     return f"by_table({at})"
 
 
+def compiled_imports(models) -> list[str]:
+    """The helpers of fast.rs that the generated functions call."""
+    index = {n: i for i, n in enumerate(models)}
+    used = {"closed", "Key", "more", "ObjFn", "open", "Step"}
+    for m, fields in enumerate(models.values()):
+        leaf = is_leaf(fields)
+        used.add("leaf_key" if leaf else "key")
+        for i, f in enumerate(fields):
+            call = leaf_value(f) if leaf else compiled_value(f.ty, m, i, index)
+            used.add(call.split("(")[0])
+    return sorted(used, key=lambda n: (n[0].isupper(), n))
+
+
 def emit_compiled(models) -> str:
     index = {n: i for i, n in enumerate(models)}
     out = [
@@ -463,10 +494,7 @@ def emit_compiled(models) -> str:
         "//! each read with a constant probe and its value with the reader of its type. How they",
         "//! fall back to the table walk, and why that stays linear, is in `fast.rs`.",
         "",
-        "use super::fast::{",
-        "    bool_field, by_table, closed, date_time_field, int_field, key, more, obj_field,",
-        "    objs_field, open, str_field, Key, ObjFn, Step,",
-        "};",
+        "use super::fast::{{{}}};".format(", ".join(compiled_imports(models))),
         "",
         "/// The function of each model, by its index in `tables::MODELS`.",
         f"pub(super) static OBJECTS: [ObjFn; {len(models)}] = [",
@@ -476,12 +504,18 @@ def emit_compiled(models) -> str:
     for name, fields in models.items():
         m = index[name]
         required = sum(1 << i for i, f in enumerate(fields) if f.required)
-        values = [compiled_value(f.ty, m, i, index) for i, f in enumerate(fields)]
+        leaf = is_leaf(fields)
+        if leaf:
+            values = [leaf_value(f) for f in fields]
+        else:
+            values = [compiled_value(f.ty, m, i, index) for i, f in enumerate(fields)]
         spare = "spare" if any("spare" in v for v in values) else "_spare"
+        inline = leaf and 0 < len(fields) <= INLINE_LEAF_FIELDS
+        probe = "leaf_key" if leaf else "key"
         out += [
             "",
-            f"/// `{name}`, `MODELS[{m}]`.",
-            "#[inline(never)]",
+            f"/// `{name}`, `MODELS[{m}]`{', a leaf' if leaf else ''}.",
+            "#[inline(always)]" if inline else "#[inline(never)]",
             f"fn {compiled_name(name)}(b: &[u8], pos: usize, depth: u32, {spare}: &mut usize) -> Step {{",
         ]
         if not fields:
@@ -495,7 +529,7 @@ def emit_compiled(models) -> str:
             ]
             continue
         out += [
-            "    let depth = open(depth)?;",
+            "    open(depth)?;" if leaf else "    let depth = open(depth)?;",
             "    let mut at = pos;",
             "    let mut seen = 0u64;",
             "    'members: {",
@@ -506,7 +540,7 @@ def emit_compiled(models) -> str:
         ]
         for i, f in enumerate(fields):
             out += [
-                f"        if let Some(v) = key(b, at, &const {{ Key::new({rust_str(f.key)}) }}) {{",
+                f"        if let Some(v) = {probe}(b, at, &const {{ Key::new({rust_str(f.key)}) }}) {{",
                 f"            at = {values[i]}?;",
                 f"            seen |= {1 << i:#x};",
                 "            if !more(b, at)? {",

@@ -4,8 +4,8 @@
 //! fall back to the table walk, and why that stays linear, is in `fast.rs`.
 
 use super::fast::{
-    bool_field, by_table, closed, date_time_field, int_field, key, more, obj_field, objs_field,
-    open, str_field, Key, ObjFn, Step,
+    bool_field, bool_leaf, by_table, closed, date_time_field, int_field, int_leaf, key, leaf_key,
+    more, obj_field, objs_field, open, str_field, str_leaf, Key, ObjFn, Step,
 };
 
 /// The function of each model, by its index in `tables::MODELS`.
@@ -418,10 +418,10 @@ fn anonymous_temporal_range(b: &[u8], pos: usize, depth: u32, spare: &mut usize)
     closed(at, seen, 0x0)
 }
 
-/// `Auth0Identity`, `MODELS[7]`.
+/// `Auth0Identity`, `MODELS[7]`, a leaf.
 #[inline(never)]
 fn auth0_identity(b: &[u8], pos: usize, depth: u32, _spare: &mut usize) -> Step {
-    let depth = open(depth)?;
+    open(depth)?;
     let mut at = pos;
     let mut seen = 0u64;
     'members: {
@@ -429,43 +429,43 @@ fn auth0_identity(b: &[u8], pos: usize, depth: u32, _spare: &mut usize) -> Step 
             at = pos + 1;
             break 'members;
         }
-        if let Some(v) = key(b, at, &const { Key::new("access_token") }) {
-            at = str_field(b, v, depth, 7, 0)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("access_token") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x1;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("connection") }) {
-            at = str_field(b, v, depth, 7, 1)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("connection") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x2;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("expires_in") }) {
-            at = int_field(b, v, depth, 7, 2)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("expires_in") }) {
+            at = int_leaf(b, v, true)?;
             seen |= 0x4;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("isSocial") }) {
-            at = bool_field(b, v, depth, 7, 3)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("isSocial") }) {
+            at = bool_leaf(b, v, true)?;
             seen |= 0x8;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("provider") }) {
-            at = str_field(b, v, depth, 7, 4)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("provider") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x10;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("user_id") }) {
-            at = str_field(b, v, depth, 7, 5)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("user_id") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x20;
             if !more(b, at)? {
                 break 'members;
@@ -669,10 +669,10 @@ fn auth0_user(b: &[u8], pos: usize, depth: u32, spare: &mut usize) -> Step {
     closed(at, seen, 0x0)
 }
 
-/// `Auth0UserAllocationMetadata`, `MODELS[10]`.
-#[inline(never)]
+/// `Auth0UserAllocationMetadata`, `MODELS[10]`, a leaf.
+#[inline(always)]
 fn auth0_user_allocation_metadata(b: &[u8], pos: usize, depth: u32, _spare: &mut usize) -> Step {
-    let depth = open(depth)?;
+    open(depth)?;
     let mut at = pos;
     let mut seen = 0u64;
     'members: {
@@ -680,15 +680,15 @@ fn auth0_user_allocation_metadata(b: &[u8], pos: usize, depth: u32, _spare: &mut
             at = pos + 1;
             break 'members;
         }
-        if let Some(v) = key(b, at, &const { Key::new("project") }) {
-            at = str_field(b, v, depth, 10, 0)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("project") }) {
+            at = str_leaf(b, v, false)?;
             seen |= 0x1;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("region") }) {
-            at = str_field(b, v, depth, 10, 1)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("region") }) {
+            at = str_leaf(b, v, false)?;
             seen |= 0x2;
             if !more(b, at)? {
                 break 'members;
@@ -1121,10 +1121,10 @@ fn descope_user_metadata(b: &[u8], pos: usize, depth: u32, spare: &mut usize) ->
     closed(at, seen, 0xc)
 }
 
-/// `EmbeddedModelSchema`, `MODELS[20]`.
-#[inline(never)]
+/// `EmbeddedModelSchema`, `MODELS[20]`, a leaf.
+#[inline(always)]
 fn embedded_model_schema(b: &[u8], pos: usize, depth: u32, _spare: &mut usize) -> Step {
-    let depth = open(depth)?;
+    open(depth)?;
     let mut at = pos;
     let mut seen = 0u64;
     'members: {
@@ -1132,15 +1132,15 @@ fn embedded_model_schema(b: &[u8], pos: usize, depth: u32, _spare: &mut usize) -
             at = pos + 1;
             break 'members;
         }
-        if let Some(v) = key(b, at, &const { Key::new("migration") }) {
-            at = int_field(b, v, depth, 20, 0)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("migration") }) {
+            at = int_leaf(b, v, false)?;
             seen |= 0x1;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("semantic") }) {
-            at = str_field(b, v, depth, 20, 1)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("semantic") }) {
+            at = str_leaf(b, v, false)?;
             seen |= 0x2;
             if !more(b, at)? {
                 break 'members;
@@ -1246,10 +1246,10 @@ fn external_provider(b: &[u8], pos: usize, depth: u32, spare: &mut usize) -> Ste
     closed(at, seen, 0x384)
 }
 
-/// `ExternalProviderProfileData`, `MODELS[22]`.
+/// `ExternalProviderProfileData`, `MODELS[22]`, a leaf.
 #[inline(never)]
 fn external_provider_profile_data(b: &[u8], pos: usize, depth: u32, _spare: &mut usize) -> Step {
-    let depth = open(depth)?;
+    open(depth)?;
     let mut at = pos;
     let mut seen = 0u64;
     'members: {
@@ -1257,267 +1257,267 @@ fn external_provider_profile_data(b: &[u8], pos: usize, depth: u32, _spare: &mut
             at = pos + 1;
             break 'members;
         }
-        if let Some(v) = key(b, at, &const { Key::new("anchor") }) {
-            at = str_field(b, v, depth, 22, 0)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("anchor") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x1;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("bio") }) {
-            at = str_field(b, v, depth, 22, 1)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("bio") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x2;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("blog") }) {
-            at = str_field(b, v, depth, 22, 2)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("blog") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x4;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("collaborators") }) {
-            at = int_field(b, v, depth, 22, 3)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("collaborators") }) {
+            at = int_leaf(b, v, true)?;
             seen |= 0x8;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("company") }) {
-            at = str_field(b, v, depth, 22, 4)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("company") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x10;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("created_at") }) {
-            at = str_field(b, v, depth, 22, 5)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("created_at") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x20;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("disk_usage") }) {
-            at = int_field(b, v, depth, 22, 6)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("disk_usage") }) {
+            at = int_leaf(b, v, true)?;
             seen |= 0x40;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("email") }) {
-            at = str_field(b, v, depth, 22, 7)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("email") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x80;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("email_verified") }) {
-            at = bool_field(b, v, depth, 22, 8)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("email_verified") }) {
+            at = bool_leaf(b, v, true)?;
             seen |= 0x100;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("events_url") }) {
-            at = str_field(b, v, depth, 22, 9)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("events_url") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x200;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("followers") }) {
-            at = int_field(b, v, depth, 22, 10)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("followers") }) {
+            at = int_leaf(b, v, true)?;
             seen |= 0x400;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("followers_url") }) {
-            at = str_field(b, v, depth, 22, 11)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("followers_url") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x800;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("following") }) {
-            at = int_field(b, v, depth, 22, 12)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("following") }) {
+            at = int_leaf(b, v, true)?;
             seen |= 0x1000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("following_url") }) {
-            at = str_field(b, v, depth, 22, 13)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("following_url") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x2000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("gists_url") }) {
-            at = str_field(b, v, depth, 22, 14)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("gists_url") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x4000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("gravatar_id") }) {
-            at = str_field(b, v, depth, 22, 15)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("gravatar_id") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x8000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("hireable") }) {
-            at = bool_field(b, v, depth, 22, 16)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("hireable") }) {
+            at = bool_leaf(b, v, true)?;
             seen |= 0x10000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("html_url") }) {
-            at = str_field(b, v, depth, 22, 17)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("html_url") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x20000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("name") }) {
-            at = str_field(b, v, depth, 22, 18)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("name") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x40000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("nickname") }) {
-            at = str_field(b, v, depth, 22, 19)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("nickname") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x80000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("node_id") }) {
-            at = str_field(b, v, depth, 22, 20)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("node_id") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x100000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("organizations_url") }) {
-            at = str_field(b, v, depth, 22, 21)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("organizations_url") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x200000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("owned_private_repos") }) {
-            at = int_field(b, v, depth, 22, 22)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("owned_private_repos") }) {
+            at = int_leaf(b, v, true)?;
             seen |= 0x400000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("picture") }) {
-            at = str_field(b, v, depth, 22, 23)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("picture") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x800000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("private_gists") }) {
-            at = int_field(b, v, depth, 22, 24)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("private_gists") }) {
+            at = int_leaf(b, v, true)?;
             seen |= 0x1000000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("public_gists") }) {
-            at = int_field(b, v, depth, 22, 25)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("public_gists") }) {
+            at = int_leaf(b, v, true)?;
             seen |= 0x2000000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("public_repos") }) {
-            at = int_field(b, v, depth, 22, 26)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("public_repos") }) {
+            at = int_leaf(b, v, true)?;
             seen |= 0x4000000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("received_events_url") }) {
-            at = str_field(b, v, depth, 22, 27)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("received_events_url") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x8000000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("repos_url") }) {
-            at = str_field(b, v, depth, 22, 28)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("repos_url") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x10000000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("site_admin") }) {
-            at = bool_field(b, v, depth, 22, 29)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("site_admin") }) {
+            at = bool_leaf(b, v, true)?;
             seen |= 0x20000000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("starred_url") }) {
-            at = str_field(b, v, depth, 22, 30)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("starred_url") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x40000000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("subscriptions_url") }) {
-            at = str_field(b, v, depth, 22, 31)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("subscriptions_url") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x80000000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("total_private_repos") }) {
-            at = int_field(b, v, depth, 22, 32)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("total_private_repos") }) {
+            at = int_leaf(b, v, true)?;
             seen |= 0x100000000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("twitter_username") }) {
-            at = str_field(b, v, depth, 22, 33)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("twitter_username") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x200000000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("two_factor_authentication") }) {
-            at = bool_field(b, v, depth, 22, 34)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("two_factor_authentication") }) {
+            at = bool_leaf(b, v, true)?;
             seen |= 0x400000000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("type") }) {
-            at = str_field(b, v, depth, 22, 35)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("type") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x800000000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("updated_at") }) {
-            at = str_field(b, v, depth, 22, 36)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("updated_at") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x1000000000;
             if !more(b, at)? {
                 break 'members;
             }
         }
-        if let Some(v) = key(b, at, &const { Key::new("url") }) {
-            at = str_field(b, v, depth, 22, 37)?;
+        if let Some(v) = leaf_key(b, at, &const { Key::new("url") }) {
+            at = str_leaf(b, v, true)?;
             seen |= 0x2000000000;
             if !more(b, at)? {
                 break 'members;

@@ -426,6 +426,12 @@ fn the_per_model_functions_read_compact_fixtures_alone() {
         DocumentKind::UserBetaStatus.root(),
         short
     ));
+    // A leaf model, read by probes of its own, at the end.
+    let leaf = br#"{"schema":{"migration":10,"semantic":"s"}}"#;
+    assert!(super::fast::read_alone(
+        DocumentKind::ReturnedUserProfile.root(),
+        leaf
+    ));
 }
 
 /// An unknown key at the end of every object, nested deep through the schema's cycle (user,
@@ -667,6 +673,36 @@ fn fast_path_edges() -> Vec<String> {
     ] {
         docs.extend((1..=doc.len()).map(|end| doc[..end].to_string()));
         docs.extend((0..doc.len()).map(|gap| format!("{}{}", &doc[..gap], &doc[gap + 1..])));
+    }
+    // The values of a leaf model (only scalar keys, read without a call): every kind of value,
+    // in the middle of the input and at its end.
+    for value in [
+        "0",
+        "12",
+        "123456789012345678",
+        "1234567890123456789",
+        "1.5",
+        "-1",
+        "01",
+        "null",
+        "\"7\"",
+    ] {
+        let schema = format!(r#"{{"migration":{value},"semantic":"s"}}"#);
+        docs.push(format!(r#"{{"schema":{schema},"user":null}}"#));
+        docs.push(format!(r#"{{"schema":{schema}}}"#));
+    }
+    for value in [
+        "\"s\"",
+        "null",
+        "\"é\"",
+        "\"\\u00e9\"",
+        "5",
+        "\"a\u{1}\"",
+        " \"s\"",
+    ] {
+        let schema = format!(r#"{{"migration":0,"semantic":{value}}}"#);
+        docs.push(format!(r#"{{"schema":{schema},"user":null}}"#));
+        docs.push(format!(r#"{{"schema":{schema}}}"#));
     }
     // Date-times at fixed positions: good, bad digits, bad separators, cut short.
     for value in [

@@ -134,11 +134,28 @@ fn other_value(b: &[u8], pos: usize, ty: &'static Ty, nullable: bool, depth: u32
 /// with a shortcut for one digit, the most common.
 #[inline(always)]
 fn digits(b: &[u8], pos: usize) -> End {
-    let after = byte(b, pos + 1);
-    if !(after.is_ascii_digit() || matches!(after, b'.' | b'e' | b'E')) {
+    if !continues_number(byte(b, pos + 1)) {
         return Some(pos + 1);
     }
     small_integer(b, pos)
+}
+
+/// Whether `c`, after a digit, is part of the same number: one load from a table.
+#[inline(always)]
+fn continues_number(c: u8) -> bool {
+    const TABLE: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut c = b'0';
+        while c <= b'9' {
+            t[c as usize] = true;
+            c += 1;
+        }
+        t[b'.' as usize] = true;
+        t[b'e' as usize] = true;
+        t[b'E' as usize] = true;
+        t
+    };
+    TABLE[usize::from(c)]
 }
 
 #[inline(always)]
@@ -148,19 +165,27 @@ fn literal(b: &[u8], pos: usize, word: &[u8]) -> End {
 }
 
 /// Where the string whose quote is at `pos` ends, if it is plain: printable ASCII without
-/// escapes, and not in the last 16 bytes. The others (escapes, UTF-8, errors) are left to the
+/// escapes. The others (escapes, UTF-8, errors) are left to the
 /// full walk's reader.
 #[inline(always)]
 fn plain_string(b: &[u8], pos: usize) -> End {
     let mut i = pos + 1;
     while let Some(chunk) = chunk16(b, i) {
-        let (stops, quotes) = special16(chunk);
+        let (stops, _) = special16(chunk);
         if stops != 0 {
-            // The first special byte must be the closing quote.
-            let first = stops.trailing_zeros();
-            return (quotes >> first & 1 == 1).then(|| i + first as usize + 1);
+            // The first special byte must be the closing quote: one load, not a second mask.
+            let end = i + stops.trailing_zeros() as usize;
+            return (byte(b, end) == b'"').then_some(end + 1);
         }
         i += 16;
+    }
+    // The last bytes, one at a time: the last strings of every document end there.
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'"' => return Some(i + 1),
+            b'\\' | ..=0x1f | 0x80.. => return None,
+            _ => i += 1,
+        }
     }
     None
 }
@@ -547,6 +572,34 @@ fn key_near_end(b: &[u8], at: usize, key: &Key) -> Option<usize> {
     found.then_some(quote + 2)
 }
 
+/// `key` in a leaf model's function, which calls nothing so that it needs no stack frame:
+/// near the end of the input the probe is done in line.
+#[inline(always)]
+pub(super) fn leaf_key(b: &[u8], at: usize, key: &Key) -> Option<usize> {
+    let Some(chunk) = chunk16(b, at) else {
+        let text = key.text.as_bytes();
+        let quote = at + 2 + text.len();
+        let found = b.get(at + 1) == Some(&b'"')
+            && b.get(at + 2..quote).is_some_and(|k| same_bytes(k, text))
+            && b.get(quote..quote + 2) == Some(b"\":");
+        return found.then_some(quote + 2);
+    };
+    if same16(chunk, &key.bytes) | key.ignored != 0xffff {
+        return None;
+    }
+    let text = key.text.as_bytes();
+    let quote = at + 2 + text.len();
+    if text.len() > 12 {
+        let tail = &text[text.len().min(14)..];
+        if b.get(quote..quote + 2) != Some(b"\":")
+            || !same_bytes(&b[quote - tail.len()..quote], tail)
+        {
+            return None;
+        }
+    }
+    Some(quote + 2)
+}
+
 /// Bit `k` set when byte `k` of `chunk` is byte `k` of `bytes`.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
@@ -623,7 +676,7 @@ pub(super) fn str_field(b: &[u8], v: usize, depth: u32, m: u16, i: usize) -> Ste
 
 #[inline(always)]
 pub(super) fn int_field(b: &[u8], v: usize, depth: u32, m: u16, i: usize) -> Step {
-    if byte(b, v).is_ascii_digit() {
+    if byte(b, v).wrapping_sub(b'0') < 10 {
         if let Some(end) = digits(b, v) {
             return Ok(end);
         }
@@ -652,6 +705,48 @@ pub(super) fn date_time_field(b: &[u8], v: usize, depth: u32, m: u16, i: usize) 
         }
     }
     by_table(b, v, depth, m, i)
+}
+
+// The readers of a leaf model's values. They call nothing: what they do not read at once
+// (escapes, UTF-8, big numbers, white space) is `Miss::Other`, and the leaf object, a few
+// scalars, is read again by the table walk.
+
+/// `null` for a nullable key.
+#[inline(always)]
+fn null_leaf(b: &[u8], v: usize, nullable: bool) -> Step {
+    match nullable && b.get(v..v + 4) == Some(b"null") {
+        true => Ok(v + 4),
+        false => Err(Miss::Other),
+    }
+}
+
+#[inline(always)]
+pub(super) fn str_leaf(b: &[u8], v: usize, nullable: bool) -> Step {
+    if byte(b, v) == b'"' {
+        return plain_string(b, v).ok_or(Miss::Other);
+    }
+    null_leaf(b, v, nullable)
+}
+
+#[inline(always)]
+pub(super) fn int_leaf(b: &[u8], v: usize, nullable: bool) -> Step {
+    if byte(b, v).wrapping_sub(b'0') < 10 {
+        if !continues_number(byte(b, v + 1)) {
+            return Ok(v + 1);
+        }
+        return small_integer(b, v).ok_or(Miss::Other);
+    }
+    null_leaf(b, v, nullable)
+}
+
+#[inline(always)]
+pub(super) fn bool_leaf(b: &[u8], v: usize, nullable: bool) -> Step {
+    let end = match byte(b, v) {
+        b't' => literal(b, v, b"true"),
+        b'f' => literal(b, v, b"false"),
+        _ => return null_leaf(b, v, nullable),
+    };
+    end.ok_or(Miss::Other)
 }
 
 /// A field whose value is an object of model `child`, read by `f`.
