@@ -6,7 +6,7 @@ merges their `$defs` and writes:
 
   src/models/generated.rs   one struct per model, one open enum per enum
   src/schema/tables.rs      the static table that `schema::validate` walks
-  src/schema/compiled.rs    one accept-only function per model, the first pass `validate` tries
+  src/schema/leaves.rs      one accept-only function per leaf model (scalar keys only)
   bindings/swift/Sources/PiecesUser/Models.generated.swift
                             the same models as Codable Swift structs, open enums as RawRepresentable
 
@@ -432,104 +432,54 @@ def emit_tables(models) -> str:
     return "\n".join(out) + "\n"
 
 
-def compiled_name(model: str) -> str:
-    return const_name(model).lower()
-
-
 LEAF_KINDS = {"str", "enum", "int", "num", "bool", "datetime"}
-# A leaf model of at most this many keys is read inside the function of the model holding it.
-INLINE_LEAF_FIELDS = 4
+# Larger models are few in a document, and their functions would be most of the code.
+LEAF_MAX_KEYS = 8
 
 
 def is_leaf(fields: list[Field]) -> bool:
-    """Only scalar keys: its function can be free of calls, so it needs no stack frame."""
-    return all(f.ty.kind in LEAF_KINDS for f in fields)
+    """Scalar keys only: see "leaf models" in src/schema/fast.rs."""
+    return 0 < len(fields) <= LEAF_MAX_KEYS and all(f.ty.kind in LEAF_KINDS for f in fields)
 
 
 def leaf_value(f: Field) -> str:
-    """The read of a scalar in a leaf model: anything unusual is `Miss::Other` (see fast.rs)."""
-    reader = {"str": "str_leaf", "enum": "str_leaf", "int": "int_leaf", "num": "int_leaf"}.get(
-        f.ty.kind, f"{f.ty.kind.replace('datetime', 'date_time')}_leaf"
-    )
+    """The read of the value of `f` at `v` in a leaf function."""
+    reader = {
+        "str": "str_leaf",
+        "enum": "str_leaf",
+        "int": "int_leaf",
+        "num": "int_leaf",
+        "bool": "bool_leaf",
+        "datetime": "date_time_leaf",
+    }[f.ty.kind]
     return f"{reader}(b, v, {str(f.nullable).lower()})"
 
 
-def compiled_value(ty: Ty, model: int, field: int, index: dict[str, int]) -> str:
-    """The call reading the value of `fields[field]` of `MODELS[model]` at `v`."""
-    at = f"b, v, depth, {model}, {field}"
-    if ty.kind in ("str", "enum"):
-        return f"str_field({at})"
-    if ty.kind in ("int", "num"):
-        return f"int_field({at})"
-    if ty.kind == "bool":
-        return f"bool_field({at})"
-    if ty.kind == "datetime":
-        return f"date_time_field({at})"
-    if ty.kind == "obj":
-        return f"obj_field({at}, spare, {compiled_name(ty.name)}, {index[ty.name]})"
-    if ty.kind == "array" and ty.item.kind == "obj":
-        child = ty.item.name
-        return f"objs_field({at}, spare, {compiled_name(child)}, {index[child]})"
-    return f"by_table({at})"
-
-
-def compiled_imports(models) -> list[str]:
-    """The helpers of fast.rs that the generated functions call."""
-    index = {n: i for i, n in enumerate(models)}
-    used = {"closed", "Key", "more", "ObjFn", "open", "Step"}
-    for m, fields in enumerate(models.values()):
-        leaf = is_leaf(fields)
-        used.add("leaf_key" if leaf else "key")
-        for i, f in enumerate(fields):
-            call = leaf_value(f) if leaf else compiled_value(f.ty, m, i, index)
-            used.add(call.split("(")[0])
-    return sorted(used, key=lambda n: (n[0].isupper(), n))
-
-
-def emit_compiled(models) -> str:
-    index = {n: i for i, n in enumerate(models)}
+def emit_leaves(models) -> str:
+    leaves = {n: fs for n, fs in models.items() if is_leaf(fs)}
+    readers = sorted({leaf_value(f).split("(")[0] for fs in leaves.values() for f in fs})
     out = [
         HEADER,
-        "//! The accept-only pass, one function per model: the keys of the schema, in its order,",
-        "//! each read with a constant probe and its value with the reader of its type. How they",
-        "//! fall back to the table walk, and why that stays linear, is in `fast.rs`.",
+        "//! One function per leaf model (scalar keys only): see \"leaf models\" in `fast.rs`.",
         "",
-        "use super::fast::{{{}}};".format(", ".join(compiled_imports(models))),
+        f"use super::fast::{{{', '.join(['closed', 'leaf_key', 'more', 'open', *readers])}, Key, LeafFn}};",
         "",
-        "/// The function of each model, by its index in `tables::MODELS`.",
-        f"pub(super) static OBJECTS: [ObjFn; {len(models)}] = [",
+        "/// The function of each model that is a leaf, by its index in `tables::MODELS`.",
+        f"pub(super) static LEAVES: [Option<LeafFn>; {len(models)}] = [",
     ]
-    out += [f"    {compiled_name(n)}," for n in models]
+    out += [
+        f"    Some({const_name(n).lower()})," if n in leaves else "    None,"
+        for n in models
+    ]
     out.append("];")
-    for name, fields in models.items():
-        m = index[name]
+    index = {n: i for i, n in enumerate(models)}
+    for name, fields in leaves.items():
         required = sum(1 << i for i, f in enumerate(fields) if f.required)
-        leaf = is_leaf(fields)
-        if leaf:
-            values = [leaf_value(f) for f in fields]
-        else:
-            values = [compiled_value(f.ty, m, i, index) for i, f in enumerate(fields)]
-        spare = "spare" if any("spare" in v for v in values) else "_spare"
-        inline = leaf and 0 < len(fields) <= INLINE_LEAF_FIELDS
-        probe = "leaf_key" if leaf else "key"
         out += [
             "",
-            f"/// `{name}`, `MODELS[{m}]`{', a leaf' if leaf else ''}.",
-            "#[inline(always)]" if inline else "#[inline(never)]",
-            f"fn {compiled_name(name)}(b: &[u8], pos: usize, depth: u32, {spare}: &mut usize) -> Step {{",
-        ]
-        if not fields:
-            out += [
-                "    open(depth)?;",
-                "    if b.get(pos + 1) != Some(&b'}') {",
-                "        return Err(super::fast::Miss::Other);",
-                "    }",
-                "    closed(pos + 1, 0, 0)",
-                "}",
-            ]
-            continue
-        out += [
-            "    open(depth)?;" if leaf else "    let depth = open(depth)?;",
+            f"/// `{name}`, `MODELS[{index[name]}]`.",
+            f"fn {const_name(name).lower()}(b: &[u8], pos: usize, depth: u32) -> Option<usize> {{",
+            "    open(depth)?;",
             "    let mut at = pos;",
             "    let mut seen = 0u64;",
             "    'members: {",
@@ -540,8 +490,8 @@ def emit_compiled(models) -> str:
         ]
         for i, f in enumerate(fields):
             out += [
-                f"        if let Some(v) = {probe}(b, at, &const {{ Key::new({rust_str(f.key)}) }}) {{",
-                f"            at = {values[i]}?;",
+                f"        if let Some(v) = leaf_key(b, at, &const {{ Key::new({rust_str(f.key)}) }}) {{",
+                f"            at = {leaf_value(f)}?;",
                 f"            seen |= {1 << i:#x};",
                 "            if !more(b, at)? {",
                 "                break 'members;",
@@ -549,7 +499,7 @@ def emit_compiled(models) -> str:
                 "        }",
             ]
         out += [
-            "        return Err(super::fast::Miss::Other);",
+            "        return None;",
             "    }",
             f"    closed(at, seen, {required:#x})",
             "}",
@@ -836,7 +786,7 @@ def main() -> int:
     outputs = {
         "src/models/generated.rs": rustfmt(generated),
         "src/schema/tables.rs": rustfmt(emit_tables(models)),
-        "src/schema/compiled.rs": rustfmt(emit_compiled(models)),
+        "src/schema/leaves.rs": rustfmt(emit_leaves(models)),
         SWIFT_OUT: emit_swift(models, enums),
     }
     stale = []

@@ -401,73 +401,47 @@ fn fixtures_get_the_same_verdicts() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// The per-model functions must read valid compact documents through, their last keys and
-/// empty objects included, or the table walk reads them a second time.
+/// Every `schema` object of the compact maximal fixture, the last one too, must be read by
+/// the leaf function of `EmbeddedModelSchema`, or `object` reads it a second time.
 #[test]
-fn the_per_model_functions_read_compact_fixtures_alone() {
-    let mut missed = vec![];
-    // The JSON Schemas themselves are among the fixtures, read as documents of unknown keys.
-    for (name, kind, text) in fixtures()
+fn leaf_functions_read_every_schema_object_of_the_fixture() {
+    let index = super::tables::MODELS
+        .iter()
+        .position(|m| m.name == "EmbeddedModelSchema")
+        .and_then(|i| u16::try_from(i).ok())
+        .unwrap();
+    let leaf = super::fast::leaf(index).expect("EmbeddedModelSchema is a leaf model");
+    let (_, _, text) = fixtures()
         .into_iter()
-        .filter(|(n, ..)| !n.ends_with("schema.json"))
-    {
-        let Some(compact) = compact(&text) else {
+        .find(|(name, ..)| name == "UserProfile.max.json")
+        .unwrap();
+    let text = compact(&text).unwrap();
+    let starts: Vec<usize> = text
+        .windows(10)
+        .enumerate()
+        .filter(|(_, w)| w == b"\"schema\":{")
+        .map(|(at, _)| at + 9)
+        .collect();
+    assert!(starts.len() > 100, "{}", starts.len());
+    for start in starts {
+        let end = leaf(&text, start, 0);
+        assert!(
+            end.is_some_and(|end| text[end - 1] == b'}'),
+            "at byte {start}: {end:?}"
+        );
+    }
+    // At the very end of the input, where the 16-byte probes cannot read.
+    let last = br#"{"schema":{"migration":10,"semantic":"s"}}"#;
+    assert_eq!(leaf(last, 10, 0), Some(last.len() - 1));
+    // An empty object ends after its '}', if it may be empty.
+    for (m, model) in super::tables::MODELS.iter().enumerate() {
+        let Some(leaf) = super::fast::leaf(m as u16) else {
             continue;
         };
-        if super::scan::validate(kind.root(), &compact).is_ok()
-            && !super::fast::read_alone(kind.root(), &compact)
-        {
-            missed.push(name);
-        }
+        let expected = (model.required == 0).then_some(2);
+        assert_eq!(leaf(b"{}", 0, 0), expected, "{}", model.name);
+        assert_eq!(leaf(b"{},", 0, 0), expected, "{}", model.name);
     }
-    assert!(missed.is_empty(), "{missed:?}");
-    let short = br#"{"auth0":{"vision":{}},"user":"u"}"#;
-    assert!(super::fast::read_alone(
-        DocumentKind::UserBetaStatus.root(),
-        short
-    ));
-    // A leaf model, read by probes of its own, at the end.
-    let leaf = br#"{"schema":{"migration":10,"semantic":"s"}}"#;
-    assert!(super::fast::read_alone(
-        DocumentKind::ReturnedUserProfile.root(),
-        leaf
-    ));
-}
-
-/// An unknown key at the end of every object, nested deep through the schema's cycle (user,
-/// subscriptions, user...): each per-model function reads its children, then fails, and the
-/// table walk reads the object again from its '{'. Unbounded, that is the whole document read
-/// again at every level; `spare` stops it at twice the document, and the full walk decides.
-#[test]
-fn reading_again_stops_at_twice_the_document() {
-    let stamp = r#"{"value":"2024-01-01T00:00:00Z","zz":0}"#;
-    let mut user = r#"{"id":"u","zz":0}"#.to_string();
-    for _ in 0..15 {
-        let subscription = format!(
-            r#"{{"active":true,"created":{stamp},"id":"s","name":"n","price_id":"p","product_id":"p","quantity":1,"subscription_id":"s","term":"month","updated":{stamp},"user":{{"id":"u","reference":{user},"zz":0}},"zz":0}}"#
-        );
-        user = format!(
-            r#"{{"id":"u","subscriptions":{{"iterable":[{{"id":"s","reference":{subscription},"zz":0}}],"zz":0}},"zz":0}}"#
-        );
-    }
-    let doc = format!(
-        r#"{{"aesthetics":{{"font":{{"size":14}},"theme":{{"dark":true}}}},"id":"u","subscriptions":{{"iterable":[{{"id":"s","reference":{{"active":true,"created":{stamp},"id":"s","name":"n","price_id":"p","product_id":"p","quantity":1,"subscription_id":"s","term":"month","updated":{stamp},"user":{{"id":"u","reference":{user}}}}}}}]}}}}"#
-    );
-    let (kind, b) = (DocumentKind::UserProfile, doc.as_bytes());
-    assert_eq!(super::validate_with_full_walk(kind, b), Ok(()));
-    assert_eq!(super::validate(kind, b), Ok(()));
-
-    let (unbounded, left) = super::fast::read_with_spare(kind.root(), b, usize::MAX);
-    assert_eq!(unbounded, Ok(b.len()));
-    let read_again = usize::MAX - left;
-    assert!(
-        read_again > 4 * b.len(),
-        "{read_again} bytes read again of {}",
-        b.len()
-    );
-
-    let (bounded, _) = super::fast::read_with_spare(kind.root(), b, 2 * b.len());
-    assert_eq!(bounded, Err(super::fast::Miss::Invalid));
 }
 
 /// The accept-only pass must be what accepts the documents, or it only costs time.
@@ -655,11 +629,12 @@ fn fast_path_edges() -> Vec<String> {
         ));
         docs.push(format!(r#"{{"id":"u","aesthetics":{{"font":{{"size":{n}"#));
     }
-    // Empty objects and arrays where the per-model functions (compiled.rs) read them, whole,
+    // Empty objects and arrays where the leaf functions (leaves.rs) read them, whole,
     // cut short at every byte and with any one byte left out: a '}' or ']' counted twice would
     // close the object around them. Keys in schema order and a long last value, so that those
     // functions read them rather than the table walk.
     for doc in [
+        r#"{"user_metadata":{"global_id":"g","allocation":{}},"username":"a user name"}"#,
         r#"{"auth0":{"vision":{}},"user":"a user id past the last probe"}"#,
         r#"{"auth0":{"schema":{"migration":0,"semantic":"s"},"vision":{}},"descope":{},"user":"u"}"#,
         r#"{"identities":[{},{}],"name":"a name past the last probe"}"#,

@@ -17,7 +17,7 @@ use super::datetime::is_date_time_bytes;
 use super::scan::{
     checked_value_end, find_stop, same_bytes, skipped_value_end, small_integer, string_end,
 };
-use super::{compiled, model, Field, KeyProbe, Model, Ty};
+use super::{leaves, model, Field, KeyProbe, Model, Ty};
 
 /// serde_json's nesting limit, as in `scan.rs`: the 128th container inside another is an error.
 const DEPTH_LIMIT: u32 = 128;
@@ -27,9 +27,6 @@ type End = Option<usize>;
 
 /// True when `json` is a valid `root`; false when the full walk must decide.
 pub(super) fn accepts(root: &'static Ty, b: &[u8]) -> bool {
-    if let (Ty::Obj(m), b'{') = (root, byte(b, 0)) {
-        return accepts_object(*m, b);
-    }
     match value(b, 0, root, false, 0) {
         Some(end) => ws(b, end) == b.len(),
         None => false,
@@ -102,7 +99,7 @@ fn value(b: &[u8], pos: usize, ty: &'static Ty, nullable: bool, depth: u32) -> E
     let end = match ty {
         Ty::Str | Ty::Enum(_) if c == b'"' => plain_string(b, pos),
         Ty::Int | Ty::Num if c.is_ascii_digit() => digits(b, pos),
-        Ty::Obj(m) if c == b'{' => return object(b, pos, model(*m), depth),
+        Ty::Obj(m) if c == b'{' => return model_object(b, pos, *m, depth),
         Ty::Array(item) if c == b'[' => return array(b, pos, item, depth),
         Ty::DateTime if c == b'"' => plain_date_time(b, pos),
         Ty::Bool if c == b't' => literal(b, pos, b"true"),
@@ -444,68 +441,32 @@ fn array(b: &[u8], pos: usize, item: &'static Ty, depth: u32) -> End {
     }
 }
 
-// ---------------------------------------------------------------- the per-model functions
+// ---------------------------------------------------------------- leaf models
 //
-// `compiled.rs` (generated) has one function per model that reads an object whose keys come in
-// schema order, in compact text: each key of the schema in turn is tried with a constant probe,
-// and a value is read by the reader of its type below, so nothing is looked up in the table.
-// What they do not expect - a key out of order or unknown, white space, `null`, an escape - is
-// read by the table walk above: a value they cannot read at once goes to `by_table`, and an
-// object they cannot finish (`Miss::Other`) is read again from its '{' by `object`.
-//
-// Reading an object again is what could make the pass superlinear: in an object whose last key
-// is unknown, at every level of a deep document, each level would read all below it again. So
-// what is read again is counted against `spare` (twice the document at the start), and when it
-// runs out the pass stops and leaves the document to the full walk. The table walk never calls
-// back into these functions, so each byte is read at most once by them.
+// A leaf model has scalar keys only; `EmbeddedModelSchema`, the `schema` key of nearly every
+// model, is one, and is about half the objects of a document. `leaves.rs` (generated) has one
+// function for each: the keys of the schema in its order, each tried with a constant probe,
+// each value read by the readers below. They call nothing, so they need no stack frame, which
+// is most of what reading such an object through `object` costs. What they do not read at once
+// (a key out of order or unknown, white space, escapes, big numbers) gives `None`, and `object`
+// reads the few scalars again. Only leaves are generated: one function per model of the whole
+// schema made the code twenty times larger, and in a real call, where the kernel and the HTTP
+// client run between two validations, its instruction-cache misses cost more than it saved.
 
-/// Where a value ends, or why the per-model function could not say.
-pub(super) type Step = Result<usize, Miss>;
-
-/// A per-model function: the object whose '{' is at `pos`, `depth` containers deep, with what
-/// may still be read again.
-pub(super) type ObjFn = fn(&[u8], usize, u32, &mut usize) -> Step;
-
-// A `usize`, so that a `Step` is a pair of registers: with a byte it is returned in memory.
-#[repr(usize)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Miss {
-    /// Something the function does not read (see above): the table walk reads the object.
-    Other,
-    /// The table walk found the value wrong, or `spare` ran out: the full walk decides.
-    Invalid,
+/// The object of model `m` whose '{' is at `pos`: by its leaf function if it has one.
+#[inline(always)]
+fn model_object(b: &[u8], pos: usize, m: u16, depth: u32) -> End {
+    if let Some(leaf) = leaves::LEAVES[usize::from(m)] {
+        if let Some(end) = leaf(b, pos, depth) {
+            return Some(end);
+        }
+    }
+    object(b, pos, model(m), depth)
 }
 
-/// True when `b` is a valid `root` by the per-model functions and the table walk they fall back
-/// to; false when the full walk must decide.
-fn accepts_object(m: u16, b: &[u8]) -> bool {
-    let mut spare = b.len().saturating_mul(2);
-    let end = match object_or_again(b, 0, 0, &mut spare, compiled::OBJECTS[usize::from(m)], m) {
-        Ok(end) => end,
-        Err(_) => return false,
-    };
-    ws(b, end) == b.len()
-}
-
-/// [`accepts`] for an object without the table walk reading anything again: true when the
-/// per-model functions read the document through.
-#[cfg(test)]
-pub(super) fn read_alone(root: &'static Ty, b: &[u8]) -> bool {
-    let Ty::Obj(m) = root else { return false };
-    let f = compiled::OBJECTS[usize::from(*m)];
-    matches!(f(b, 0, 0, &mut 0), Ok(end) if end == b.len())
-}
-
-/// The per-model functions on a document, with `spare` bytes that may be read again; where it
-/// ends and what is left of `spare`.
-#[cfg(test)]
-pub(super) fn read_with_spare(root: &'static Ty, b: &[u8], mut spare: usize) -> (Step, usize) {
-    let Ty::Obj(m) = root else {
-        return (Err(Miss::Other), spare);
-    };
-    let step = object_or_again(b, 0, 0, &mut spare, compiled::OBJECTS[usize::from(*m)], *m);
-    (step, spare)
-}
+/// A leaf model's function: where the object whose '{' is at `pos` ends, `depth` containers
+/// deep, or `None` when `object` must read it.
+pub(super) type LeafFn = fn(&[u8], usize, u32) -> End;
 
 /// A key of the schema with the separator before it, as `probe_member` reads it.
 pub(super) struct Key {
@@ -519,7 +480,6 @@ pub(super) struct Key {
 impl Key {
     pub(super) const fn new(text: &'static str) -> Key {
         let probe = KeyProbe::member(text);
-        let bytes = probe.head.to_le_bytes();
         let mask = probe.mask.to_le_bytes();
         let mut ignored = 0;
         let mut k = 0;
@@ -530,55 +490,21 @@ impl Key {
             k += 1;
         }
         Key {
-            bytes,
+            bytes: probe.head.to_le_bytes(),
             ignored,
             text,
         }
     }
 }
 
-/// Where the value starts if `key`, in compact text, follows the '{' or ',' at `at`.
-#[inline(always)]
-pub(super) fn key(b: &[u8], at: usize, key: &Key) -> Option<usize> {
-    let Some(chunk) = chunk16(b, at) else {
-        return key_near_end(b, at, key);
-    };
-    if same16(chunk, &key.bytes) | key.ignored != 0xffff {
-        return None;
-    }
-    let text = key.text.as_bytes();
-    let quote = at + 2 + text.len();
-    // Keys of more than 12 bytes do not fit the probe with their '":'.
-    if text.len() > 12 {
-        let tail = &text[text.len().min(14)..];
-        if b.get(quote..quote + 2) != Some(b"\":")
-            || !same_bytes(&b[quote - tail.len()..quote], tail)
-        {
-            return None;
-        }
-    }
-    Some(quote + 2)
-}
-
-/// `key` in the last 16 bytes, where the probe cannot read: the last key of every document is
-/// there, and without this the whole document would be read again by the table walk.
-#[inline(never)]
-fn key_near_end(b: &[u8], at: usize, key: &Key) -> Option<usize> {
-    let text = key.text.as_bytes();
-    let quote = at + 2 + text.len();
-    let found = b.get(at + 1) == Some(&b'"')
-        && b.get(at + 2..quote) == Some(text)
-        && b.get(quote..quote + 2) == Some(b"\":");
-    found.then_some(quote + 2)
-}
-
-/// `key` in a leaf model's function, which calls nothing so that it needs no stack frame:
-/// near the end of the input the probe is done in line.
+/// Where the value starts if `key`, in compact text, follows the '{' or ',' at `at`. In the
+/// last 16 bytes, where the probe cannot read, the key is compared in line: the last object of
+/// a document is often a leaf.
 #[inline(always)]
 pub(super) fn leaf_key(b: &[u8], at: usize, key: &Key) -> Option<usize> {
+    let text = key.text.as_bytes();
+    let quote = at + 2 + text.len();
     let Some(chunk) = chunk16(b, at) else {
-        let text = key.text.as_bytes();
-        let quote = at + 2 + text.len();
         let found = b.get(at + 1) == Some(&b'"')
             && b.get(at + 2..quote).is_some_and(|k| same_bytes(k, text))
             && b.get(quote..quote + 2) == Some(b"\":");
@@ -587,8 +513,7 @@ pub(super) fn leaf_key(b: &[u8], at: usize, key: &Key) -> Option<usize> {
     if same16(chunk, &key.bytes) | key.ignored != 0xffff {
         return None;
     }
-    let text = key.text.as_bytes();
-    let quote = at + 2 + text.len();
+    // Keys of more than 12 bytes do not fit the probe with their '":'.
     if text.len() > 12 {
         let tail = &text[text.len().min(14)..];
         if b.get(quote..quote + 2) != Some(b"\":")
@@ -619,217 +544,61 @@ fn same16(chunk: &[u8; 16], bytes: &[u8; 16]) -> u32 {
     (0..16).fold(0, |mask, k| mask | u32::from(chunk[k] == bytes[k]) << k)
 }
 
-/// Opens an object of a per-model function.
+/// Opens a leaf object: `None` when it is one container too deep.
 #[inline(always)]
-pub(super) fn open(depth: u32) -> Result<u32, Miss> {
-    enter(depth).ok_or(Miss::Invalid)
+pub(super) fn open(depth: u32) -> Option<()> {
+    enter(depth).map(|_| ())
 }
 
 /// After a member's value: true at a ',', false at the '}'.
 #[inline(always)]
-pub(super) fn more(b: &[u8], at: usize) -> Result<bool, Miss> {
+pub(super) fn more(b: &[u8], at: usize) -> Option<bool> {
     match byte(b, at) {
-        b',' => Ok(true),
-        b'}' => Ok(false),
-        _ => Err(Miss::Other),
+        b',' => Some(true),
+        b'}' => Some(false),
+        _ => None,
     }
 }
 
 /// The end of an object whose '}' is at `at`, if every required key was read.
 #[inline(always)]
-pub(super) fn closed(at: usize, seen: u64, required: u64) -> Step {
-    if seen & required == required {
-        return Ok(at + 1);
-    }
-    Err(Miss::Other)
+pub(super) fn closed(at: usize, seen: u64, required: u64) -> End {
+    (seen & required == required).then_some(at + 1)
 }
-
-/// The value of `fields[i]` of model `m` at `v`, read by the table walk.
-#[inline(never)]
-pub(super) fn by_table(b: &[u8], v: usize, depth: u32, m: u16, i: usize) -> Step {
-    let field = &model(m).fields[i];
-    value(b, v, &field.ty, field.nullable, depth).ok_or(Miss::Invalid)
-}
-
-/// The same, when the per-model functions have read part of it already.
-#[inline(never)]
-fn again_by_table(b: &[u8], v: usize, depth: u32, spare: &mut usize, m: u16, i: usize) -> Step {
-    let end = by_table(b, v, depth, m, i)?;
-    spend(spare, end - v)?;
-    Ok(end)
-}
-
-fn spend(spare: &mut usize, read: usize) -> Result<(), Miss> {
-    *spare = spare.checked_sub(read).ok_or(Miss::Invalid)?;
-    Ok(())
-}
-
-#[inline(always)]
-pub(super) fn str_field(b: &[u8], v: usize, depth: u32, m: u16, i: usize) -> Step {
-    if byte(b, v) == b'"' {
-        if let Some(end) = plain_string(b, v) {
-            return Ok(end);
-        }
-    }
-    by_table(b, v, depth, m, i)
-}
-
-#[inline(always)]
-pub(super) fn int_field(b: &[u8], v: usize, depth: u32, m: u16, i: usize) -> Step {
-    if byte(b, v).wrapping_sub(b'0') < 10 {
-        if let Some(end) = digits(b, v) {
-            return Ok(end);
-        }
-    }
-    by_table(b, v, depth, m, i)
-}
-
-#[inline(always)]
-pub(super) fn bool_field(b: &[u8], v: usize, depth: u32, m: u16, i: usize) -> Step {
-    let end = match byte(b, v) {
-        b't' => literal(b, v, b"true"),
-        b'f' => literal(b, v, b"false"),
-        _ => None,
-    };
-    match end {
-        Some(end) => Ok(end),
-        None => by_table(b, v, depth, m, i),
-    }
-}
-
-#[inline(always)]
-pub(super) fn date_time_field(b: &[u8], v: usize, depth: u32, m: u16, i: usize) -> Step {
-    if byte(b, v) == b'"' {
-        if let Some(end) = plain_date_time(b, v) {
-            return Ok(end);
-        }
-    }
-    by_table(b, v, depth, m, i)
-}
-
-// The readers of a leaf model's values. They call nothing: what they do not read at once
-// (escapes, UTF-8, big numbers, white space) is `Miss::Other`, and the leaf object, a few
-// scalars, is read again by the table walk.
 
 /// `null` for a nullable key.
 #[inline(always)]
-fn null_leaf(b: &[u8], v: usize, nullable: bool) -> Step {
-    match nullable && b.get(v..v + 4) == Some(b"null") {
-        true => Ok(v + 4),
-        false => Err(Miss::Other),
-    }
+fn null_leaf(b: &[u8], v: usize, nullable: bool) -> End {
+    (nullable && b.get(v..v + 4) == Some(b"null")).then_some(v + 4)
 }
 
 #[inline(always)]
-pub(super) fn str_leaf(b: &[u8], v: usize, nullable: bool) -> Step {
+pub(super) fn str_leaf(b: &[u8], v: usize, nullable: bool) -> End {
     if byte(b, v) == b'"' {
-        return plain_string(b, v).ok_or(Miss::Other);
+        return plain_string(b, v);
     }
     null_leaf(b, v, nullable)
 }
 
 #[inline(always)]
-pub(super) fn int_leaf(b: &[u8], v: usize, nullable: bool) -> Step {
+pub(super) fn int_leaf(b: &[u8], v: usize, nullable: bool) -> End {
     if byte(b, v).wrapping_sub(b'0') < 10 {
-        if !continues_number(byte(b, v + 1)) {
-            return Ok(v + 1);
-        }
-        return small_integer(b, v).ok_or(Miss::Other);
+        return digits(b, v);
     }
     null_leaf(b, v, nullable)
 }
 
 #[inline(always)]
-pub(super) fn bool_leaf(b: &[u8], v: usize, nullable: bool) -> Step {
-    let end = match byte(b, v) {
+pub(super) fn bool_leaf(b: &[u8], v: usize, nullable: bool) -> End {
+    match byte(b, v) {
         b't' => literal(b, v, b"true"),
         b'f' => literal(b, v, b"false"),
-        _ => return null_leaf(b, v, nullable),
-    };
-    end.ok_or(Miss::Other)
-}
-
-/// A field whose value is an object of model `child`, read by `f`.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)] // the position, the field, and the child's function
-pub(super) fn obj_field(
-    b: &[u8],
-    v: usize,
-    depth: u32,
-    m: u16,
-    i: usize,
-    spare: &mut usize,
-    f: ObjFn,
-    child: u16,
-) -> Step {
-    if byte(b, v) != b'{' {
-        return by_table(b, v, depth, m, i);
-    }
-    object_or_again(b, v, depth, spare, f, child)
-}
-
-/// A field whose value is an array of objects of model `child`, each read by `f`.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-pub(super) fn objs_field(
-    b: &[u8],
-    v: usize,
-    depth: u32,
-    m: u16,
-    i: usize,
-    spare: &mut usize,
-    f: ObjFn,
-    child: u16,
-) -> Step {
-    if byte(b, v) != b'[' {
-        return by_table(b, v, depth, m, i);
-    }
-    match objects(b, v, depth, spare, f, child) {
-        Err(Miss::Other) => again_by_table(b, v, depth, spare, m, i),
-        done => done,
+        _ => null_leaf(b, v, nullable),
     }
 }
 
-/// The array of objects whose '[' is at `v`, in compact text.
-#[inline(never)]
-fn objects(b: &[u8], v: usize, depth: u32, spare: &mut usize, f: ObjFn, child: u16) -> Step {
-    let depth = open(depth)?;
-    let mut at = v + 1;
-    if byte(b, at) == b']' {
-        return Ok(at + 1);
-    }
-    loop {
-        if byte(b, at) != b'{' {
-            return Err(Miss::Other);
-        }
-        at = object_or_again(b, at, depth, spare, f, child)?;
-        match byte(b, at) {
-            b',' => at += 1,
-            b']' => return Ok(at + 1),
-            _ => return Err(Miss::Other),
-        }
-    }
-}
-
-/// The object of model `child` whose '{' is at `v`: by `f`, or else by the table walk.
-#[inline(always)]
-fn object_or_again(
-    b: &[u8],
-    v: usize,
-    depth: u32,
-    spare: &mut usize,
-    f: ObjFn,
-    child: u16,
-) -> Step {
-    match f(b, v, depth, spare) {
-        Err(Miss::Other) => object_again(b, v, depth, spare, child),
-        done => done,
-    }
-}
-
-#[inline(never)]
-fn object_again(b: &[u8], v: usize, depth: u32, spare: &mut usize, child: u16) -> Step {
-    let end = object(b, v, model(child), depth).ok_or(Miss::Invalid)?;
-    spend(spare, end - v)?;
-    Ok(end)
+/// The leaf function of model `m`, for the tests.
+#[cfg(test)]
+pub(super) fn leaf(m: u16) -> Option<LeafFn> {
+    leaves::LEAVES[usize::from(m)]
 }

@@ -3,17 +3,17 @@
 //! `validate` runs on every request and response, so it is a single pass over the bytes: no
 //! `serde_json::Value`, no allocation unless the document is rejected, keys compared in place
 //! with the generated table. A valid document is proved so by a lean accept-only pass
-//! (`fast.rs`); any other is read again by the full walk (`scan.rs`), which gives the verdict
-//! and builds the message and path. The rules follow the Python SDK 5.0.1 (strict
-//! scalars, open enums, RFC 3339 date-times); the table they read is generated from its JSON
-//! Schemas into `tables.rs`. The verdicts are those of serde_json reading the text with a
+//! (`fast.rs`, with generated functions for the smallest models in `leaves.rs`); any other is
+//! read again by the full walk (`scan.rs`), which gives the verdict and builds the message and
+//! path. The rules follow the Python SDK 5.0.1 (strict scalars, open enums, RFC 3339
+//! date-times); the table they read is generated from its JSON Schemas into `tables.rs`. The verdicts are those of serde_json reading the text with a
 //! schema-driven visitor, which is kept as the test oracle in `reference.rs`.
 
-mod compiled;
 mod datetime;
 #[cfg(test)]
 mod differential;
 mod fast;
+mod leaves;
 #[cfg(test)]
 mod reference;
 mod scan;
@@ -215,8 +215,8 @@ pub(crate) fn validate_into_text(
 fn accepted_text(json: Vec<u8>) -> String {
     debug_assert!(std::str::from_utf8(&json).is_ok());
     // SAFETY: `validate` accepts only UTF-8. Outside strings the JSON grammar allows ASCII bytes
-    // alone; inside, the accept-only pass (fast.rs) takes plain ASCII strings only and hands
-    // every other to the full walk's string reader (scan.rs), which checks any string, key or
+    // alone; inside, the accept-only pass (fast.rs, leaves.rs) takes plain ASCII strings only and
+    // hands every other to the full walk's string reader (scan.rs), which checks any string, key or
     // value, read or skipped, that holds a byte above 0x7F. The test
     // `accepted_documents_are_utf8` in differential.rs holds both passes to this on mutated
     // fixtures.
