@@ -14,7 +14,7 @@
 #   make demo      run the C, Swift, Rust and Python examples (examples/*) against the stand-in
 #   make bench     latency benchmarks (release builds; not tests): the C ABI beside libcurl and the
 #                  Python package, wall clock interleaved and callgrind instructions (README table);
-#                  BENCH_ROUNDS (7) and BENCH_CALLS (300) per round; the Swift package beside the C ABI
+#                  BENCH_ROUNDS (15) and BENCH_CALLS (300) per round; the Swift package beside the C ABI
 #   make python-async-bench  Python: await AsyncClient.snapshot() vs Client.snapshot(), cancel latency
 #   make release   the release build that `make install` installs
 #   make install   install the header, the shared and static libraries, pkg-config and CMake files:
@@ -169,7 +169,7 @@ uninstall:
 install-test:
 	tests/install/run.sh
 
-BENCH_ROUNDS ?= 7
+BENCH_ROUNDS ?= 15
 BENCH_CALLS ?= 300
 bench:
 	benches/bench_rest.sh $(BENCH_ROUNDS) $(BENCH_CALLS)
