@@ -358,9 +358,14 @@ fn probe_member(b: &[u8], pos: usize, field: &Field) -> Option<usize> {
     if (head ^ field.member.head) & field.member.mask != 0 {
         return None;
     }
-    let key = field.key.as_bytes();
+    after_probe(b, pos, field.key.as_bytes())
+}
+
+/// Where the value starts after a probe at `pos` matched the first 16 bytes of `?"key":`.
+/// Keys of more than 12 bytes do not fit the probe with their '":': their rest is compared here.
+#[inline(always)]
+fn after_probe(b: &[u8], pos: usize, key: &[u8]) -> Option<usize> {
     let quote = pos + 2 + key.len();
-    // Keys of more than 12 bytes do not fit the probe with their '":'.
     if key.len() > 12 {
         let tail = &key[key.len().min(14)..];
         if b.get(quote..quote + 2) != Some(b"\":")
@@ -513,16 +518,7 @@ pub(super) fn leaf_key(b: &[u8], at: usize, key: &Key) -> Option<usize> {
     if same16(chunk, &key.bytes) | key.ignored != 0xffff {
         return None;
     }
-    // Keys of more than 12 bytes do not fit the probe with their '":'.
-    if text.len() > 12 {
-        let tail = &text[text.len().min(14)..];
-        if b.get(quote..quote + 2) != Some(b"\":")
-            || !same_bytes(&b[quote - tail.len()..quote], tail)
-        {
-            return None;
-        }
-    }
-    Some(quote + 2)
+    after_probe(b, at, text)
 }
 
 /// Bit `k` set when byte `k` of `chunk` is byte `k` of `bytes`.
