@@ -448,7 +448,8 @@ fn array(b: &[u8], pos: usize, item: &'static Ty, depth: u32) -> End {
 
 // ---------------------------------------------------------------- leaf models
 //
-// A leaf model has scalar keys only; `EmbeddedModelSchema`, the `schema` key of nearly every
+// A leaf model has scalar keys only, at most 8 of them (`LEAF_MAX_KEYS` in the generator: the
+// larger ones are few in a document); `EmbeddedModelSchema`, the `schema` key of nearly every
 // model, is one, and is about half the objects of a document. `leaves.rs` (generated) has one
 // function for each: the keys of the schema in its order, each tried with a constant probe,
 // each value read by the readers below. They call nothing, so they need no stack frame, which
