@@ -162,13 +162,12 @@ fn literal(b: &[u8], pos: usize, word: &[u8]) -> End {
 }
 
 /// Where the string whose quote is at `pos` ends, if it is plain: printable ASCII without
-/// escapes. The others (escapes, UTF-8, errors) are left to the
-/// full walk's reader.
+/// escapes. The others (escapes, UTF-8, errors) are left to the full walk's reader.
 #[inline(always)]
 fn plain_string(b: &[u8], pos: usize) -> End {
     let mut i = pos + 1;
     while let Some(chunk) = chunk16(b, i) {
-        let (stops, _) = special16(chunk);
+        let stops = special16(chunk);
         if stops != 0 {
             // The first special byte must be the closing quote: one load, not a second mask.
             let end = i + stops.trailing_zeros() as usize;
@@ -199,11 +198,11 @@ fn chunk16(b: &[u8], pos: usize) -> Option<&[u8; 16]> {
     None
 }
 
-/// Bit `k` of the first mask set when byte `k` of `chunk` (16 bytes) is not plain string
-/// content: '"', '\\', below 0x20 or above 0x7f; bit `k` of the second when it is '"'.
+/// Bit `k` set when byte `k` of `chunk` (16 bytes) is not plain string content: '"', '\\',
+/// below 0x20 or above 0x7f.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn special16(chunk: &[u8; 16]) -> (u32, u32) {
+fn special16(chunk: &[u8; 16]) -> u32 {
     use std::arch::x86_64::{
         _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
         _mm_set1_epi8,
@@ -217,27 +216,17 @@ fn special16(chunk: &[u8; 16]) -> (u32, u32) {
         let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
         // Signed: below 0x20 are the control characters and every byte from 0x80.
         let outside = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
-        let stops = _mm_or_si128(_mm_or_si128(quote, backslash), outside);
-        (
-            _mm_movemask_epi8(stops) as u32,
-            _mm_movemask_epi8(quote) as u32,
-        )
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), outside)) as u32
     }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn special16(chunk: &[u8; 16]) -> (u32, u32) {
-    chunk
-        .iter()
-        .enumerate()
-        .fold((0, 0), |(stops, quotes), (k, &c)| {
-            let stop = c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c);
-            (
-                stops | u32::from(stop) << k,
-                quotes | u32::from(c == b'"') << k,
-            )
-        })
+fn special16(chunk: &[u8; 16]) -> u32 {
+    chunk.iter().enumerate().fold(0, |stops, (k, &c)| {
+        let stop = c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c);
+        stops | u32::from(stop) << k
+    })
 }
 
 #[inline(always)]
