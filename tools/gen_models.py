@@ -10,7 +10,7 @@ merges their `$defs` and writes:
   bindings/swift/Sources/PiecesUser/Models.generated.swift
                             the same models as Codable Swift structs, open enums as RawRepresentable
 
-Both outputs are piped through rustfmt so that `cargo fmt --check` stays clean, and are fully
+The Rust outputs are piped through rustfmt so that `cargo fmt --check` stays clean, and are fully
 determined by the schema files (everything is sorted). `--check` regenerates in memory and fails
 if the committed files differ, which is what the drift test runs.
 
@@ -432,7 +432,7 @@ def emit_tables(models) -> str:
     return "\n".join(out) + "\n"
 
 
-LEAF_KINDS = {"str", "enum", "int", "num", "bool", "datetime"}
+LEAF_KINDS = {"str", "enum", "int", "num", "bool"}
 # Larger models are few in a document, and their functions would be most of the code.
 LEAF_MAX_KEYS = 8
 
@@ -450,7 +450,6 @@ def leaf_value(f: Field) -> str:
         "int": "int_leaf",
         "num": "int_leaf",
         "bool": "bool_leaf",
-        "datetime": "date_time_leaf",
     }[f.ty.kind]
     return f"{reader}(b, v, {str(f.nullable).lower()})"
 
