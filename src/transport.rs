@@ -13,8 +13,9 @@
 //!   it out. ureq's pool also asks when the connection comes back after a call; the probe then
 //!   could only find what the one at hand-out finds later, so that question is answered from what
 //!   the call saw (see `TcpTransport::is_open`);
-//! - writes with `send(MSG_NOSIGNAL)` (std's `write`), never `writev`, so a peer that hangs up
-//!   cannot raise SIGPIPE in a host that left it at its default action;
+//! - writes with `send(MSG_NOSIGNAL)` (std's `write`), or `sendmsg(MSG_NOSIGNAL)` for a head and
+//!   body together, never `writev`, so a peer that hangs up cannot raise SIGPIPE in a host that
+//!   left it at its default action;
 //! - when a send fails because the peer closed, drops the rest of the request and reads what the
 //!   peer answered before closing (a server refusing a large upload answers 413 and closes); when
 //!   nothing was answered, the send's error is the call's error.
@@ -446,7 +447,6 @@ fn time_left(
     }
 }
 
-/// What a send to a peer that closed its socket fails with.
 /// Sends from `first` and then `second`, skipping the `skip` bytes already sent: one `send` or,
 /// when both have bytes left, one `sendmsg`; both with MSG_NOSIGNAL (never `writev`, which could
 /// raise SIGPIPE).
@@ -482,6 +482,7 @@ fn send_from(stream: &TcpStream, first: &[u8], second: &[u8], skip: usize) -> io
     Ok(n as usize)
 }
 
+/// What a send to a peer that closed its socket fails with.
 fn is_peer_closed(e: &io::Error) -> bool {
     matches!(
         e.kind(),

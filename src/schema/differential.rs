@@ -651,7 +651,7 @@ fn fast_path_edges() -> Vec<String> {
     }
     // The values of a leaf model (only scalar keys, read without a call): every kind of value,
     // in the middle of the input and at its end.
-    for value in [
+    let migrations = [
         "0",
         "12",
         "123456789012345678",
@@ -661,21 +661,14 @@ fn fast_path_edges() -> Vec<String> {
         "01",
         "null",
         "\"7\"",
-    ] {
-        let schema = format!(r#"{{"migration":{value},"semantic":"s"}}"#);
-        docs.push(format!(r#"{{"schema":{schema},"user":null}}"#));
-        docs.push(format!(r#"{{"schema":{schema}}}"#));
-    }
-    for value in [
-        "\"s\"",
-        "null",
-        "\"é\"",
-        "\"\\u00e9\"",
-        "5",
-        "\"a\u{1}\"",
-        " \"s\"",
-    ] {
-        let schema = format!(r#"{{"migration":0,"semantic":{value}}}"#);
+    ];
+    let semantics = ["null", "\"é\"", "\"\\u00e9\"", "5", "\"a\u{1}\"", " \"s\""];
+    let schemas = migrations
+        .iter()
+        .map(|m| (*m, "\"s\""))
+        .chain(semantics.iter().map(|s| ("0", *s)));
+    for (migration, semantic) in schemas {
+        let schema = format!(r#"{{"migration":{migration},"semantic":{semantic}}}"#);
         docs.push(format!(r#"{{"schema":{schema},"user":null}}"#));
         docs.push(format!(r#"{{"schema":{schema}}}"#));
     }
