@@ -444,6 +444,72 @@ fn leaf_functions_read_every_schema_object_of_the_fixture() {
     }
 }
 
+/// A leaf object is accepted as a repeat only when it is the same text as the one accepted
+/// before it, whole, inside the input, and not nested too deep.
+#[test]
+fn a_repeat_is_only_the_same_text_whole() {
+    use super::fast::repeated;
+    let first = br#"{"migration":0,"semantic":"MAJOR_0_MINOR_0_PATCH_1"}"#;
+    let mut text = first.to_vec();
+    text.push(b',');
+    let at = text.len();
+    text.extend_from_slice(first);
+    let span = (0, first.len());
+    assert_eq!(repeated(&text, at, span, 0), Some(text.len()));
+    assert_eq!(repeated(&text, at, span, 126), Some(text.len()));
+    // The 128th container is one too many, as in the walks.
+    assert_eq!(repeated(&text, at, span, 127), None);
+    assert_eq!(repeated(&text, at, (0, 0), 0), None, "nothing accepted yet");
+    for cut in at..text.len() {
+        assert_eq!(repeated(&text[..cut], at, span, 0), None, "cut at {cut}");
+    }
+    for k in at..text.len() {
+        let mut other = text.clone();
+        other[k] ^= 0x01;
+        assert_eq!(repeated(&other, at, span, 0), None, "byte {k} changed");
+    }
+    // Objects shorter than the 16-byte reads.
+    let short = br#"{"a":1},{"a":1},{"a":2}"#;
+    assert_eq!(repeated(short, 8, (0, 7), 0), Some(15));
+    assert_eq!(repeated(short, 16, (0, 7), 0), None);
+}
+
+/// In the maximal fixture the `schema` object is the same text nearly 200 times: all but the
+/// first must be accepted as repeats, or the comparison only costs time. Every byte of a later
+/// copy changed must still get the full walk's verdict.
+#[test]
+fn repeated_schema_objects_are_compared_and_a_changed_copy_is_read() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (_, kind, text) = fixtures()
+        .into_iter()
+        .find(|(name, ..)| name == "UserProfile.max.json")
+        .unwrap();
+    let text = compact(&text).unwrap();
+    let before = super::fast::REPEATS.load(Relaxed);
+    assert!(super::fast::accepts(kind.root(), &text));
+    let stamp = br#""schema":{"migration":0,"semantic":"MAJOR_0_MINOR_0_PATCH_1"}"#;
+    let starts: Vec<usize> = text
+        .windows(stamp.len())
+        .enumerate()
+        .filter(|(_, w)| w == stamp)
+        .map(|(at, _)| at + 9)
+        .collect();
+    // Other tests run in parallel and count too: at least this document's repeats.
+    let counted = super::fast::REPEATS.load(Relaxed) - before;
+    assert!(counted >= starts.len() - 1, "{counted} of {}", starts.len());
+
+    let mut failures = vec![];
+    let third = starts[2];
+    for k in third..third + stamp.len() - 9 {
+        for byte in [b'0', b'1', b'x', b'"', b'}', b' ', b'\\', 0x80] {
+            let mut changed = text.clone();
+            changed[k] = byte;
+            failures.extend(agree(kind, &changed, &format!("byte {k} -> {byte:#x}")).err());
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// The accept-only pass must be what accepts the documents, or it only costs time.
 #[test]
 fn the_fast_pass_accepts_every_valid_fixture() {

@@ -17,6 +17,7 @@ use super::datetime::is_date_time_bytes;
 use super::scan::{
     checked_value_end, find_stop, same_bytes, skipped_value_end, small_integer, string_end,
 };
+use super::tables::MODELS;
 use super::{leaves, model, Field, KeyProbe, Model, Ty};
 
 /// serde_json's nesting limit, as in `scan.rs`: the 128th container inside another is an error.
@@ -27,7 +28,8 @@ type End = Option<usize>;
 
 /// True when `json` is a valid `root`; false when the full walk must decide.
 pub(super) fn accepts(root: &'static Ty, b: &[u8]) -> bool {
-    match value(b, 0, root, false, 0) {
+    let mut seen = Seen::default();
+    match value(b, 0, root, false, 0, &mut seen) {
         Some(end) => ws(b, end) == b.len(),
         None => false,
     }
@@ -94,32 +96,46 @@ fn blank16(chunk: &[u8; 16]) -> u32 {
 /// The value at `pos`, checked against `ty`; `depth` containers are open. The schema says
 /// what the value should be, so the type is looked at first and the byte checked against it.
 #[inline(always)]
-fn value(b: &[u8], pos: usize, ty: &'static Ty, nullable: bool, depth: u32) -> End {
+fn value(
+    b: &[u8],
+    pos: usize,
+    ty: &'static Ty,
+    nullable: bool,
+    depth: u32,
+    seen: &mut Seen,
+) -> End {
     let c = byte(b, pos);
     let end = match ty {
         Ty::Str | Ty::Enum(_) if c == b'"' => plain_string(b, pos),
         Ty::Int | Ty::Num if c.is_ascii_digit() => digits(b, pos),
-        Ty::Obj(m) if c == b'{' => return model_object(b, pos, *m, depth),
-        Ty::Array(item) if c == b'[' => return array(b, pos, item, depth),
+        Ty::Obj(m) if c == b'{' => return model_object(b, pos, *m, depth, seen),
+        Ty::Array(item) if c == b'[' => return array(b, pos, item, depth, seen),
         Ty::DateTime if c == b'"' => plain_date_time(b, pos),
         Ty::Bool if c == b't' => literal(b, pos, b"true"),
         Ty::Bool if c == b'f' => literal(b, pos, b"false"),
-        Ty::IntMap if c == b'{' => return int_map(b, pos, depth),
+        Ty::IntMap if c == b'{' => return int_map(b, pos, depth, seen),
         _ => None,
     };
     match end {
         Some(end) => Some(end),
-        None => other_value(b, pos, ty, nullable, depth),
+        None => other_value(b, pos, ty, nullable, depth, seen),
     }
 }
 
 /// What `value` does not read in line: whitespace before the value, literals, and what it
 /// leaves to the full walk.
 #[inline(never)]
-fn other_value(b: &[u8], pos: usize, ty: &'static Ty, nullable: bool, depth: u32) -> End {
+fn other_value(
+    b: &[u8],
+    pos: usize,
+    ty: &'static Ty,
+    nullable: bool,
+    depth: u32,
+    seen: &mut Seen,
+) -> End {
     let after_ws = ws(b, pos);
     if after_ws != pos {
-        return value(b, after_ws, ty, nullable, depth);
+        return value(b, after_ws, ty, nullable, depth, seen);
     }
     match byte(b, pos) {
         b'n' if nullable => literal(b, pos, b"null"),
@@ -244,7 +260,7 @@ fn enter(depth: u32) -> Option<u32> {
 
 /// An object of model `m` whose '{' is at `pos`.
 #[inline(never)]
-fn object(b: &[u8], mut pos: usize, m: &'static Model, depth: u32) -> End {
+fn object(b: &[u8], mut pos: usize, m: &'static Model, depth: u32, seen: &mut Seen) -> End {
     let depth = enter(depth)?;
     let mut members = Members { seen: 0, next: 0 };
     loop {
@@ -259,10 +275,10 @@ fn object(b: &[u8], mut pos: usize, m: &'static Model, depth: u32) -> End {
             Some((field, after)) => {
                 members.seen |= 1 << members.next;
                 members.next += 1;
-                value(b, after, &field.ty, field.nullable, depth)?
+                value(b, after, &field.ty, field.nullable, depth, seen)?
             }
             None => {
-                let (end, now) = other_member(b, pos, m, members, depth)?;
+                let (end, now) = other_member(b, pos, m, members, depth, seen)?;
                 members = now;
                 end
             }
@@ -302,6 +318,7 @@ fn other_member(
     m: &'static Model,
     mut members: Members,
     depth: u32,
+    seen: &mut Seen,
 ) -> Option<(usize, Members)> {
     let at = ws(b, pos + 1);
     if byte(b, at) == b'}' && byte(b, pos) == b'{' {
@@ -324,7 +341,7 @@ fn other_member(
             }
             members.seen |= bit;
             members.next = members.next.max(index + 1);
-            value(b, after, &field.ty, field.nullable, depth)?
+            value(b, after, &field.ty, field.nullable, depth, seen)?
         }
         None => skipped_value_end(b, after)?,
     };
@@ -368,7 +385,7 @@ fn after_probe(b: &[u8], pos: usize, key: &[u8]) -> Option<usize> {
 
 /// An `indices` map (any keys, integer values) whose '{' is at `pos`.
 #[inline(never)]
-fn int_map(b: &[u8], pos: usize, depth: u32) -> End {
+fn int_map(b: &[u8], pos: usize, depth: u32, seen: &mut Seen) -> End {
     let depth = enter(depth)?;
     let mut pos = ws(b, pos + 1);
     if byte(b, pos) == b'}' {
@@ -377,7 +394,7 @@ fn int_map(b: &[u8], pos: usize, depth: u32) -> End {
     loop {
         let (end, _) = key_text(b, pos)?;
         let after = colon(b, end)?;
-        pos = ws(b, value(b, after, &Ty::Int, false, depth)?);
+        pos = ws(b, value(b, after, &Ty::Int, false, depth, seen)?);
         match byte(b, pos) {
             b',' => pos = ws(b, pos + 1),
             b'}' => return Some(pos + 1),
@@ -419,14 +436,14 @@ fn colon(b: &[u8], pos: usize) -> End {
 
 /// An array of `item` whose '[' is at `pos`.
 #[inline(never)]
-fn array(b: &[u8], pos: usize, item: &'static Ty, depth: u32) -> End {
+fn array(b: &[u8], pos: usize, item: &'static Ty, depth: u32, seen: &mut Seen) -> End {
     let depth = enter(depth)?;
     let mut pos = ws(b, pos + 1);
     if byte(b, pos) == b']' {
         return Some(pos + 1);
     }
     loop {
-        pos = ws(b, value(b, pos, item, false, depth)?);
+        pos = ws(b, value(b, pos, item, false, depth, seen)?);
         match byte(b, pos) {
             b',' => pos += 1,
             b']' => return Some(pos + 1),
@@ -447,16 +464,77 @@ fn array(b: &[u8], pos: usize, item: &'static Ty, depth: u32) -> End {
 // reads the few scalars again. Only leaves are generated: one function per model of the whole
 // schema made the code twenty times larger, and in a real call, where the kernel and the HTTP
 // client run between two validations, its instruction-cache misses cost more than it saved.
+//
+// A leaf object that is the same text as the last one of its model accepted in the document is
+// accepted by comparing the two (`repeated`): the `schema` object is nearly always the same
+// text, since its enum has one known value besides UNKNOWN. Nothing outlives the document.
 
 /// The object of model `m` whose '{' is at `pos`: by its leaf function if it has one.
 #[inline(always)]
-fn model_object(b: &[u8], pos: usize, m: u16, depth: u32) -> End {
+fn model_object(b: &[u8], pos: usize, m: u16, depth: u32, seen: &mut Seen) -> End {
     if let Some(leaf) = leaves::LEAVES[usize::from(m)] {
+        let last = &mut seen.last[usize::from(m)];
+        if let Some(end) = repeated(b, pos, *last, depth) {
+            #[cfg(test)]
+            REPEATS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Some(end);
+        }
         if let Some(end) = leaf(b, pos, depth) {
+            *last = (pos, end);
             return Some(end);
         }
     }
-    object(b, pos, model(m), depth)
+    object(b, pos, model(m), depth, seen)
+}
+
+/// The last object of each leaf model accepted in this document, as `(start, end)`; `(0, 0)`
+/// for none yet. Nearly every model has a `schema` key, and its `EmbeddedModelSchema` object is
+/// the same text throughout a document, about half of the objects in it.
+struct Seen {
+    last: [(usize, usize); MODELS.len()],
+}
+
+impl Default for Seen {
+    fn default() -> Seen {
+        Seen {
+            last: [(0, 0); MODELS.len()],
+        }
+    }
+}
+
+/// Where the object at `pos` ends if it is the same text as `last`, an object of the same leaf
+/// model accepted earlier in this document. A leaf function reads no byte outside its object
+/// (its probes compare the key bytes only, its readers stop at the value's last byte), so its
+/// verdict depends on those bytes and on `depth` alone, and the bytes decide where the object
+/// ends. A leaf holds no container, so only its own depth is checked again.
+#[inline(always)]
+pub(super) fn repeated(b: &[u8], pos: usize, (start, end): (usize, usize), depth: u32) -> End {
+    let len = end - start;
+    // An object is at least `{}`: 0 means no object yet.
+    if len == 0 || pos + len > b.len() || enter(depth).is_none() {
+        return None;
+    }
+    same_text(b, start, pos, len).then_some(pos + len)
+}
+
+/// Whether the `len` bytes at `a` and at `c` are the same: 16 at a time, the last 16 possibly
+/// overlapping the ones before, the differences gathered and tested once.
+#[inline(always)]
+fn same_text(b: &[u8], a: usize, c: usize, len: usize) -> bool {
+    assert!(a.max(c) + len <= b.len());
+    if len < 16 {
+        return same_bytes(&b[a..a + len], &b[c..c + len]);
+    }
+    // SAFETY: every read is of 16 bytes starting at most `len - 16` after `a` or `c`, so inside
+    // `b` (asserted above); `read_unaligned` has no alignment requirement.
+    let at = |i: usize| unsafe { b.as_ptr().add(i).cast::<u128>().read_unaligned() };
+    let mut diff = at(a + len - 16) ^ at(c + len - 16);
+    let mut k = 0;
+    while k + 16 < len {
+        diff |= at(a + k) ^ at(c + k);
+        k += 16;
+    }
+    diff == 0
 }
 
 /// A leaf model's function: where the object whose '{' is at `pos` ends, `depth` containers
@@ -582,6 +660,10 @@ pub(super) fn bool_leaf(b: &[u8], v: usize, nullable: bool) -> End {
         _ => null_leaf(b, v, nullable),
     }
 }
+
+/// How many leaf objects were accepted as repeats of an earlier one, for the tests.
+#[cfg(test)]
+pub(super) static REPEATS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// The leaf function of model `m`, for the tests.
 #[cfg(test)]
