@@ -8,7 +8,9 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use super::cancel::with_bound_cancel;
-use super::{bytes_arg, ffi_call, give_string, out_arg, str_arg, utf8_error, FfiError};
+use super::{
+    bytes_arg, ffi_call, give_document, give_string, out_arg, str_arg, utf8_error, FfiError,
+};
 use crate::client::BodyRoute;
 use crate::{Client, Config};
 
@@ -38,7 +40,8 @@ pub(crate) unsafe fn client_arg<'a>(ptr: *const PiecesClient) -> Result<&'a Clie
     }
 }
 
-/// Checks `client` and `out`, runs `call`, and writes its string to `*out` only if everything worked.
+/// Checks `client` and `out`, runs `call`, and writes its text to `*out` only if everything worked.
+/// `call` is a route: its text is a document the validator accepted, or "" (see `give_document`).
 ///
 /// # Safety
 /// As [`client_arg`] and [`out_arg`].
@@ -53,7 +56,7 @@ unsafe fn route(
         let client = unsafe { client_arg(client) }?;
         // SAFETY: `out` is NULL or writable (`# Safety` above); `out_arg` checks NULL.
         let out = unsafe { out_arg(out, out_name) }?;
-        out.write(give_string(with_bound_cancel(client, call)?)?);
+        out.write(give_document(with_bound_cancel(client, call)?));
         Ok(())
     })
 }
@@ -405,8 +408,14 @@ pub unsafe extern "C" fn pieces_user_stream_url(
     client: *const PiecesClient,
     out_url: *mut *mut c_char,
 ) -> i32 {
-    // SAFETY: this function's `# Safety` is `route`'s, so the caller keeps its contract.
-    unsafe { route(client, out_url, "out_url", |c| Ok(c.stream_url())) }
+    ffi_call(|| {
+        // SAFETY: `client` is NULL or a live handle (`# Safety` above); NULL is checked.
+        let client = unsafe { client_arg(client) }?;
+        // SAFETY: `out_url` is NULL or writable (`# Safety` above); `out_arg` checks NULL.
+        let out = unsafe { out_arg(out_url, "out_url") }?;
+        out.write(give_string(client.stream_url())?);
+        Ok(())
+    })
 }
 
 #[cfg(test)]

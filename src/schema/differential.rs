@@ -510,6 +510,36 @@ fn repeated_schema_objects_are_compared_and_a_changed_copy_is_read() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The C ABI hands accepted documents over without looking for a NUL (`give_document`): a NUL
+/// anywhere, in place of a byte or added, must be rejected, by both passes.
+#[test]
+fn no_accepted_document_holds_a_nul() {
+    let mut accepted = vec![];
+    for (name, kind, text) in fixtures() {
+        let compact = compact(&text);
+        for text in [Some(text), compact].into_iter().flatten() {
+            if super::validate(kind, &text).is_err() {
+                continue;
+            }
+            let step = (text.len() / 300).max(1);
+            for at in (0..text.len()).step_by(step) {
+                let mut replaced = text.clone();
+                replaced[at] = 0;
+                let mut added = text.clone();
+                added.insert(at, 0);
+                for changed in [replaced, added] {
+                    if super::validate(kind, &changed).is_ok()
+                        || super::fast::accepts(kind.root(), &changed)
+                    {
+                        accepted.push(format!("{name}: NUL at {at}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(accepted.is_empty(), "{accepted:?}");
+}
+
 /// The accept-only pass must be what accepts the documents, or it only costs time.
 #[test]
 fn the_fast_pass_accepts_every_valid_fixture() {
