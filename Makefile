@@ -183,7 +183,7 @@ bench:
 # Python (it has orjson) when run_tests.sh has made one.
 BENCH_PYTHON ?= $(if $(wildcard build/venv/bin/python),build/venv/bin/python,python3)
 python-async-bench:
-	$(CARGO) build --release --lib
+	$(CARGO) build --release --lib --features log-off
 	PYTHONPATH=bindings/python PIECES_USER_LIB=$(abspath $(RELEASE_DIR))/libpieces_user.so \
 		$(BENCH_PYTHON) benches/python_async_bench.py
 

@@ -40,7 +40,7 @@ fi
 if ! command -v valgrind >/dev/null; then
     apt-get update -qq && apt-get install -y -qq valgrind
 fi
-cargo build --release --lib
+cargo build --release --lib --features log-off # as the C library is built (Cargo.toml)
 tools/soname-link.sh "$target/release" # the name the benchmark asks the loader for
 python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), separators=(",", ":")), end="")' \
     ../shared/fixtures/UserProfile.max.json > "$out/profile-30k.json"

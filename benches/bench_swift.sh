@@ -14,7 +14,7 @@ if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
     PATH=/opt/swift/usr/bin:$PATH
 fi
 
-cargo build --release -p pieces-user -p pieces-standin
+cargo build --release -p pieces-user -p pieces-standin --features pieces-user/log-off
 tools/soname-link.sh "$target/release" # the soname the benchmark binary asks the loader for
 python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), separators=(",", ":")), end="")' \
     ../shared/fixtures/UserProfile.max.json > "$out/profile-30k.json"

@@ -157,3 +157,8 @@ pub use discovery::{discover, DiscoveryOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use interrupt::CancelToken;
 pub use stream::{StreamEvent, StreamOptions, UserStream};
+
+// `log-off` (Cargo.toml) must compile the log calls out, not only turn them down: the C library's
+// builds rely on it to drop ureq's per-16-byte level checks.
+#[cfg(feature = "log-off")]
+const _: () = assert!(log::STATIC_MAX_LEVEL as usize == log::LevelFilter::Off as usize);

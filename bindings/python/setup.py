@@ -59,7 +59,9 @@ def build_native() -> Path:
     root = repo_root()
     cargo = os.environ.get("CARGO", "cargo")
     try:
-        subprocess.run([cargo, "build", "--release", "--lib"], cwd=root, check=True)
+        subprocess.run(
+            [cargo, "build", "--release", "--lib", "--features", "log-off"], cwd=root, check=True
+        )
         meta = subprocess.run(
             [cargo, "metadata", "--no-deps", "--format-version", "1"],
             cwd=root,
