@@ -357,22 +357,19 @@ fn probe_after_blank(b: &[u8], at: usize, m: &Model, next: usize) -> Option<(usi
 }
 
 /// Where the value of `field` starts if its key, in compact text, follows the separator at
-/// `pos` (see `KeyProbe::member`).
+/// `pos` (see `leaf_key`).
 #[inline(always)]
 fn probe_member(b: &[u8], pos: usize, field: &Field) -> Option<usize> {
-    let head = u128::from_le_bytes(*chunk16(b, pos)?);
-    if (head ^ field.member.head) & field.member.mask != 0 {
-        return None;
-    }
-    after_probe(b, pos, field.key.as_bytes())
+    probe_key(b, pos, &field.member, field.key)
 }
 
 /// Where the value starts after a probe at `pos` matched the first 16 bytes of `?"key":`.
 /// Keys of more than 12 bytes do not fit the probe with their '":': their rest is compared here.
+/// `len` is the key's length, so that `key`'s text is only read for those.
 #[inline(always)]
-fn after_probe(b: &[u8], pos: usize, key: &[u8]) -> Option<usize> {
-    let quote = pos + 2 + key.len();
-    if key.len() > 12 {
+fn after_probe(b: &[u8], pos: usize, len: usize, key: &[u8]) -> Option<usize> {
+    let quote = pos + 2 + len;
+    if len > 12 {
         let tail = &key[key.len().min(14)..];
         if b.get(quote..quote + 2) != Some(b"\":")
             || !same_bytes(&b[quote - tail.len()..quote], tail)
@@ -509,49 +506,71 @@ impl Default for Seen {
 /// ends. A leaf holds no container, so only its own depth is checked again.
 #[inline(always)]
 pub(super) fn repeated(b: &[u8], pos: usize, (start, end): (usize, usize), depth: u32) -> End {
-    let len = end - start;
-    // An object is at least `{}`: 0 means no object yet.
-    if len == 0 || pos + len > b.len() || enter(depth).is_none() {
+    // An object is at least `{}`: an empty span means none yet.
+    let (Some(first), Some(copy)) = (b.get(start..end), b.get(pos..pos + (end - start))) else {
+        return None;
+    };
+    if first.is_empty() || enter(depth).is_none() {
         return None;
     }
-    same_text(b, start, pos, len).then_some(pos + len)
+    same_text(first, copy).then_some(pos + copy.len())
 }
 
-/// Whether the `len` bytes at `a` and at `c` are the same: 16 at a time, the last 16 possibly
-/// overlapping the ones before, the differences gathered and tested once.
+/// `a == c` for slices of the same length: 16 bytes at a time, the last 16 possibly overlapping
+/// the ones before, the results gathered and tested once.
 #[inline(always)]
-fn same_text(b: &[u8], a: usize, c: usize, len: usize) -> bool {
-    assert!(a.max(c) + len <= b.len());
-    if len < 16 {
-        return same_bytes(&b[a..a + len], &b[c..c + len]);
+fn same_text(a: &[u8], c: &[u8]) -> bool {
+    let len = a.len();
+    if len < 16 || c.len() != len {
+        return same_bytes(a, c);
     }
-    // SAFETY: every read is of 16 bytes starting at most `len - 16` after `a` or `c`, so inside
-    // `b` (asserted above); `read_unaligned` has no alignment requirement.
-    let at = |i: usize| unsafe { b.as_ptr().add(i).cast::<u128>().read_unaligned() };
-    let mut diff = at(a + len - 16) ^ at(c + len - 16);
+    let at = |s: &[u8], k: usize| -> &[u8; 16] {
+        // SAFETY: `k + 16 <= len` at every call below, so the 16 bytes are inside `s`.
+        unsafe { &*s.as_ptr().add(k).cast::<[u8; 16]>() }
+    };
+    let mut same = same16(at(a, len - 16), at(c, len - 16));
     let mut k = 0;
     while k + 16 < len {
-        diff |= at(a + k) ^ at(c + k);
+        same &= same16(at(a, k), at(c, k));
         k += 16;
     }
-    diff == 0
+    same == 0xffff
 }
 
 /// A leaf model's function: where the object whose '{' is at `pos` ends, `depth` containers
 /// deep, or `None` when `object` must read it.
 pub(super) type LeafFn = fn(&[u8], usize, u32) -> End;
 
-/// A key of the schema with the separator before it, as `probe_member` reads it.
+/// A key of a leaf model, as its generated function reads it.
 pub(super) struct Key {
-    /// `?"key":` (up to 16 bytes); `?` is the '{' or ',' and is not compared.
-    bytes: [u8; 16],
-    /// Bit `k` set when byte `k` of `bytes` is not compared.
-    ignored: u32,
+    probe: Probe,
     text: &'static str,
 }
 
 impl Key {
     pub(super) const fn new(text: &'static str) -> Key {
+        Key {
+            probe: Probe::new(text),
+            text,
+        }
+    }
+}
+
+/// A key of the schema with the separator before it, as `probe_key` reads it. Its text is not
+/// kept here: the table's `Field` has it, in a cache line the accept-only pass rarely reads.
+#[derive(Debug)]
+pub(super) struct Probe {
+    /// `?"key":` (up to 16 bytes); `?` is the '{' or ',' and is not compared.
+    bytes: [u8; 16],
+    /// Bit `k` set when byte `k` of `bytes` is not compared.
+    ignored: u16,
+    /// The key's length in bytes (keys are short; a longer one is never expected here).
+    len: u8,
+}
+
+impl Probe {
+    pub(super) const fn new(text: &'static str) -> Probe {
+        assert!(text.len() <= u8::MAX as usize, "a key of over 255 bytes");
         let probe = KeyProbe::member(text);
         let mask = probe.mask.to_le_bytes();
         let mut ignored = 0;
@@ -562,31 +581,38 @@ impl Key {
             }
             k += 1;
         }
-        Key {
+        Probe {
             bytes: probe.head.to_le_bytes(),
             ignored,
-            text,
+            len: text.len() as u8,
         }
     }
 }
 
-/// Where the value starts if `key`, in compact text, follows the '{' or ',' at `at`. In the
-/// last 16 bytes, where the probe cannot read, the key is compared in line: the last object of
-/// a document is often a leaf.
+/// Where the value starts if `key`, in compact text, follows the '{' or ',' at `at`.
 #[inline(always)]
 pub(super) fn leaf_key(b: &[u8], at: usize, key: &Key) -> Option<usize> {
-    let text = key.text.as_bytes();
-    let quote = at + 2 + text.len();
+    probe_key(b, at, &key.probe, key.text)
+}
+
+/// Where the value starts if the key `text`, probed by `key`, in compact text, follows the '{'
+/// or ',' at `at`. In the last 16 bytes, where the probe cannot read, the key is compared in
+/// line: the last object of a document is often a leaf.
+#[inline(always)]
+fn probe_key(b: &[u8], at: usize, key: &Probe, text: &'static str) -> Option<usize> {
+    let len = usize::from(key.len);
     let Some(chunk) = chunk16(b, at) else {
+        let text = text.as_bytes();
+        let quote = at + 2 + len;
         let found = b.get(at + 1) == Some(&b'"')
             && b.get(at + 2..quote).is_some_and(|k| same_bytes(k, text))
             && b.get(quote..quote + 2) == Some(b"\":");
         return found.then_some(quote + 2);
     };
-    if same16(chunk, &key.bytes) | key.ignored != 0xffff {
+    if same16(chunk, &key.bytes) | u32::from(key.ignored) != 0xffff {
         return None;
     }
-    after_probe(b, at, text)
+    after_probe(b, at, len, text.as_bytes())
 }
 
 /// Bit `k` set when byte `k` of `chunk` is byte `k` of `bytes`.
