@@ -365,7 +365,7 @@ fn probe_member(b: &[u8], pos: usize, field: &Field) -> Option<usize> {
 
 /// Where the value starts after a probe at `pos` matched the first 16 bytes of `?"key":`.
 /// Keys of more than 12 bytes do not fit the probe with their '":': their rest is compared here.
-/// `len` is the key's length, so that `key`'s text is only read for those.
+/// `len` is the key's length, `key` its text.
 #[inline(always)]
 fn after_probe(b: &[u8], pos: usize, len: usize, key: &[u8]) -> Option<usize> {
     let quote = pos + 2 + len;
@@ -557,7 +557,7 @@ impl Key {
 }
 
 /// A key of the schema with the separator before it, as `probe_key` reads it. Its text is not
-/// kept here: the table's `Field` has it, in a cache line the accept-only pass rarely reads.
+/// kept here: the table's `Field` has it, beside this.
 #[derive(Debug)]
 pub(super) struct Probe {
     /// `?"key":` (up to 16 bytes); `?` is the '{' or ',' and is not compared.

@@ -78,8 +78,8 @@ pub(crate) enum Ty {
 
 /// One known key of a model. Whether it is required is in `Model::required`.
 ///
-/// What the accept-only pass reads of a field (`member`, `ty`, `nullable`) comes first and the
-/// struct starts a cache line, so a document's fields cost it one line each, not two.
+/// What the accept-only pass reads of a field (`member`, `nullable`, `ty`, `key`) comes first and
+/// the struct starts a cache line, so a document's fields cost it one line each, not two.
 #[derive(Debug)]
 #[repr(C, align(64))]
 pub(crate) struct Field {
@@ -88,13 +88,13 @@ pub(crate) struct Field {
     member: fast::Probe,
     pub nullable: bool,
     pub ty: Ty,
+    pub key: &'static str,
     /// The key as the scanner expects to find it; see `KeyProbe`.
     pub probe: KeyProbe,
-    pub key: &'static str,
 }
 
 // The accept-only pass's part of a field must stay in its first cache line (see `Field`).
-const _: () = assert!(std::mem::offset_of!(Field, ty) + std::mem::size_of::<Ty>() <= 64);
+const _: () = assert!(std::mem::offset_of!(Field, key) + std::mem::size_of::<&str>() <= 64);
 
 impl Field {
     pub(crate) const fn new(key: &'static str, ty: Ty, nullable: bool) -> Field {
