@@ -696,3 +696,52 @@ pub(super) static REPEATS: std::sync::atomic::AtomicUsize = std::sync::atomic::A
 pub(super) fn leaf(m: u16) -> Option<LeafFn> {
     leaves::LEAVES[usize::from(m)]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::tables::MODELS;
+
+    fn member(sep: u8, key: &str, rest: &str) -> Vec<u8> {
+        let mut text = vec![sep];
+        text.extend_from_slice(format!("\"{key}\"{rest}").as_bytes());
+        text
+    }
+
+    /// Every field's in-order probe finds its key after a '{' or ',', with 16 bytes to read or
+    /// at the very end of the input, and gives where the value starts; it takes no other key of
+    /// the model, nor the key one byte longer or shorter, or without its ':'.
+    #[test]
+    fn every_member_probe_finds_its_key_and_no_other() {
+        let padding = r#":1,"padding past sixteen bytes":0}"#;
+        for m in MODELS.iter() {
+            for f in m.fields {
+                let what = format!("{}.{}", m.name, f.key);
+                let start = f.key.len() + 4;
+                for sep in [b'{', b','] {
+                    let text = member(sep, f.key, padding);
+                    assert_eq!(probe_member(&text, 0, f), Some(start), "{what}");
+                    assert_eq!(
+                        probe_member(&text[..start], 0, f),
+                        Some(start),
+                        "{what} at the end"
+                    );
+                }
+                let longer = format!("{}x", f.key);
+                let shorter = &f.key[..f.key.len() - 1];
+                let others = m.fields.iter().map(|o| o.key).filter(|k| *k != f.key);
+                for key in others.chain([longer.as_str(), shorter]) {
+                    let text = member(b',', key, padding);
+                    assert_eq!(probe_member(&text, 0, f), None, "{what} took {key}");
+                    assert_eq!(
+                        probe_member(&text[..key.len() + 4], 0, f),
+                        None,
+                        "{what}: {key}"
+                    );
+                }
+                let no_colon = member(b',', f.key, &padding.replacen(':', " ", 1));
+                assert_eq!(probe_member(&no_colon, 0, f), None, "{what} without ':'");
+            }
+        }
+    }
+}
