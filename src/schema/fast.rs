@@ -517,21 +517,29 @@ pub(super) fn repeated(b: &[u8], pos: usize, (start, end): (usize, usize), depth
 }
 
 /// `a == c` for slices of the same length: 16 bytes at a time, the last 16 possibly overlapping
-/// the ones before, the results gathered and tested once.
+/// the ones before, the results gathered and tested once. Up to 64 bytes (a `schema` object is
+/// about 50) without a loop.
 #[inline(always)]
 fn same_text(a: &[u8], c: &[u8]) -> bool {
     let len = a.len();
     if len < 16 || c.len() != len {
         return same_bytes(a, c);
     }
-    let at = |s: &[u8], k: usize| -> &[u8; 16] {
-        // SAFETY: `k + 16 <= len` at every call below, so the 16 bytes are inside `s`.
-        unsafe { &*s.as_ptr().add(k).cast::<[u8; 16]>() }
+    let same_at = |k: usize| {
+        // SAFETY: `k + 16 <= len` at every call below, so the 16 bytes are inside `a` and `c`.
+        let chunk = |s: &[u8]| unsafe { &*s.as_ptr().add(k).cast::<[u8; 16]>() };
+        same16(chunk(a), chunk(c))
     };
-    let mut same = same16(at(a, len - 16), at(c, len - 16));
-    let mut k = 0;
+    let mut same = same_at(0) & same_at(len - 16);
+    if len > 32 {
+        same &= same_at(16);
+    }
+    if len > 48 {
+        same &= same_at(32);
+    }
+    let mut k = 48;
     while k + 16 < len {
-        same &= same16(at(a, k), at(c, k));
+        same &= same_at(k);
         k += 16;
     }
     same == 0xffff
@@ -706,6 +714,21 @@ mod tests {
         let mut text = vec![sep];
         text.extend_from_slice(format!("\"{key}\"{rest}").as_bytes());
         text
+    }
+
+    /// Equal texts of every length up to 100 compare equal, and a difference at any byte is seen.
+    #[test]
+    fn same_text_sees_every_byte() {
+        let a: Vec<u8> = (0..100u8).map(|i| b'a' + i % 26).collect();
+        for len in 0..=a.len() {
+            let mut c = a[..len].to_vec();
+            assert!(same_text(&a[..len], &c), "{len}");
+            for k in 0..len {
+                c[k] ^= 0x20;
+                assert!(!same_text(&a[..len], &c), "{len}: byte {k}");
+                c[k] ^= 0x20;
+            }
+        }
     }
 
     /// Every field's in-order probe finds its key after a '{' or ',', with 16 bytes to read or
