@@ -40,22 +40,22 @@ pub(crate) unsafe fn client_arg<'a>(ptr: *const PiecesClient) -> Result<&'a Clie
     }
 }
 
-/// Checks `client` and `out`, runs `call`, and writes its text to `*out` only if everything worked.
-/// `call` is a route: its text is a document the validator accepted, or "" (see `give_document`).
+/// Checks `client` and `out_json`, runs `call`, and writes its text to `*out_json` only if everything
+/// worked. `call` is a route: its text is a document the validator accepted, or "" (see
+/// `give_document`).
 ///
 /// # Safety
 /// As [`client_arg`] and [`out_arg`].
 unsafe fn route(
     client: *const PiecesClient,
-    out: *mut *mut c_char,
-    out_name: &str,
+    out_json: *mut *mut c_char,
     call: impl FnOnce(&Client) -> Result<String, FfiError>,
 ) -> i32 {
     ffi_call(|| {
         // SAFETY: `client` is NULL or a live handle (`# Safety` above); NULL is checked.
         let client = unsafe { client_arg(client) }?;
-        // SAFETY: `out` is NULL or writable (`# Safety` above); `out_arg` checks NULL.
-        let out = unsafe { out_arg(out, out_name) }?;
+        // SAFETY: `out_json` is NULL or writable (`# Safety` above); `out_arg` checks NULL.
+        let out = unsafe { out_arg(out_json, "out_json") }?;
         out.write(give_document(with_bound_cancel(client, call)?));
         Ok(())
     })
@@ -78,7 +78,7 @@ unsafe fn route_with_body(
 ) -> i32 {
     // SAFETY: this function's `# Safety` is `route`'s, so the caller keeps its contract.
     unsafe {
-        route(client, out, "out_json", |client| {
+        route(client, out, |client| {
             let bytes = bytes_arg(body, body_name)?;
             client
                 .call_json_bytes(which, bytes)
@@ -191,7 +191,7 @@ pub unsafe extern "C" fn pieces_user_snapshot(
     out_json: *mut *mut c_char,
 ) -> i32 {
     // SAFETY: this function's `# Safety` is `route`'s, so the caller keeps its contract.
-    unsafe { route(client, out_json, "out_json", |c| Ok(c.snapshot_json()?)) }
+    unsafe { route(client, out_json, |c| Ok(c.snapshot_json()?)) }
 }
 
 /// `GET /user/refresh`: re-fetches the current user from the identity provider; the result is a
@@ -210,7 +210,7 @@ pub unsafe extern "C" fn pieces_user_refresh(
     out_json: *mut *mut c_char,
 ) -> i32 {
     // SAFETY: this function's `# Safety` is `route`'s, so the caller keeps its contract.
-    unsafe { route(client, out_json, "out_json", |c| Ok(c.refresh_json()?)) }
+    unsafe { route(client, out_json, |c| Ok(c.refresh_json()?)) }
 }
 
 /// `POST /user/select`: makes the given Auth0User (JSON text) the current user; the result is the
@@ -342,7 +342,7 @@ pub unsafe extern "C" fn pieces_user_providers(
     out_json: *mut *mut c_char,
 ) -> i32 {
     // SAFETY: this function's `# Safety` is `route`'s, so the caller keeps its contract.
-    unsafe { route(client, out_json, "out_json", |c| Ok(c.providers_json()?)) }
+    unsafe { route(client, out_json, |c| Ok(c.providers_json()?)) }
 }
 
 /// `POST /user/clear`: signs the current user out. Nothing is returned on success.
