@@ -443,7 +443,8 @@ def is_leaf(fields: list[Field]) -> bool:
 
 
 def leaf_value(f: Field) -> str:
-    """The read of the value of `f` at `v` in a leaf function."""
+    """The read of the value of `f` at `v` in a leaf function. A number field is read as a small
+    integer: any other number makes the function give up, and the table walk reads it."""
     reader = {
         "str": "str_leaf",
         "enum": "str_leaf",

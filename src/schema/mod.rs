@@ -6,8 +6,9 @@
 //! (`fast.rs`, with generated functions for the smallest models in `leaves.rs`); any other is
 //! read again by the full walk (`scan.rs`), which gives the verdict and builds the message and
 //! path. The rules follow the Python SDK 5.0.1 (strict scalars, open enums, RFC 3339
-//! date-times); the table they read is generated from its JSON Schemas into `tables.rs`. The verdicts are those of serde_json reading the text with a
-//! schema-driven visitor, which is kept as the test oracle in `reference.rs`.
+//! date-times); the table they read is generated from its JSON Schemas into `tables.rs`. The
+//! verdicts are those of serde_json reading the text with a schema-driven visitor, which is kept
+//! as the test oracle in `reference.rs`.
 
 mod datetime;
 #[cfg(test)]
