@@ -27,12 +27,21 @@ pub struct PiecesClient {
 /// # Safety
 /// `ptr` must be NULL or a live handle from `pieces_client_new`, not freed during `'a`.
 pub(crate) unsafe fn client_arg<'a>(ptr: *const PiecesClient) -> Result<&'a Client, FfiError> {
+    // SAFETY: as this function's.
+    let client = unsafe { routed_client_arg(ptr) }?;
+    client.check_process()?;
+    Ok(client)
+}
+
+/// [`client_arg`] without the process check, for [`route`]: every route of the core checks the
+/// process itself before anything else (`Client::call`), and that check is a system call.
+///
+/// # Safety
+/// As [`client_arg`].
+unsafe fn routed_client_arg<'a>(ptr: *const PiecesClient) -> Result<&'a Client, FfiError> {
     // SAFETY: the caller promises a live handle or NULL; `as_ref` handles NULL.
     match unsafe { ptr.as_ref() } {
-        Some(handle) => {
-            handle.inner.check_process()?;
-            Ok(&handle.inner)
-        }
+        Some(handle) => Ok(&handle.inner),
         None => Err(FfiError::new(
             super::status::PIECES_ERR_NULL_POINTER,
             "client is NULL",
@@ -52,8 +61,9 @@ unsafe fn route(
     call: impl FnOnce(&Client) -> Result<String, FfiError>,
 ) -> i32 {
     ffi_call(|| {
-        // SAFETY: `client` is NULL or a live handle (`# Safety` above); NULL is checked.
-        let client = unsafe { client_arg(client) }?;
+        // SAFETY: `client` is NULL or a live handle (`# Safety` above); NULL is checked. The
+        // process is checked by the route (`Client::call`), first.
+        let client = unsafe { routed_client_arg(client) }?;
         // SAFETY: `out_json` is NULL or writable (`# Safety` above); `out_arg` checks NULL.
         let out = unsafe { out_arg(out_json, "out_json") }?;
         out.write(give_document(with_bound_cancel(client, call)?));
