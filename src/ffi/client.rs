@@ -34,7 +34,8 @@ pub(crate) unsafe fn client_arg<'a>(ptr: *const PiecesClient) -> Result<&'a Clie
 }
 
 /// [`client_arg`] without the process check, for [`route`]: every route of the core checks the
-/// process itself before anything else (`Client::call`), and that check is a system call.
+/// process itself before anything else (`Client::call`), and that check is a system call, so a
+/// call that works makes it once. `route` checks again only when the call fails.
 ///
 /// # Safety
 /// As [`client_arg`].
@@ -61,13 +62,21 @@ unsafe fn route(
     call: impl FnOnce(&Client) -> Result<String, FfiError>,
 ) -> i32 {
     ffi_call(|| {
-        // SAFETY: `client` is NULL or a live handle (`# Safety` above); NULL is checked. The
-        // process is checked by the route (`Client::call`), first.
+        // SAFETY: `client` is NULL or a live handle (`# Safety` above); NULL is checked.
         let client = unsafe { routed_client_arg(client) }?;
-        // SAFETY: `out_json` is NULL or writable (`# Safety` above); `out_arg` checks NULL.
-        let out = unsafe { out_arg(out_json, "out_json") }?;
-        out.write(give_document(with_bound_cancel(client, call)?));
-        Ok(())
+        let result = (|| {
+            // SAFETY: `out_json` is NULL or writable (`# Safety` above); `out_arg` checks NULL.
+            let out = unsafe { out_arg(out_json, "out_json") }?;
+            out.write(give_document(with_bound_cancel(client, call)?));
+            Ok(())
+        })();
+        // The core's route checks the process before it does anything else, so a call that works
+        // has checked it once. A failure may come from an argument checked before that; in a
+        // child after fork() the header promises PIECES_ERR_WRONG_PROCESS whatever else is wrong.
+        result.map_err(|e| match client.check_process() {
+            Err(wrong_process) => wrong_process.into(),
+            Ok(()) => e,
+        })
     })
 }
 

@@ -124,6 +124,14 @@ static int in_child(PiecesClient *client, PiecesStream *pull, PiecesStream *call
     CHECK_WRONG_PROCESS(
         pieces_user_beta_status(client, "{\"user\":\"u\",\"beta\":\"b\",\"grant\":true}", &out));
     CHECK_WRONG_PROCESS(pieces_user_clear(client));
+    /* The process is what is wrong, whatever else is: a NULL output, a body that is not UTF-8, or
+     * malformed JSON still give PIECES_ERR_WRONG_PROCESS (the header's promise), not their own code. */
+    CHECK_WRONG_PROCESS(pieces_user_snapshot(client, NULL));
+    CHECK_WRONG_PROCESS(pieces_user_update(client, PROFILE("child"), NULL));
+    CHECK_WRONG_PROCESS(pieces_user_update(client, "{\"id\":\"\xff\"}", &out));
+    CHECK_WRONG_PROCESS(pieces_user_update(client, "{\"id\":", &out));
+    CHECK_WRONG_PROCESS(pieces_user_select(client, NULL, &out));
+    CHECK(out == NULL);
     CHECK_WRONG_PROCESS(pieces_user_stream_url(client, &out));
     CHECK(out == NULL);
     PiecesStream *started = NULL;
