@@ -33,9 +33,9 @@ pub(crate) unsafe fn client_arg<'a>(ptr: *const PiecesClient) -> Result<&'a Clie
     Ok(client)
 }
 
-/// [`client_arg`] without the process check, for [`route`]: every route of the core checks the
+/// [`client_arg`] without the process check, for the routes: every route of the core checks the
 /// process itself before anything else (`Client::call`), and that check is a system call, so a
-/// call that works makes it once. `route` checks again only when the call fails.
+/// call that works makes it once. [`route`] checks again only when the call fails.
 ///
 /// # Safety
 /// As [`client_arg`].
@@ -376,8 +376,9 @@ pub unsafe extern "C" fn pieces_user_providers(
 #[no_mangle]
 pub unsafe extern "C" fn pieces_user_clear(client: *const PiecesClient) -> i32 {
     ffi_call(|| {
-        // SAFETY: `client` is NULL or a live handle (`# Safety` above); NULL is checked.
-        let client = unsafe { client_arg(client) }?;
+        // SAFETY: `client` is NULL or a live handle (`# Safety` above); NULL is checked. The core
+        // checks the process first, and there is no other argument to fail before it.
+        let client = unsafe { routed_client_arg(client) }?;
         with_bound_cancel(client, |c| Ok(c.clear()?))
     })
 }
