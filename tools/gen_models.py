@@ -405,12 +405,15 @@ def emit_tables(models) -> str:
         out.append(f"pub(crate) const {const_name(top)}: u16 = {index[top]};")
     out.append("")
     out.append(f"pub(crate) static MODELS: [Model; {len(models)}] = [")
+    order = 0
     for name, fields in models.items():
         mask = sum(1 << i for i, f in enumerate(fields) if f.required)
         out.append("    Model {")
         out.append(f"        name: {rust_str(name)},")
         out.append(f"        required: {mask:#x},")
         out.append(f"        lookup: {lookup_name(name)},")
+        out.append(f"        order: {order},")
+        order += len(fields) + 1
         out.append("        fields: &[")
         for f in fields:
             out.append(
@@ -419,6 +422,17 @@ def emit_tables(models) -> str:
             )
         out.append("        ],")
         out.append("    },")
+    out.append("];")
+    out.append("")
+    out.append(
+        "/// The accept-only pass's first guess at each key (`fast::Order`): for each model, from"
+    )
+    out.append(
+        "/// `Model::order`, the field expected after the '{' and then after each field, in schema order."
+    )
+    out.append(f"pub(crate) static SCHEMA_ORDER: [u8; {order}] = [")
+    for fields in models.values():
+        out.append("    " + " ".join(f"{k}," for k in range(len(fields) + 1)))
     out.append("];")
     for name, fields in models.items():
         out.append("")

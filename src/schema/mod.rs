@@ -163,6 +163,9 @@ pub(crate) struct Model {
     pub required: u64,
     /// The index in `fields` of a key, given as its unescaped bytes.
     pub lookup: fn(&[u8]) -> Option<usize>,
+    /// Where this model's `fields.len() + 1` slots start in `tables::SCHEMA_ORDER` (and in the
+    /// accept-only pass's copy of it, `fast::Order`).
+    pub order: u16,
     /// Sorted by key.
     pub fields: &'static [Field],
 }

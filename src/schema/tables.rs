@@ -13,6 +13,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "Aesthetics",
         required: 0x5,
         lookup: keys_aesthetics,
+        order: 0,
         fields: &[
             Field::new("font", Ty::Obj(30), false),
             Field::new("schema", Ty::Obj(20), true),
@@ -23,6 +24,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "AllocationCloud",
         required: 0xd3,
         lookup: keys_allocation_cloud,
+        order: 4,
         fields: &[
             Field::new("id", Ty::Str, false),
             Field::new("project", Ty::Str, false),
@@ -39,6 +41,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "AllocationCloudStatus",
         required: 0x1,
         lookup: keys_allocation_cloud_status,
+        order: 14,
         fields: &[
             Field::new("cloud", Ty::Enum("AllocationStatusEnum"), false),
             Field::new("schema", Ty::Obj(20), true),
@@ -48,6 +51,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "AllocationCloudUrl",
         required: 0x6,
         lookup: keys_allocation_cloud_url,
+        order: 17,
         fields: &[
             Field::new("schema", Ty::Obj(20), true),
             Field::new("status", Ty::Enum("AllocationStatusEnum"), false),
@@ -58,6 +62,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "AllocationCloudUrls",
         required: 0x3,
         lookup: keys_allocation_cloud_urls,
+        order: 21,
         fields: &[
             Field::new("base", Ty::Obj(3), false),
             Field::new("id", Ty::Obj(3), false),
@@ -69,6 +74,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "AllowedCloudModelsInstanceConfiguration",
         required: 0x4,
         lookup: keys_allowed_cloud_models_instance_configuration,
+        order: 26,
         fields: &[
             Field::new("allowedModels", Ty::Obj(35), true),
             Field::new("defaultModels", Ty::Obj(33), true),
@@ -84,6 +90,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "AnonymousTemporalRange",
         required: 0x0,
         lookup: keys_anonymous_temporal_range,
+        order: 31,
         fields: &[
             Field::new("between", Ty::Bool, true),
             Field::new("continuous", Ty::Bool, true),
@@ -96,6 +103,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "Auth0Identity",
         required: 0x0,
         lookup: keys_auth0_identity,
+        order: 37,
         fields: &[
             Field::new("access_token", Ty::Str, true),
             Field::new("connection", Ty::Str, true),
@@ -109,6 +117,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "Auth0OpenAIUserMetadata",
         required: 0x0,
         lookup: keys_auth0_open_aiuser_metadata,
+        order: 44,
         fields: &[
             Field::new("api_key", Ty::Str, true),
             Field::new("api_key_name", Ty::Str, true),
@@ -120,6 +129,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "Auth0User",
         required: 0x0,
         lookup: keys_auth0_user,
+        order: 49,
         fields: &[
             Field::new("blocked_for", Ty::Array(&Ty::Str), true),
             Field::new("created_at", Ty::DateTime, true),
@@ -146,6 +156,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "Auth0UserAllocationMetadata",
         required: 0x3,
         lookup: keys_auth0_user_allocation_metadata,
+        order: 69,
         fields: &[
             Field::new("project", Ty::Str, false),
             Field::new("region", Ty::Str, false),
@@ -155,6 +166,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "Auth0UserBetaStatus",
         required: 0x0,
         lookup: keys_auth0_user_beta_status,
+        order: 72,
         fields: &[
             Field::new("schema", Ty::Obj(20), true),
             Field::new("vision", Ty::Obj(6), true),
@@ -164,6 +176,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "Auth0UserMetadata",
         required: 0x8,
         lookup: keys_auth0_user_metadata,
+        order: 75,
         fields: &[
             Field::new("allocation", Ty::Obj(10), true),
             Field::new("beta", Ty::Obj(6), true),
@@ -179,6 +192,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "BigQueryInstanceConfiguration",
         required: 0x1,
         lookup: keys_big_query_instance_configuration,
+        order: 84,
         fields: &[
             Field::new(
                 "enabled",
@@ -192,6 +206,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "CloudBackupCreationInstanceConfiguration",
         required: 0x1,
         lookup: keys_cloud_backup_creation_instance_configuration,
+        order: 87,
         fields: &[
             Field::new(
                 "enabled",
@@ -205,6 +220,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "ConnectToCloudInstanceConfiguration",
         required: 0x1,
         lookup: keys_connect_to_cloud_instance_configuration,
+        order: 90,
         fields: &[
             Field::new(
                 "enabled",
@@ -218,6 +234,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "DeleteCloudBackupInstanceConfiguration",
         required: 0x1,
         lookup: keys_delete_cloud_backup_instance_configuration,
+        order: 93,
         fields: &[
             Field::new(
                 "enabled",
@@ -231,6 +248,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "DeniedWorkstreamPatternEngineSourcesInstanceConfiguration",
         required: 0x2,
         lookup: keys_denied_workstream_pattern_engine_sources_instance_configuration,
+        order: 96,
         fields: &[
             Field::new("deniedSources", Ty::Obj(38), true),
             Field::new(
@@ -245,6 +263,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration",
         required: 0x2,
         lookup: keys_denied_workstream_pattern_engine_websites_instance_configuration,
+        order: 100,
         fields: &[
             Field::new("deniedWebsites", Ty::Obj(40), true),
             Field::new(
@@ -259,6 +278,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "DescopeUserMetadata",
         required: 0xc,
         lookup: keys_descope_user_metadata,
+        order: 104,
         fields: &[
             Field::new("allocation", Ty::Obj(10), true),
             Field::new("beta", Ty::Obj(6), true),
@@ -273,6 +293,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "EmbeddedModelSchema",
         required: 0x3,
         lookup: keys_embedded_model_schema,
+        order: 112,
         fields: &[
             Field::new("migration", Ty::Int, false),
             Field::new(
@@ -286,6 +307,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "ExternalProvider",
         required: 0x384,
         lookup: keys_external_provider,
+        order: 115,
         fields: &[
             Field::new("access_token", Ty::Str, true),
             Field::new("connection", Ty::Str, true),
@@ -303,6 +325,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "ExternalProviderProfileData",
         required: 0x0,
         lookup: keys_external_provider_profile_data,
+        order: 126,
         fields: &[
             Field::new("anchor", Ty::Str, true),
             Field::new("bio", Ty::Str, true),
@@ -348,6 +371,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "ExternalProviders",
         required: 0x1,
         lookup: keys_external_providers,
+        order: 165,
         fields: &[
             Field::new("iterable", Ty::Array(&Ty::Obj(21)), false),
             Field::new("schema", Ty::Obj(20), true),
@@ -357,6 +381,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "FlattenedEntities",
         required: 0x2,
         lookup: keys_flattened_entities,
+        order: 168,
         fields: &[
             Field::new("indices", Ty::IntMap, true),
             Field::new("iterable", Ty::Array(&Ty::Obj(48)), false),
@@ -368,6 +393,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "FlattenedEntity",
         required: 0x61b,
         lookup: keys_flattened_entity,
+        order: 173,
         fields: &[
             Field::new("configuration", Ty::Obj(32), false),
             Field::new("created", Ty::Obj(31), false),
@@ -387,6 +413,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "FlattenedSubscription",
         required: 0x1e735,
         lookup: keys_flattened_subscription,
+        order: 186,
         fields: &[
             Field::new("active", Ty::Bool, false),
             Field::new("cancelled", Ty::Obj(31), true),
@@ -411,6 +438,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "FlattenedSubscriptions",
         required: 0x2,
         lookup: keys_flattened_subscriptions,
+        order: 204,
         fields: &[
             Field::new("indices", Ty::IntMap, true),
             Field::new("iterable", Ty::Array(&Ty::Obj(49)), false),
@@ -422,6 +450,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "FlattenedUserProfile",
         required: 0x4,
         lookup: keys_flattened_user_profile,
+        order: 209,
         fields: &[
             Field::new("email", Ty::Str, true),
             Field::new("entities", Ty::Obj(24), true),
@@ -438,6 +467,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "FlattenedUsers",
         required: 0x2,
         lookup: keys_flattened_users,
+        order: 219,
         fields: &[
             Field::new("indices", Ty::IntMap, true),
             Field::new("iterable", Ty::Array(&Ty::Obj(50)), false),
@@ -449,6 +479,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "Font",
         required: 0x2,
         lookup: keys_font,
+        order: 224,
         fields: &[
             Field::new("schema", Ty::Obj(20), true),
             Field::new("size", Ty::Int, false),
@@ -458,6 +489,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "GroupedTimestamp",
         required: 0x4,
         lookup: keys_grouped_timestamp,
+        order: 227,
         fields: &[
             Field::new("readable", Ty::Str, true),
             Field::new("schema", Ty::Obj(20), true),
@@ -468,6 +500,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "InstanceConfiguration",
         required: 0x0,
         lookup: keys_instance_configuration,
+        order: 231,
         fields: &[
             Field::new("analytics", Ty::Obj(36), true),
             Field::new("externalCloud", Ty::Obj(41), true),
@@ -479,6 +512,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "InstanceConfigurationAllowedCloudModelsDefaultModels",
         required: 0x0,
         lookup: keys_instance_configuration_allowed_cloud_models_default_models,
+        order: 236,
         fields: &[
             Field::new("accurate", Ty::Obj(34), true),
             Field::new("fallbackAccurate", Ty::Obj(34), true),
@@ -491,6 +525,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "InstanceConfigurationAllowedModel",
         required: 0x80,
         lookup: keys_instance_configuration_allowed_model,
+        order: 242,
         fields: &[
             Field::new("custom", Ty::Bool, true),
             Field::new("foundation", Ty::Enum("ModelFoundationEnum"), true),
@@ -507,6 +542,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "InstanceConfigurationAllowedModels",
         required: 0x1,
         lookup: keys_instance_configuration_allowed_models,
+        order: 252,
         fields: &[
             Field::new("iterable", Ty::Array(&Ty::Obj(34)), false),
             Field::new("schema", Ty::Obj(20), true),
@@ -516,6 +552,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "InstanceConfigurationAnalytics",
         required: 0x0,
         lookup: keys_instance_configuration_analytics,
+        order: 255,
         fields: &[
             Field::new("bigQuery", Ty::Obj(13), true),
             Field::new("schema", Ty::Obj(20), true),
@@ -531,6 +568,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "InstanceConfigurationDeniedWorkstreamPatternEngineSource",
         required: 0x0,
         lookup: keys_instance_configuration_denied_workstream_pattern_engine_source,
+        order: 260,
         fields: &[
             Field::new("application", Ty::Str, true),
             Field::new("bundle_identifiers", Ty::Array(&Ty::Str), true),
@@ -541,6 +579,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "InstanceConfigurationDeniedWorkstreamPatternEngineSources",
         required: 0x1,
         lookup: keys_instance_configuration_denied_workstream_pattern_engine_sources,
+        order: 264,
         fields: &[
             Field::new("iterable", Ty::Array(&Ty::Obj(37)), false),
             Field::new("schema", Ty::Obj(20), true),
@@ -550,6 +589,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "InstanceConfigurationDeniedWorkstreamPatternEngineWebsite",
         required: 0x2,
         lookup: keys_instance_configuration_denied_workstream_pattern_engine_website,
+        order: 267,
         fields: &[
             Field::new("schema", Ty::Obj(20), true),
             Field::new("url", Ty::Str, false),
@@ -559,6 +599,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "InstanceConfigurationDeniedWorkstreamPatternEngineWebsites",
         required: 0x1,
         lookup: keys_instance_configuration_denied_workstream_pattern_engine_websites,
+        order: 270,
         fields: &[
             Field::new("iterable", Ty::Array(&Ty::Obj(39)), false),
             Field::new("schema", Ty::Obj(20), true),
@@ -568,6 +609,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "InstanceConfigurationExternalCloud",
         required: 0x0,
         lookup: keys_instance_configuration_external_cloud,
+        order: 273,
         fields: &[
             Field::new("cloudBackupCreation", Ty::Obj(14), true),
             Field::new("connectToCloud", Ty::Obj(15), true),
@@ -585,6 +627,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "InstanceConfigurationExternalProvider",
         required: 0x0,
         lookup: keys_instance_configuration_external_provider,
+        order: 284,
         fields: &[
             Field::new("allowedCloudModels", Ty::Obj(5), true),
             Field::new("deniedWorkstreamPatternEngineSources", Ty::Obj(17), true),
@@ -597,6 +640,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "ListCloudBackupsInstanceConfiguration",
         required: 0x1,
         lookup: keys_list_cloud_backups_instance_configuration,
+        order: 290,
         fields: &[
             Field::new(
                 "enabled",
@@ -610,6 +654,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "ListSpecificCloudBackupInstanceConfiguration",
         required: 0x1,
         lookup: keys_list_specific_cloud_backup_instance_configuration,
+        order: 293,
         fields: &[
             Field::new(
                 "enabled",
@@ -623,6 +668,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "ModelMaxTokens",
         required: 0x8,
         lookup: keys_model_max_tokens,
+        order: 296,
         fields: &[
             Field::new("input", Ty::Num, true),
             Field::new("output", Ty::Num, true),
@@ -634,6 +680,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "ProcessingInstanceConfiguration",
         required: 0x1,
         lookup: keys_processing_instance_configuration,
+        order: 301,
         fields: &[
             Field::new(
                 "enabled",
@@ -648,6 +695,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "ReconnectToCloudInstanceConfiguration",
         required: 0x1,
         lookup: keys_reconnect_to_cloud_instance_configuration,
+        order: 305,
         fields: &[
             Field::new(
                 "enabled",
@@ -661,6 +709,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "ReferencedEntity",
         required: 0x1,
         lookup: keys_referenced_entity,
+        order: 308,
         fields: &[
             Field::new("id", Ty::Str, false),
             Field::new("reference", Ty::Obj(25), true),
@@ -671,6 +720,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "ReferencedSubscription",
         required: 0x1,
         lookup: keys_referenced_subscription,
+        order: 312,
         fields: &[
             Field::new("id", Ty::Str, false),
             Field::new("reference", Ty::Obj(26), true),
@@ -681,6 +731,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "ReferencedUser",
         required: 0x1,
         lookup: keys_referenced_user,
+        order: 316,
         fields: &[
             Field::new("id", Ty::Str, false),
             Field::new("reference", Ty::Obj(28), true),
@@ -691,6 +742,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "RestoreCloudBackupInstanceConfiguration",
         required: 0x1,
         lookup: keys_restore_cloud_backup_instance_configuration,
+        order: 320,
         fields: &[
             Field::new(
                 "enabled",
@@ -704,6 +756,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "ReturnedUserProfile",
         required: 0x0,
         lookup: keys_returned_user_profile,
+        order: 323,
         fields: &[
             Field::new("schema", Ty::Obj(20), true),
             Field::new("user", Ty::Obj(60), true),
@@ -713,6 +766,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "Score",
         required: 0x3,
         lookup: keys_score,
+        order: 326,
         fields: &[
             Field::new("automatic", Ty::Int, false),
             Field::new("manual", Ty::Int, false),
@@ -728,6 +782,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "SegmentInstanceConfiguration",
         required: 0x1,
         lookup: keys_segment_instance_configuration,
+        order: 335,
         fields: &[
             Field::new(
                 "enabled",
@@ -741,6 +796,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration",
         required: 0x1,
         lookup: keys_send_internal_summary_reports_to_user_team_service_instance_configuration,
+        order: 338,
         fields: &[
             Field::new(
                 "enabled",
@@ -754,6 +810,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "ShareSnippetInstanceConfiguration",
         required: 0x1,
         lookup: keys_share_snippet_instance_configuration,
+        order: 341,
         fields: &[
             Field::new(
                 "enabled",
@@ -767,6 +824,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "Theme",
         required: 0x1,
         lookup: keys_theme,
+        order: 344,
         fields: &[
             Field::new("dark", Ty::Bool, false),
             Field::new("schema", Ty::Obj(20), true),
@@ -776,6 +834,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "UpdateAllocationCloudInstanceConfiguration",
         required: 0x1,
         lookup: keys_update_allocation_cloud_instance_configuration,
+        order: 347,
         fields: &[
             Field::new(
                 "enabled",
@@ -789,6 +848,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "UserBetaStatus",
         required: 0x8,
         lookup: keys_user_beta_status,
+        order: 350,
         fields: &[
             Field::new("auth0", Ty::Obj(11), true),
             Field::new("descope", Ty::Obj(11), true),
@@ -800,6 +860,7 @@ pub(crate) static MODELS: [Model; 61] = [
         name: "UserProfile",
         required: 0x101,
         lookup: keys_user_profile,
+        order: 355,
         fields: &[
             Field::new("aesthetics", Ty::Obj(0), false),
             Field::new("allocation", Ty::Obj(1), true),
@@ -820,6 +881,24 @@ pub(crate) static MODELS: [Model; 61] = [
             Field::new("vanityname", Ty::Str, true),
         ],
     },
+];
+
+/// The accept-only pass's first guess at each key (`fast::Order`): for each model, from
+/// `Model::order`, the field expected after the '{' and then after each field, in schema order.
+pub(crate) static SCHEMA_ORDER: [u8; 373] = [
+    0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 0, 1, 2, 3, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0,
+    1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+    13, 14, 15, 16, 17, 18, 19, 0, 1, 2, 0, 1, 2, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2, 0, 1, 2, 0,
+    1, 2, 0, 1, 2, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 0, 1, 2, 3, 4, 5, 6, 7,
+    8, 9, 10, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+    24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 0, 1, 2, 0, 1, 2, 3, 4, 0, 1, 2, 3,
+    4, 5, 6, 7, 8, 9, 10, 11, 12, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 0,
+    1, 2, 3, 4, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 0, 1, 2, 0, 1, 2, 3, 0, 1, 2, 3, 4, 0,
+    1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 0, 1, 2, 3, 4, 0, 1, 2, 3, 0, 1, 2, 0, 1,
+    2, 0, 1, 2, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0, 1, 2, 3, 4, 5, 0, 1, 2, 0, 1, 2, 0, 1, 2, 3,
+    4, 0, 1, 2, 3, 0, 1, 2, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 0, 1, 2, 0, 1, 2, 3, 4, 5,
+    6, 7, 8, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 5, 6, 7, 8,
+    9, 10, 11, 12, 13, 14, 15, 16, 17,
 ];
 
 fn keys_aesthetics(key: &[u8]) -> Option<usize> {
