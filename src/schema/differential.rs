@@ -382,6 +382,12 @@ fn escape_key(rng: &mut Rng, text: &[u8]) -> (Vec<u8>, &'static str) {
     (out, "key escaped")
 }
 
+/// The maximal `UserProfile` fixture, compact: every model, and the `schema` object about 200 times.
+fn maximal_profile() -> Vec<u8> {
+    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"));
+    compact(&std::fs::read(dir.join("UserProfile.max.json")).unwrap()).unwrap()
+}
+
 fn compact(text: &[u8]) -> Option<Vec<u8>> {
     let value: serde_json::Value = serde_json::from_slice(text).ok()?;
     serde_json::to_vec(&value).ok()
@@ -417,11 +423,7 @@ fn leaf_functions_read_every_schema_object_of_the_fixture() {
         .and_then(|i| u16::try_from(i).ok())
         .unwrap();
     let leaf = super::fast::leaf(index).expect("EmbeddedModelSchema is a leaf model");
-    let (_, _, text) = fixtures()
-        .into_iter()
-        .find(|(name, ..)| name == "UserProfile.max.json")
-        .unwrap();
-    let text = compact(&text).unwrap();
+    let text = maximal_profile();
     let starts: Vec<usize> = text
         .windows(10)
         .enumerate()
@@ -485,11 +487,8 @@ fn a_repeat_is_only_the_same_text_whole() {
 /// copy changed must still get the full walk's verdict.
 #[test]
 fn repeated_schema_objects_are_compared_and_a_changed_copy_is_read() {
-    let (_, kind, text) = fixtures()
-        .into_iter()
-        .find(|(name, ..)| name == "UserProfile.max.json")
-        .unwrap();
-    let text = compact(&text).unwrap();
+    let kind = DocumentKind::UserProfile;
+    let text = maximal_profile();
     // In schema order the first `schema` object is accepted by its leaf function; with its keys
     // reversed, by the object loop: either way the others are compared with it.
     let stamps: [&[u8]; 2] = [
@@ -649,11 +648,8 @@ fn documents_in_other_key_orders_get_the_same_verdicts() {
 /// not looked up. Before, every key out of schema order was looked up.
 #[test]
 fn keys_in_a_learnt_order_are_probed_not_looked_up() {
-    let (_, kind, text) = fixtures()
-        .into_iter()
-        .find(|(name, ..)| name == "UserProfile.max.json")
-        .unwrap();
-    let text = compact(&text).unwrap();
+    let kind = DocumentKind::UserProfile;
+    let text = maximal_profile();
     let keys = text.windows(2).filter(|w| w == b"\":").count();
     for order in [KeyOrder::Reversed, KeyOrder::Declared] {
         let doc = reordered(&text, order);
