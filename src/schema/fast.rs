@@ -416,7 +416,7 @@ fn probe_after_blank(
 /// Where the value of `field` starts if its key, in compact text, follows the separator at
 /// `pos` (see `leaf_key`).
 #[inline(always)]
-fn probe_member(b: &[u8], pos: usize, field: &Field) -> Option<usize> {
+pub(super) fn probe_member(b: &[u8], pos: usize, field: &Field) -> Option<usize> {
     probe_key(b, pos, &field.member, field.key)
 }
 

@@ -20,7 +20,7 @@
 //!   an `f64`, and at most 127 nested containers (serde_json's limit of 128).
 
 use super::datetime::is_date_time_bytes;
-use super::{mismatch, model, render_path, Field, Found, Model, Seg, Ty, Violation};
+use super::{fast, mismatch, model, render_path, Field, Found, Model, Seg, Ty, Violation};
 
 /// serde_json's nesting limit: the 128th container inside another is an error.
 const DEPTH_LIMIT: u32 = 128;
@@ -1002,28 +1002,11 @@ impl Walk<'_> {
         self.any_key(m)
     }
 
-    /// Where `"key":` ends if it starts at `pos`.
+    /// Where `"key":` ends if it starts at `pos`: the accept-only pass's probe, which reads from
+    /// the byte before the quote (a '{', ',' or white space, and not compared).
     #[inline(always)]
     fn probe_key(&self, field: &Field) -> Option<usize> {
-        let start = self.pos + 1;
-        let bytes = self.b.get(start..start + 16)?;
-        let head = u128::from_le_bytes(bytes.try_into().unwrap_or_default());
-        if (head ^ field.probe.head) & field.probe.mask != 0 {
-            return None;
-        }
-        let want = field.key.as_bytes();
-        let end = start + want.len();
-        // Keys of 15 bytes or more do not fit the probe with their '":'.
-        if want.len() >= 15
-            && !(self.b.get(end..end + 2) == Some(b"\":")
-                && same_bytes(
-                    &self.b[start + 16.min(want.len())..end],
-                    &want[16.min(want.len())..],
-                ))
-        {
-            return None;
-        }
-        Some(end + 2)
+        fast::probe_member(self.b, self.pos.checked_sub(1)?, field)
     }
 
     /// A key read in full and looked up, and the ':' after it.
