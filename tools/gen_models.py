@@ -411,7 +411,10 @@ def emit_tables(models) -> str:
         out.append("    Model {")
         out.append(f"        name: {rust_str(name)},")
         out.append(f"        required: {mask:#x},")
-        out.append(f"        lookup: {lookup_name(name)},")
+        seed, shift, slots = key_hash(name, [f.key for f in fields])
+        out.append(f"        seed: {seed:#x},")
+        out.append(f"        shift: {shift},")
+        out.append(f"        slots: &[{', '.join(str(i) for i in slots)}],")
         out.append(f"        order: {order},")
         order += len(fields) + 1
         out.append("        fields: &[")
@@ -434,15 +437,6 @@ def emit_tables(models) -> str:
     for fields in models.values():
         out.append("    " + " ".join(f"{k}," for k in range(len(fields) + 1)))
     out.append("];")
-    for name, fields in models.items():
-        out.append("")
-        out.append(f"fn {lookup_name(name)}(key: &[u8]) -> Option<usize> {{")
-        out.append("    match key {")
-        for i, f in enumerate(fields):
-            out.append(f"        b{rust_str(f.key)} => Some({i}),")
-        out.append("        _ => None,")
-        out.append("    }")
-        out.append("}")
     return "\n".join(out) + "\n"
 
 
@@ -521,9 +515,37 @@ def emit_leaves(models) -> str:
     return "\n".join(out) + "\n"
 
 
-def lookup_name(model: str) -> str:
-    """The key lookup of a model: a `match` on the raw key bytes (keys are ASCII)."""
-    return "keys_" + const_name(model).lower()
+# The key lookup (`Model::index_of`): a perfect hash per model, found here and checked on use.
+U64 = (1 << 64) - 1
+EMPTY_SLOT = 255
+
+
+def key_mix(key: bytes) -> int:
+    """`schema::key_mix`: the first 14 bytes of a key, as the accept pass reads them behind the
+    separator and the quote (two little-endian words), and its length."""
+    lanes = (bytes(2) + key[:14]).ljust(16, b"\0")
+    lo, hi = int.from_bytes(lanes[:8], "little"), int.from_bytes(lanes[8:], "little")
+    return lo ^ ((hi << 31 | hi >> 33) & U64) ^ len(key)
+
+
+def key_hash(model: str, keys: list[str]) -> tuple[int, int, list[int]]:
+    """A multiplier, a shift and a slot table that send each key of a model to its own slot:
+    slot = (key_mix * seed mod 2**64) >> shift, the slot holding the key's index. The table has
+    at least twice as many slots as keys, so a multiplier is found in a few hundred tries; the
+    search is deterministic, so the output is too."""
+    mixes = [key_mix(k.encode()) for k in keys]
+    if len(set(mixes)) != len(mixes):
+        sys.exit(f"gen_models: two keys of {model} share their key_mix; add a byte to it")
+    bits = max(1, (len(keys) - 1).bit_length() + 1)
+    seed = 0x9E37_79B9_7F4A_7C15
+    while True:
+        slots = [(m * seed & U64) >> (64 - bits) for m in mixes]
+        if len(set(slots)) == len(slots):
+            table = [EMPTY_SLOT] * (1 << bits)
+            for i, slot in enumerate(slots):
+                table[slot] = i
+            return seed, 64 - bits, table
+        seed = (seed * 6364136223846793005 + 1442695040888963407) & U64 | 1
 
 
 # ---------------------------------------------------------------- Swift

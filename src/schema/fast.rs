@@ -20,7 +20,7 @@ use super::scan::{
     checked_value_end, find_stop, same_bytes, skipped_value_end, small_integer, string_end,
 };
 use super::tables::{MODELS, SCHEMA_ORDER};
-use super::{leaves, model, Field, KeyProbe, Model, Ty};
+use super::{key_mix, leaves, model, words, Field, KeyProbe, Model, Ty};
 
 /// serde_json's nesting limit, as in `scan.rs`: the 128th container inside another is an error.
 const DEPTH_LIMIT: u32 = 128;
@@ -463,10 +463,59 @@ fn int_map(b: &[u8], pos: usize, depth: u32, seen: &mut Seen) -> End {
 fn any_key(b: &[u8], pos: usize, m: &Model) -> Option<(usize, usize)> {
     #[cfg(test)]
     LOOKUPS.with(|n| n.set(n.get() + 1));
+    // `pos` follows a '{', ',' or white space.
+    if let Some(chunk) = chunk16(b, pos - 1) {
+        if let Some((index, len)) = short_key(m, chunk) {
+            return Some((index.unwrap_or(m.fields.len()), colon(b, pos + len + 2)?));
+        }
+    }
+    // Keys of 14 bytes or more, escaped or not ASCII, or in the last 16 bytes of the text.
     let (end, raw) = key_text(b, pos)?;
-    let index = (m.lookup)(raw).unwrap_or(m.fields.len());
+    let index = m.index_of(raw).unwrap_or(m.fields.len());
     Some((index, colon(b, end)?))
 }
+
+/// A key of up to 13 bytes, plain ASCII, whose quote is at byte 1 of `chunk` (byte 0 is the
+/// separator or white space before it): its index in `fields`, if `m` has it, and its length.
+/// `Model::index_of` without reading the key twice: the closing quote is found, the key hashed
+/// and compared with the field's probe (`?"` and the key's first 14 bytes, in the field's cache
+/// line) in the same 16 bytes, where they lie.
+#[inline(always)]
+fn short_key(m: &Model, chunk: &[u8; 16]) -> Option<(Option<usize>, usize)> {
+    // The separator and the quote are not the key's end.
+    let stops = special16(chunk) & !0b11;
+    let end = stops.trailing_zeros() as usize;
+    if chunk[1] != b'"' || stops == 0 || chunk[end] != b'"' {
+        return None;
+    }
+    let len = end - 2;
+    let (lo, hi) = words(chunk);
+    let (lo_mask, hi_mask) = KEY_LANES[len];
+    let (lo, hi) = (lo & lo_mask, hi & hi_mask);
+    let Some(index) = m.slot(key_mix(lo, hi, len)) else {
+        return Some((None, len));
+    };
+    let probe = &m.fields[index].member;
+    let (want_lo, want_hi) = words(&probe.bytes);
+    let same = lo == want_lo & lo_mask && hi == want_hi & hi_mask;
+    Some((
+        (same && usize::from(probe.len) == len).then_some(index),
+        len,
+    ))
+}
+
+/// For a key of `len` bytes (up to 13) at byte 2 of 16, the masks of its bytes in the two words
+/// of the 16 (`words`).
+const KEY_LANES: [(u64, u64); 14] = {
+    let mut masks = [(0, 0); 14];
+    let mut len = 0;
+    while len < 14 {
+        let lanes = ((1u128 << (8 * len)) - 1) << 16;
+        masks[len] = (lanes as u64, (lanes >> 64) as u64);
+        len += 1;
+    }
+    masks
+};
 
 /// The text of the unescaped key whose quote is at `pos`, and where it ends.
 #[inline(always)]
@@ -862,6 +911,54 @@ mod tests {
                 c[k] ^= 0x20;
             }
         }
+    }
+
+    /// A key out of order is found by the hash where it lies (keys of up to 13 bytes, with 16
+    /// bytes to read) and by `Model::index_of` otherwise, and only if the model has it: every key
+    /// of the schema, one byte longer or shorter, or with one byte changed, in every model.
+    #[test]
+    fn keys_out_of_order_are_found_exactly() {
+        let keys = MODELS.iter().flat_map(|m| m.fields.iter().map(|f| f.key));
+        let mut candidates: Vec<String> = Vec::new();
+        for key in keys {
+            candidates.extend([
+                key.to_owned(),
+                format!("{key}x"),
+                key[..key.len() - 1].into(),
+            ]);
+            for i in 0..key.len() {
+                let mut changed = key.as_bytes().to_vec();
+                changed[i] ^= 0x20;
+                if let Ok(text) = String::from_utf8(changed) {
+                    if !text.contains(['"', '\\']) && !text.chars().any(|c| c.is_control()) {
+                        candidates.push(text);
+                    }
+                }
+            }
+        }
+        let mut hashed = 0;
+        for m in MODELS.iter() {
+            for key in &candidates {
+                let want = m.fields.iter().position(|f| f.key == key);
+                let value = key.len() + 4;
+                for rest in [":1,\"padding past sixteen bytes\":0}", ":1}"] {
+                    let text = member(b',', key, rest);
+                    let found =
+                        any_key(&text, 1, m).map(|(i, at)| (m.fields.get(i).map(|_| i), at));
+                    assert_eq!(
+                        found,
+                        Some((want, value)),
+                        "{}: {key:?} in {text:?}",
+                        m.name
+                    );
+                    hashed += usize::from(chunk16(&text, 0).is_some() && key.len() <= 13);
+                }
+            }
+        }
+        assert!(
+            hashed > 10_000,
+            "the in-place hash was tried {hashed} times"
+        );
     }
 
     /// Every field's in-order probe finds its key after a '{' or ',', with 16 bytes to read or

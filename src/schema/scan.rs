@@ -1013,9 +1013,9 @@ impl Walk<'_> {
     fn any_key(&mut self, m: &'static Model) -> Step<Key> {
         let span = self.string()?;
         let found = if span.escaped {
-            (m.lookup)(self.decoded(span).as_bytes())
+            m.index_of(self.decoded(span).as_bytes())
         } else {
-            (m.lookup)(&self.b[span.start..span.end])
+            m.index_of(&self.b[span.start..span.end])
         };
         if self.colon().is_err() {
             let key = match found {

@@ -12,7 +12,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Aesthetics",
         required: 0x5,
-        lookup: keys_aesthetics,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 61,
+        slots: &[1, 255, 255, 2, 255, 255, 0, 255],
         order: 0,
         fields: &[
             Field::new("font", Ty::Obj(30), false),
@@ -23,7 +25,12 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "AllocationCloud",
         required: 0xd3,
-        lookup: keys_allocation_cloud,
+        seed: 0x74761d19bb4cb649,
+        shift: 59,
+        slots: &[
+            255, 6, 2, 8, 5, 255, 255, 255, 255, 4, 255, 255, 3, 255, 255, 1, 255, 255, 255, 255,
+            255, 255, 255, 7, 255, 255, 255, 255, 0, 255, 255, 255,
+        ],
         order: 4,
         fields: &[
             Field::new("id", Ty::Str, false),
@@ -40,7 +47,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "AllocationCloudStatus",
         required: 0x1,
-        lookup: keys_allocation_cloud_status,
+        seed: 0x2ceaee21bf46bc01,
+        shift: 62,
+        slots: &[1, 255, 255, 0],
         order: 14,
         fields: &[
             Field::new("cloud", Ty::Enum("AllocationStatusEnum"), false),
@@ -50,7 +59,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "AllocationCloudUrl",
         required: 0x6,
-        lookup: keys_allocation_cloud_url,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 61,
+        slots: &[0, 255, 255, 255, 1, 255, 2, 255],
         order: 17,
         fields: &[
             Field::new("schema", Ty::Obj(20), true),
@@ -61,7 +72,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "AllocationCloudUrls",
         required: 0x3,
-        lookup: keys_allocation_cloud_urls,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 61,
+        slots: &[2, 255, 255, 3, 1, 255, 255, 0],
         order: 21,
         fields: &[
             Field::new("base", Ty::Obj(3), false),
@@ -73,7 +86,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "AllowedCloudModelsInstanceConfiguration",
         required: 0x4,
-        lookup: keys_allowed_cloud_models_instance_configuration,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 61,
+        slots: &[3, 255, 1, 2, 255, 255, 255, 0],
         order: 26,
         fields: &[
             Field::new("allowedModels", Ty::Obj(35), true),
@@ -89,7 +104,11 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "AnonymousTemporalRange",
         required: 0x0,
-        lookup: keys_anonymous_temporal_range,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 60,
+        slots: &[
+            3, 255, 255, 255, 0, 255, 255, 2, 255, 255, 255, 255, 255, 4, 255, 1,
+        ],
         order: 31,
         fields: &[
             Field::new("between", Ty::Bool, true),
@@ -102,7 +121,11 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Auth0Identity",
         required: 0x0,
-        lookup: keys_auth0_identity,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 60,
+        slots: &[
+            255, 2, 1, 255, 255, 5, 255, 255, 255, 255, 3, 255, 0, 255, 4, 255,
+        ],
         order: 37,
         fields: &[
             Field::new("access_token", Ty::Str, true),
@@ -116,7 +139,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Auth0OpenAIUserMetadata",
         required: 0x0,
-        lookup: keys_auth0_open_aiuser_metadata,
+        seed: 0x2ceaee21bf46bc01,
+        shift: 61,
+        slots: &[3, 255, 255, 255, 2, 255, 0, 1],
         order: 44,
         fields: &[
             Field::new("api_key", Ty::Str, true),
@@ -128,7 +153,14 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Auth0User",
         required: 0x0,
-        lookup: keys_auth0_user,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 58,
+        slots: &[
+            255, 11, 255, 255, 15, 255, 255, 255, 255, 255, 13, 0, 255, 255, 2, 255, 9, 255, 255,
+            255, 255, 255, 255, 16, 255, 255, 7, 17, 1, 18, 255, 14, 255, 255, 255, 255, 10, 255,
+            255, 255, 255, 12, 8, 255, 6, 255, 255, 255, 255, 255, 4, 255, 5, 255, 255, 255, 255,
+            255, 3, 255, 255, 255, 255, 255,
+        ],
         order: 49,
         fields: &[
             Field::new("blocked_for", Ty::Array(&Ty::Str), true),
@@ -155,7 +187,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Auth0UserAllocationMetadata",
         required: 0x3,
-        lookup: keys_auth0_user_allocation_metadata,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[255, 0, 1, 255],
         order: 69,
         fields: &[
             Field::new("project", Ty::Str, false),
@@ -165,7 +199,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Auth0UserBetaStatus",
         required: 0x0,
-        lookup: keys_auth0_user_beta_status,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[0, 1, 255, 255],
         order: 72,
         fields: &[
             Field::new("schema", Ty::Obj(20), true),
@@ -175,7 +211,11 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Auth0UserMetadata",
         required: 0x8,
-        lookup: keys_auth0_user_metadata,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 60,
+        slots: &[
+            5, 3, 1, 255, 255, 255, 2, 0, 255, 255, 255, 4, 7, 6, 255, 255,
+        ],
         order: 75,
         fields: &[
             Field::new("allocation", Ty::Obj(10), true),
@@ -191,7 +231,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "BigQueryInstanceConfiguration",
         required: 0x1,
-        lookup: keys_big_query_instance_configuration,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[1, 0, 255, 255],
         order: 84,
         fields: &[
             Field::new(
@@ -205,7 +247,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "CloudBackupCreationInstanceConfiguration",
         required: 0x1,
-        lookup: keys_cloud_backup_creation_instance_configuration,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[1, 0, 255, 255],
         order: 87,
         fields: &[
             Field::new(
@@ -219,7 +263,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ConnectToCloudInstanceConfiguration",
         required: 0x1,
-        lookup: keys_connect_to_cloud_instance_configuration,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[1, 0, 255, 255],
         order: 90,
         fields: &[
             Field::new(
@@ -233,7 +279,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "DeleteCloudBackupInstanceConfiguration",
         required: 0x1,
-        lookup: keys_delete_cloud_backup_instance_configuration,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[1, 0, 255, 255],
         order: 93,
         fields: &[
             Field::new(
@@ -247,7 +295,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "DeniedWorkstreamPatternEngineSourcesInstanceConfiguration",
         required: 0x2,
-        lookup: keys_denied_workstream_pattern_engine_sources_instance_configuration,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 61,
+        slots: &[2, 255, 255, 1, 255, 0, 255, 255],
         order: 96,
         fields: &[
             Field::new("deniedSources", Ty::Obj(38), true),
@@ -262,7 +312,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration",
         required: 0x2,
-        lookup: keys_denied_workstream_pattern_engine_websites_instance_configuration,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 61,
+        slots: &[2, 255, 255, 1, 255, 0, 255, 255],
         order: 100,
         fields: &[
             Field::new("deniedWebsites", Ty::Obj(40), true),
@@ -277,7 +329,11 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "DescopeUserMetadata",
         required: 0xc,
-        lookup: keys_descope_user_metadata,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 60,
+        slots: &[
+            5, 3, 1, 255, 255, 255, 255, 0, 2, 255, 255, 4, 6, 255, 255, 255,
+        ],
         order: 104,
         fields: &[
             Field::new("allocation", Ty::Obj(10), true),
@@ -292,7 +348,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "EmbeddedModelSchema",
         required: 0x3,
-        lookup: keys_embedded_model_schema,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[255, 0, 1, 255],
         order: 112,
         fields: &[
             Field::new("migration", Ty::Int, false),
@@ -306,7 +364,12 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ExternalProvider",
         required: 0x384,
-        lookup: keys_external_provider,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 59,
+        slots: &[
+            6, 5, 255, 3, 255, 1, 255, 255, 255, 255, 255, 9, 7, 255, 255, 255, 255, 255, 255, 8,
+            255, 4, 255, 255, 0, 255, 255, 255, 255, 255, 255, 2,
+        ],
         order: 115,
         fields: &[
             Field::new("access_token", Ty::Str, true),
@@ -324,7 +387,17 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ExternalProviderProfileData",
         required: 0x0,
-        lookup: keys_external_provider_profile_data,
+        seed: 0xfc6f52d946d3fcf1,
+        shift: 57,
+        slots: &[
+            255, 255, 255, 255, 16, 255, 255, 255, 255, 255, 255, 255, 27, 255, 255, 10, 255, 26,
+            21, 31, 255, 13, 0, 255, 255, 36, 255, 255, 33, 255, 6, 34, 255, 22, 255, 32, 8, 23,
+            255, 255, 255, 2, 255, 4, 5, 12, 255, 255, 255, 29, 255, 255, 255, 255, 28, 255, 255,
+            255, 37, 255, 255, 255, 255, 255, 1, 255, 255, 255, 14, 15, 3, 255, 255, 255, 255, 255,
+            255, 255, 255, 7, 255, 255, 255, 255, 18, 255, 255, 255, 255, 255, 24, 255, 255, 255,
+            255, 255, 255, 255, 255, 17, 255, 255, 255, 35, 9, 255, 255, 255, 255, 20, 255, 255,
+            19, 255, 255, 25, 255, 255, 255, 11, 255, 255, 30, 255, 255, 255, 255, 255,
+        ],
         order: 126,
         fields: &[
             Field::new("anchor", Ty::Str, true),
@@ -370,7 +443,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ExternalProviders",
         required: 0x1,
-        lookup: keys_external_providers,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[1, 255, 0, 255],
         order: 165,
         fields: &[
             Field::new("iterable", Ty::Array(&Ty::Obj(21)), false),
@@ -380,7 +455,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "FlattenedEntities",
         required: 0x2,
-        lookup: keys_flattened_entities,
+        seed: 0x2ceaee21bf46bc01,
+        shift: 61,
+        slots: &[2, 255, 1, 255, 3, 255, 0, 255],
         order: 168,
         fields: &[
             Field::new("indices", Ty::IntMap, true),
@@ -392,7 +469,12 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "FlattenedEntity",
         required: 0x61b,
-        lookup: keys_flattened_entity,
+        seed: 0x20f14e1870bc2141,
+        shift: 59,
+        slots: &[
+            8, 255, 255, 6, 10, 255, 255, 255, 255, 1, 5, 7, 2, 255, 255, 255, 11, 4, 255, 255, 0,
+            255, 255, 255, 255, 255, 3, 255, 255, 255, 255, 9,
+        ],
         order: 173,
         fields: &[
             Field::new("configuration", Ty::Obj(32), false),
@@ -412,7 +494,14 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "FlattenedSubscription",
         required: 0x1e735,
-        lookup: keys_flattened_subscription,
+        seed: 0x20f14e1870bc2141,
+        shift: 58,
+        slots: &[
+            255, 8, 0, 255, 255, 255, 10, 11, 255, 15, 255, 255, 255, 255, 255, 255, 255, 3, 2,
+            255, 9, 255, 255, 255, 255, 255, 255, 255, 16, 255, 255, 255, 6, 255, 255, 5, 255, 255,
+            255, 255, 255, 255, 255, 255, 13, 255, 255, 7, 255, 255, 255, 255, 255, 4, 14, 255,
+            255, 255, 255, 255, 255, 12, 255, 1,
+        ],
         order: 186,
         fields: &[
             Field::new("active", Ty::Bool, false),
@@ -437,7 +526,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "FlattenedSubscriptions",
         required: 0x2,
-        lookup: keys_flattened_subscriptions,
+        seed: 0x2ceaee21bf46bc01,
+        shift: 61,
+        slots: &[2, 255, 1, 255, 3, 255, 0, 255],
         order: 204,
         fields: &[
             Field::new("indices", Ty::IntMap, true),
@@ -449,7 +540,12 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "FlattenedUserProfile",
         required: 0x4,
-        lookup: keys_flattened_user_profile,
+        seed: 0xfe7e60ff3d1829d1,
+        shift: 59,
+        slots: &[
+            6, 255, 255, 7, 255, 4, 255, 255, 255, 255, 255, 255, 255, 255, 255, 2, 255, 8, 5, 0,
+            255, 255, 255, 255, 255, 255, 255, 255, 255, 3, 255, 1,
+        ],
         order: 209,
         fields: &[
             Field::new("email", Ty::Str, true),
@@ -466,7 +562,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "FlattenedUsers",
         required: 0x2,
-        lookup: keys_flattened_users,
+        seed: 0x2ceaee21bf46bc01,
+        shift: 61,
+        slots: &[2, 255, 1, 255, 3, 255, 0, 255],
         order: 219,
         fields: &[
             Field::new("indices", Ty::IntMap, true),
@@ -478,7 +576,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Font",
         required: 0x2,
-        lookup: keys_font,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[0, 1, 255, 255],
         order: 224,
         fields: &[
             Field::new("schema", Ty::Obj(20), true),
@@ -488,7 +588,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "GroupedTimestamp",
         required: 0x4,
-        lookup: keys_grouped_timestamp,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 61,
+        slots: &[1, 2, 0, 255, 255, 255, 255, 255],
         order: 227,
         fields: &[
             Field::new("readable", Ty::Str, true),
@@ -499,7 +601,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfiguration",
         required: 0x0,
-        lookup: keys_instance_configuration,
+        seed: 0x881fc588b6cec325,
+        shift: 61,
+        slots: &[255, 1, 255, 255, 2, 3, 255, 0],
         order: 231,
         fields: &[
             Field::new("analytics", Ty::Obj(36), true),
@@ -511,7 +615,11 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationAllowedCloudModelsDefaultModels",
         required: 0x0,
-        lookup: keys_instance_configuration_allowed_cloud_models_default_models,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 60,
+        slots: &[
+            4, 255, 255, 3, 255, 2, 255, 255, 255, 0, 1, 255, 255, 255, 255, 255,
+        ],
         order: 236,
         fields: &[
             Field::new("accurate", Ty::Obj(34), true),
@@ -524,7 +632,12 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationAllowedModel",
         required: 0x80,
-        lookup: keys_instance_configuration_allowed_model,
+        seed: 0xfe7e60ff3d1829d1,
+        shift: 59,
+        slots: &[
+            1, 255, 2, 4, 255, 255, 255, 255, 7, 255, 255, 255, 255, 255, 8, 255, 255, 255, 5, 255,
+            0, 255, 255, 255, 255, 255, 6, 255, 255, 3, 255, 255,
+        ],
         order: 242,
         fields: &[
             Field::new("custom", Ty::Bool, true),
@@ -541,7 +654,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationAllowedModels",
         required: 0x1,
-        lookup: keys_instance_configuration_allowed_models,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[1, 255, 0, 255],
         order: 252,
         fields: &[
             Field::new("iterable", Ty::Array(&Ty::Obj(34)), false),
@@ -551,7 +666,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationAnalytics",
         required: 0x0,
-        lookup: keys_instance_configuration_analytics,
+        seed: 0x176b6dc1ed4f3899,
+        shift: 61,
+        slots: &[0, 255, 255, 2, 1, 255, 3, 255],
         order: 255,
         fields: &[
             Field::new("bigQuery", Ty::Obj(13), true),
@@ -567,7 +684,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationDeniedWorkstreamPatternEngineSource",
         required: 0x0,
-        lookup: keys_instance_configuration_denied_workstream_pattern_engine_source,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 61,
+        slots: &[2, 0, 255, 255, 1, 255, 255, 255],
         order: 260,
         fields: &[
             Field::new("application", Ty::Str, true),
@@ -578,7 +697,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationDeniedWorkstreamPatternEngineSources",
         required: 0x1,
-        lookup: keys_instance_configuration_denied_workstream_pattern_engine_sources,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[1, 255, 0, 255],
         order: 264,
         fields: &[
             Field::new("iterable", Ty::Array(&Ty::Obj(37)), false),
@@ -588,7 +709,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationDeniedWorkstreamPatternEngineWebsite",
         required: 0x2,
-        lookup: keys_instance_configuration_denied_workstream_pattern_engine_website,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[0, 255, 255, 1],
         order: 267,
         fields: &[
             Field::new("schema", Ty::Obj(20), true),
@@ -598,7 +721,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationDeniedWorkstreamPatternEngineWebsites",
         required: 0x1,
-        lookup: keys_instance_configuration_denied_workstream_pattern_engine_websites,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[1, 255, 0, 255],
         order: 270,
         fields: &[
             Field::new("iterable", Ty::Array(&Ty::Obj(39)), false),
@@ -608,7 +733,12 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationExternalCloud",
         required: 0x0,
-        lookup: keys_instance_configuration_external_cloud,
+        seed: 0x954870e3140a8a0d,
+        shift: 59,
+        slots: &[
+            7, 1, 6, 255, 3, 255, 2, 8, 255, 255, 255, 255, 255, 0, 255, 255, 255, 9, 4, 255, 255,
+            255, 255, 255, 255, 255, 255, 255, 255, 5, 255, 255,
+        ],
         order: 273,
         fields: &[
             Field::new("cloudBackupCreation", Ty::Obj(14), true),
@@ -626,7 +756,11 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "InstanceConfigurationExternalProvider",
         required: 0x0,
-        lookup: keys_instance_configuration_external_provider,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 60,
+        slots: &[
+            4, 255, 255, 255, 255, 255, 255, 1, 3, 255, 255, 0, 255, 2, 255, 255,
+        ],
         order: 284,
         fields: &[
             Field::new("allowedCloudModels", Ty::Obj(5), true),
@@ -639,7 +773,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ListCloudBackupsInstanceConfiguration",
         required: 0x1,
-        lookup: keys_list_cloud_backups_instance_configuration,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[1, 0, 255, 255],
         order: 290,
         fields: &[
             Field::new(
@@ -653,7 +789,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ListSpecificCloudBackupInstanceConfiguration",
         required: 0x1,
-        lookup: keys_list_specific_cloud_backup_instance_configuration,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[1, 0, 255, 255],
         order: 293,
         fields: &[
             Field::new(
@@ -667,7 +805,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ModelMaxTokens",
         required: 0x8,
-        lookup: keys_model_max_tokens,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 61,
+        slots: &[2, 255, 255, 255, 255, 0, 1, 3],
         order: 296,
         fields: &[
             Field::new("input", Ty::Num, true),
@@ -679,7 +819,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ProcessingInstanceConfiguration",
         required: 0x1,
-        lookup: keys_processing_instance_configuration,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 61,
+        slots: &[2, 255, 255, 0, 1, 255, 255, 255],
         order: 301,
         fields: &[
             Field::new(
@@ -694,7 +836,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ReconnectToCloudInstanceConfiguration",
         required: 0x1,
-        lookup: keys_reconnect_to_cloud_instance_configuration,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[1, 0, 255, 255],
         order: 305,
         fields: &[
             Field::new(
@@ -708,7 +852,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ReferencedEntity",
         required: 0x1,
-        lookup: keys_referenced_entity,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 61,
+        slots: &[2, 255, 255, 255, 0, 255, 1, 255],
         order: 308,
         fields: &[
             Field::new("id", Ty::Str, false),
@@ -719,7 +865,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ReferencedSubscription",
         required: 0x1,
-        lookup: keys_referenced_subscription,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 61,
+        slots: &[2, 255, 255, 255, 0, 255, 1, 255],
         order: 312,
         fields: &[
             Field::new("id", Ty::Str, false),
@@ -730,7 +878,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ReferencedUser",
         required: 0x1,
-        lookup: keys_referenced_user,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 61,
+        slots: &[2, 255, 255, 255, 0, 255, 1, 255],
         order: 316,
         fields: &[
             Field::new("id", Ty::Str, false),
@@ -741,7 +891,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "RestoreCloudBackupInstanceConfiguration",
         required: 0x1,
-        lookup: keys_restore_cloud_backup_instance_configuration,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[1, 0, 255, 255],
         order: 320,
         fields: &[
             Field::new(
@@ -755,7 +907,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ReturnedUserProfile",
         required: 0x0,
-        lookup: keys_returned_user_profile,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[0, 255, 255, 1],
         order: 323,
         fields: &[
             Field::new("schema", Ty::Obj(20), true),
@@ -765,7 +919,11 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Score",
         required: 0x3,
-        lookup: keys_score,
+        seed: 0xaaf5661e58755b35,
+        shift: 60,
+        slots: &[
+            0, 255, 6, 7, 255, 255, 255, 255, 1, 3, 255, 255, 5, 2, 4, 255,
+        ],
         order: 326,
         fields: &[
             Field::new("automatic", Ty::Int, false),
@@ -781,7 +939,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "SegmentInstanceConfiguration",
         required: 0x1,
-        lookup: keys_segment_instance_configuration,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[1, 0, 255, 255],
         order: 335,
         fields: &[
             Field::new(
@@ -795,7 +955,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration",
         required: 0x1,
-        lookup: keys_send_internal_summary_reports_to_user_team_service_instance_configuration,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[1, 0, 255, 255],
         order: 338,
         fields: &[
             Field::new(
@@ -809,7 +971,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "ShareSnippetInstanceConfiguration",
         required: 0x1,
-        lookup: keys_share_snippet_instance_configuration,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[1, 0, 255, 255],
         order: 341,
         fields: &[
             Field::new(
@@ -823,7 +987,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "Theme",
         required: 0x1,
-        lookup: keys_theme,
+        seed: 0x2ceaee21bf46bc01,
+        shift: 62,
+        slots: &[1, 0, 255, 255],
         order: 344,
         fields: &[
             Field::new("dark", Ty::Bool, false),
@@ -833,7 +999,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "UpdateAllocationCloudInstanceConfiguration",
         required: 0x1,
-        lookup: keys_update_allocation_cloud_instance_configuration,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 62,
+        slots: &[1, 0, 255, 255],
         order: 347,
         fields: &[
             Field::new(
@@ -847,7 +1015,9 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "UserBetaStatus",
         required: 0x8,
-        lookup: keys_user_beta_status,
+        seed: 0x9e3779b97f4a7c15,
+        shift: 61,
+        slots: &[2, 0, 255, 255, 255, 255, 3, 1],
         order: 350,
         fields: &[
             Field::new("auth0", Ty::Obj(11), true),
@@ -859,7 +1029,14 @@ pub(crate) static MODELS: [Model; 61] = [
     Model {
         name: "UserProfile",
         required: 0x101,
-        lookup: keys_user_profile,
+        seed: 0xe323932090815445,
+        shift: 58,
+        slots: &[
+            255, 255, 15, 255, 255, 7, 255, 255, 4, 0, 255, 255, 255, 255, 16, 5, 255, 255, 255,
+            255, 255, 255, 255, 255, 255, 2, 255, 255, 255, 255, 255, 11, 255, 255, 255, 255, 255,
+            255, 255, 1, 255, 14, 9, 255, 6, 255, 255, 255, 12, 255, 10, 255, 13, 8, 255, 255, 3,
+            255, 255, 255, 255, 255, 255, 255,
+        ],
         order: 355,
         fields: &[
             Field::new("aesthetics", Ty::Obj(0), false),
@@ -900,695 +1077,3 @@ pub(crate) static SCHEMA_ORDER: [u8; 373] = [
     6, 7, 8, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 5, 6, 7, 8,
     9, 10, 11, 12, 13, 14, 15, 16, 17,
 ];
-
-fn keys_aesthetics(key: &[u8]) -> Option<usize> {
-    match key {
-        b"font" => Some(0),
-        b"schema" => Some(1),
-        b"theme" => Some(2),
-        _ => None,
-    }
-}
-
-fn keys_allocation_cloud(key: &[u8]) -> Option<usize> {
-    match key {
-        b"id" => Some(0),
-        b"project" => Some(1),
-        b"region" => Some(2),
-        b"schema" => Some(3),
-        b"status" => Some(4),
-        b"updated" => Some(5),
-        b"urls" => Some(6),
-        b"user" => Some(7),
-        b"version" => Some(8),
-        _ => None,
-    }
-}
-
-fn keys_allocation_cloud_status(key: &[u8]) -> Option<usize> {
-    match key {
-        b"cloud" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_allocation_cloud_url(key: &[u8]) -> Option<usize> {
-    match key {
-        b"schema" => Some(0),
-        b"status" => Some(1),
-        b"url" => Some(2),
-        _ => None,
-    }
-}
-
-fn keys_allocation_cloud_urls(key: &[u8]) -> Option<usize> {
-    match key {
-        b"base" => Some(0),
-        b"id" => Some(1),
-        b"schema" => Some(2),
-        b"vanity" => Some(3),
-        _ => None,
-    }
-}
-
-fn keys_allowed_cloud_models_instance_configuration(key: &[u8]) -> Option<usize> {
-    match key {
-        b"allowedModels" => Some(0),
-        b"defaultModels" => Some(1),
-        b"enabled" => Some(2),
-        b"schema" => Some(3),
-        _ => None,
-    }
-}
-
-fn keys_anonymous_temporal_range(key: &[u8]) -> Option<usize> {
-    match key {
-        b"between" => Some(0),
-        b"continuous" => Some(1),
-        b"from" => Some(2),
-        b"schema" => Some(3),
-        b"to" => Some(4),
-        _ => None,
-    }
-}
-
-fn keys_auth0_identity(key: &[u8]) -> Option<usize> {
-    match key {
-        b"access_token" => Some(0),
-        b"connection" => Some(1),
-        b"expires_in" => Some(2),
-        b"isSocial" => Some(3),
-        b"provider" => Some(4),
-        b"user_id" => Some(5),
-        _ => None,
-    }
-}
-
-fn keys_auth0_open_aiuser_metadata(key: &[u8]) -> Option<usize> {
-    match key {
-        b"api_key" => Some(0),
-        b"api_key_name" => Some(1),
-        b"organization_key" => Some(2),
-        b"schema" => Some(3),
-        _ => None,
-    }
-}
-
-fn keys_auth0_user(key: &[u8]) -> Option<usize> {
-    match key {
-        b"blocked_for" => Some(0),
-        b"created_at" => Some(1),
-        b"email" => Some(2),
-        b"email_verified" => Some(3),
-        b"family_name" => Some(4),
-        b"given_name" => Some(5),
-        b"guardian_authenticators" => Some(6),
-        b"identities" => Some(7),
-        b"last_ip" => Some(8),
-        b"last_login" => Some(9),
-        b"locale" => Some(10),
-        b"logins_count" => Some(11),
-        b"name" => Some(12),
-        b"nickname" => Some(13),
-        b"picture" => Some(14),
-        b"updated_at" => Some(15),
-        b"user_id" => Some(16),
-        b"user_metadata" => Some(17),
-        b"username" => Some(18),
-        _ => None,
-    }
-}
-
-fn keys_auth0_user_allocation_metadata(key: &[u8]) -> Option<usize> {
-    match key {
-        b"project" => Some(0),
-        b"region" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_auth0_user_beta_status(key: &[u8]) -> Option<usize> {
-    match key {
-        b"schema" => Some(0),
-        b"vision" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_auth0_user_metadata(key: &[u8]) -> Option<usize> {
-    match key {
-        b"allocation" => Some(0),
-        b"beta" => Some(1),
-        b"cloud_key" => Some(2),
-        b"global_id" => Some(3),
-        b"open_AI" => Some(4),
-        b"schema" => Some(5),
-        b"stripe_customer_id" => Some(6),
-        b"vanityname" => Some(7),
-        _ => None,
-    }
-}
-
-fn keys_big_query_instance_configuration(key: &[u8]) -> Option<usize> {
-    match key {
-        b"enabled" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_cloud_backup_creation_instance_configuration(key: &[u8]) -> Option<usize> {
-    match key {
-        b"enabled" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_connect_to_cloud_instance_configuration(key: &[u8]) -> Option<usize> {
-    match key {
-        b"enabled" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_delete_cloud_backup_instance_configuration(key: &[u8]) -> Option<usize> {
-    match key {
-        b"enabled" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_denied_workstream_pattern_engine_sources_instance_configuration(
-    key: &[u8],
-) -> Option<usize> {
-    match key {
-        b"deniedSources" => Some(0),
-        b"enabled" => Some(1),
-        b"schema" => Some(2),
-        _ => None,
-    }
-}
-
-fn keys_denied_workstream_pattern_engine_websites_instance_configuration(
-    key: &[u8],
-) -> Option<usize> {
-    match key {
-        b"deniedWebsites" => Some(0),
-        b"enabled" => Some(1),
-        b"schema" => Some(2),
-        _ => None,
-    }
-}
-
-fn keys_descope_user_metadata(key: &[u8]) -> Option<usize> {
-    match key {
-        b"allocation" => Some(0),
-        b"beta" => Some(1),
-        b"descope_id" => Some(2),
-        b"global_id" => Some(3),
-        b"open_AI" => Some(4),
-        b"schema" => Some(5),
-        b"vanityname" => Some(6),
-        _ => None,
-    }
-}
-
-fn keys_embedded_model_schema(key: &[u8]) -> Option<usize> {
-    match key {
-        b"migration" => Some(0),
-        b"semantic" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_external_provider(key: &[u8]) -> Option<usize> {
-    match key {
-        b"access_token" => Some(0),
-        b"connection" => Some(1),
-        b"created" => Some(2),
-        b"expires_in" => Some(3),
-        b"isSocial" => Some(4),
-        b"profileData" => Some(5),
-        b"schema" => Some(6),
-        b"type" => Some(7),
-        b"updated" => Some(8),
-        b"user_id" => Some(9),
-        _ => None,
-    }
-}
-
-fn keys_external_provider_profile_data(key: &[u8]) -> Option<usize> {
-    match key {
-        b"anchor" => Some(0),
-        b"bio" => Some(1),
-        b"blog" => Some(2),
-        b"collaborators" => Some(3),
-        b"company" => Some(4),
-        b"created_at" => Some(5),
-        b"disk_usage" => Some(6),
-        b"email" => Some(7),
-        b"email_verified" => Some(8),
-        b"events_url" => Some(9),
-        b"followers" => Some(10),
-        b"followers_url" => Some(11),
-        b"following" => Some(12),
-        b"following_url" => Some(13),
-        b"gists_url" => Some(14),
-        b"gravatar_id" => Some(15),
-        b"hireable" => Some(16),
-        b"html_url" => Some(17),
-        b"name" => Some(18),
-        b"nickname" => Some(19),
-        b"node_id" => Some(20),
-        b"organizations_url" => Some(21),
-        b"owned_private_repos" => Some(22),
-        b"picture" => Some(23),
-        b"private_gists" => Some(24),
-        b"public_gists" => Some(25),
-        b"public_repos" => Some(26),
-        b"received_events_url" => Some(27),
-        b"repos_url" => Some(28),
-        b"site_admin" => Some(29),
-        b"starred_url" => Some(30),
-        b"subscriptions_url" => Some(31),
-        b"total_private_repos" => Some(32),
-        b"twitter_username" => Some(33),
-        b"two_factor_authentication" => Some(34),
-        b"type" => Some(35),
-        b"updated_at" => Some(36),
-        b"url" => Some(37),
-        _ => None,
-    }
-}
-
-fn keys_external_providers(key: &[u8]) -> Option<usize> {
-    match key {
-        b"iterable" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_flattened_entities(key: &[u8]) -> Option<usize> {
-    match key {
-        b"indices" => Some(0),
-        b"iterable" => Some(1),
-        b"schema" => Some(2),
-        b"score" => Some(3),
-        _ => None,
-    }
-}
-
-fn keys_flattened_entity(key: &[u8]) -> Option<usize> {
-    match key {
-        b"configuration" => Some(0),
-        b"created" => Some(1),
-        b"deleted" => Some(2),
-        b"id" => Some(3),
-        b"name" => Some(4),
-        b"org_identifier" => Some(5),
-        b"schema" => Some(6),
-        b"subscriptions" => Some(7),
-        b"team_identifier" => Some(8),
-        b"type" => Some(9),
-        b"updated" => Some(10),
-        b"users" => Some(11),
-        _ => None,
-    }
-}
-
-fn keys_flattened_subscription(key: &[u8]) -> Option<usize> {
-    match key {
-        b"active" => Some(0),
-        b"cancelled" => Some(1),
-        b"created" => Some(2),
-        b"entities" => Some(3),
-        b"id" => Some(4),
-        b"name" => Some(5),
-        b"next_billing_date" => Some(6),
-        b"paused" => Some(7),
-        b"price_id" => Some(8),
-        b"product_id" => Some(9),
-        b"quantity" => Some(10),
-        b"schema" => Some(11),
-        b"score" => Some(12),
-        b"subscription_id" => Some(13),
-        b"term" => Some(14),
-        b"updated" => Some(15),
-        b"user" => Some(16),
-        _ => None,
-    }
-}
-
-fn keys_flattened_subscriptions(key: &[u8]) -> Option<usize> {
-    match key {
-        b"indices" => Some(0),
-        b"iterable" => Some(1),
-        b"schema" => Some(2),
-        b"score" => Some(3),
-        _ => None,
-    }
-}
-
-fn keys_flattened_user_profile(key: &[u8]) -> Option<usize> {
-    match key {
-        b"email" => Some(0),
-        b"entities" => Some(1),
-        b"id" => Some(2),
-        b"name" => Some(3),
-        b"picture" => Some(4),
-        b"schema" => Some(5),
-        b"subscriptions" => Some(6),
-        b"username" => Some(7),
-        b"vanityname" => Some(8),
-        _ => None,
-    }
-}
-
-fn keys_flattened_users(key: &[u8]) -> Option<usize> {
-    match key {
-        b"indices" => Some(0),
-        b"iterable" => Some(1),
-        b"schema" => Some(2),
-        b"score" => Some(3),
-        _ => None,
-    }
-}
-
-fn keys_font(key: &[u8]) -> Option<usize> {
-    match key {
-        b"schema" => Some(0),
-        b"size" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_grouped_timestamp(key: &[u8]) -> Option<usize> {
-    match key {
-        b"readable" => Some(0),
-        b"schema" => Some(1),
-        b"value" => Some(2),
-        _ => None,
-    }
-}
-
-fn keys_instance_configuration(key: &[u8]) -> Option<usize> {
-    match key {
-        b"analytics" => Some(0),
-        b"externalCloud" => Some(1),
-        b"externalProvider" => Some(2),
-        b"schema" => Some(3),
-        _ => None,
-    }
-}
-
-fn keys_instance_configuration_allowed_cloud_models_default_models(key: &[u8]) -> Option<usize> {
-    match key {
-        b"accurate" => Some(0),
-        b"fallbackAccurate" => Some(1),
-        b"fallbackFast" => Some(2),
-        b"fast" => Some(3),
-        b"schema" => Some(4),
-        _ => None,
-    }
-}
-
-fn keys_instance_configuration_allowed_model(key: &[u8]) -> Option<usize> {
-    match key {
-        b"custom" => Some(0),
-        b"foundation" => Some(1),
-        b"maxTokens" => Some(2),
-        b"name" => Some(3),
-        b"provider" => Some(4),
-        b"schema" => Some(5),
-        b"type" => Some(6),
-        b"unique" => Some(7),
-        b"version" => Some(8),
-        _ => None,
-    }
-}
-
-fn keys_instance_configuration_allowed_models(key: &[u8]) -> Option<usize> {
-    match key {
-        b"iterable" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_instance_configuration_analytics(key: &[u8]) -> Option<usize> {
-    match key {
-        b"bigQuery" => Some(0),
-        b"schema" => Some(1),
-        b"segment" => Some(2),
-        b"sendInternalSummaryReportsToUserTeamService" => Some(3),
-        _ => None,
-    }
-}
-
-fn keys_instance_configuration_denied_workstream_pattern_engine_source(
-    key: &[u8],
-) -> Option<usize> {
-    match key {
-        b"application" => Some(0),
-        b"bundle_identifiers" => Some(1),
-        b"schema" => Some(2),
-        _ => None,
-    }
-}
-
-fn keys_instance_configuration_denied_workstream_pattern_engine_sources(
-    key: &[u8],
-) -> Option<usize> {
-    match key {
-        b"iterable" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_instance_configuration_denied_workstream_pattern_engine_website(
-    key: &[u8],
-) -> Option<usize> {
-    match key {
-        b"schema" => Some(0),
-        b"url" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_instance_configuration_denied_workstream_pattern_engine_websites(
-    key: &[u8],
-) -> Option<usize> {
-    match key {
-        b"iterable" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_instance_configuration_external_cloud(key: &[u8]) -> Option<usize> {
-    match key {
-        b"cloudBackupCreation" => Some(0),
-        b"connectToCloud" => Some(1),
-        b"deleteCloudBackup" => Some(2),
-        b"listCloudBackups" => Some(3),
-        b"listSpecificCloudBackup" => Some(4),
-        b"reconnectToCloud" => Some(5),
-        b"restoreCloudBackup" => Some(6),
-        b"schema" => Some(7),
-        b"shareSnippet" => Some(8),
-        b"updateAllocationCloud" => Some(9),
-        _ => None,
-    }
-}
-
-fn keys_instance_configuration_external_provider(key: &[u8]) -> Option<usize> {
-    match key {
-        b"allowedCloudModels" => Some(0),
-        b"deniedWorkstreamPatternEngineSources" => Some(1),
-        b"deniedWorkstreamPatternEngineWebsites" => Some(2),
-        b"processing" => Some(3),
-        b"schema" => Some(4),
-        _ => None,
-    }
-}
-
-fn keys_list_cloud_backups_instance_configuration(key: &[u8]) -> Option<usize> {
-    match key {
-        b"enabled" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_list_specific_cloud_backup_instance_configuration(key: &[u8]) -> Option<usize> {
-    match key {
-        b"enabled" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_model_max_tokens(key: &[u8]) -> Option<usize> {
-    match key {
-        b"input" => Some(0),
-        b"output" => Some(1),
-        b"schema" => Some(2),
-        b"total" => Some(3),
-        _ => None,
-    }
-}
-
-fn keys_processing_instance_configuration(key: &[u8]) -> Option<usize> {
-    match key {
-        b"enabled" => Some(0),
-        b"processing" => Some(1),
-        b"schema" => Some(2),
-        _ => None,
-    }
-}
-
-fn keys_reconnect_to_cloud_instance_configuration(key: &[u8]) -> Option<usize> {
-    match key {
-        b"enabled" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_referenced_entity(key: &[u8]) -> Option<usize> {
-    match key {
-        b"id" => Some(0),
-        b"reference" => Some(1),
-        b"schema" => Some(2),
-        _ => None,
-    }
-}
-
-fn keys_referenced_subscription(key: &[u8]) -> Option<usize> {
-    match key {
-        b"id" => Some(0),
-        b"reference" => Some(1),
-        b"schema" => Some(2),
-        _ => None,
-    }
-}
-
-fn keys_referenced_user(key: &[u8]) -> Option<usize> {
-    match key {
-        b"id" => Some(0),
-        b"reference" => Some(1),
-        b"schema" => Some(2),
-        _ => None,
-    }
-}
-
-fn keys_restore_cloud_backup_instance_configuration(key: &[u8]) -> Option<usize> {
-    match key {
-        b"enabled" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_returned_user_profile(key: &[u8]) -> Option<usize> {
-    match key {
-        b"schema" => Some(0),
-        b"user" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_score(key: &[u8]) -> Option<usize> {
-    match key {
-        b"automatic" => Some(0),
-        b"manual" => Some(1),
-        b"priority" => Some(2),
-        b"reference" => Some(3),
-        b"reuse" => Some(4),
-        b"schema" => Some(5),
-        b"searched" => Some(6),
-        b"update" => Some(7),
-        _ => None,
-    }
-}
-
-fn keys_segment_instance_configuration(key: &[u8]) -> Option<usize> {
-    match key {
-        b"enabled" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_send_internal_summary_reports_to_user_team_service_instance_configuration(
-    key: &[u8],
-) -> Option<usize> {
-    match key {
-        b"enabled" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_share_snippet_instance_configuration(key: &[u8]) -> Option<usize> {
-    match key {
-        b"enabled" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_theme(key: &[u8]) -> Option<usize> {
-    match key {
-        b"dark" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_update_allocation_cloud_instance_configuration(key: &[u8]) -> Option<usize> {
-    match key {
-        b"enabled" => Some(0),
-        b"schema" => Some(1),
-        _ => None,
-    }
-}
-
-fn keys_user_beta_status(key: &[u8]) -> Option<usize> {
-    match key {
-        b"auth0" => Some(0),
-        b"descope" => Some(1),
-        b"schema" => Some(2),
-        b"user" => Some(3),
-        _ => None,
-    }
-}
-
-fn keys_user_profile(key: &[u8]) -> Option<usize> {
-    match key {
-        b"aesthetics" => Some(0),
-        b"allocation" => Some(1),
-        b"apiKeys" => Some(2),
-        b"auth0" => Some(3),
-        b"created" => Some(4),
-        b"descope" => Some(5),
-        b"email" => Some(6),
-        b"entities" => Some(7),
-        b"id" => Some(8),
-        b"name" => Some(9),
-        b"picture" => Some(10),
-        b"providers" => Some(11),
-        b"schema" => Some(12),
-        b"subscriptions" => Some(13),
-        b"updated" => Some(14),
-        b"username" => Some(15),
-        b"vanityname" => Some(16),
-        _ => None,
-    }
-}
