@@ -657,9 +657,10 @@ fn keys_in_a_learnt_order_are_probed_not_looked_up() {
         assert!(super::fast::accepts(kind.root(), &doc));
         let looked_up = super::fast::LOOKUPS.with(|n| n.get()) - before;
         // The maximal fixture holds every model, many of them once: those keys are looked up
-        // (457 of 1363 reversed, 402 in the declared order; 952 and 810 without `Order`).
+        // (399 of 1363 reversed, 363 in the declared order, counting the keys the learnt loop
+        // finds by their hash in line; 1017 reversed without `Order`).
         assert!(
-            looked_up * 2 < keys,
+            looked_up * 3 < keys,
             "{order:?}: {looked_up} of {keys} keys looked up"
         );
     }

@@ -268,16 +268,68 @@ fn enter(depth: u32) -> Option<u32> {
 #[inline(never)]
 fn object<const LEARNT: bool>(
     b: &[u8],
-    mut pos: usize,
+    pos: usize,
     m: &'static Model,
     depth: u32,
     seen: &mut Seen,
 ) -> End {
     let depth = enter(depth)?;
-    let mut members = Members { seen: 0, next: 0 };
-    // Learnt order: the slot in `Order` of the last known key read, `Model::order + i + 1`
-    // after `fields[i]`.
-    let mut slot = usize::from(m.order);
+    let members = Members { seen: 0, next: 0 };
+    if LEARNT {
+        return learnt_members(b, pos, m, members, usize::from(m.order), depth, seen);
+    }
+    object_members::<false>(b, pos, m, members, usize::from(m.order), depth, seen)
+}
+
+/// The loop of the learnt order (`object::<true>`), also for the rest of an object whose keys
+/// have just come out of schema order (`rest_in_learnt_order`): one copy of it.
+#[inline(never)]
+fn learnt_members(
+    b: &[u8],
+    pos: usize,
+    m: &'static Model,
+    members: Members,
+    slot: usize,
+    depth: u32,
+    seen: &mut Seen,
+) -> End {
+    object_members::<true>(b, pos, m, members, slot, depth, seen)
+}
+
+/// The rest of an object whose member ending at `end`, `fields[index]`, came before the key
+/// expected in schema order: read in learnt order, so that its keys are found in line by their
+/// hash, and the order they come in is learnt for the model's next objects, from the first one on.
+#[inline(never)]
+fn rest_in_learnt_order(
+    b: &[u8],
+    end: usize,
+    m: &'static Model,
+    members: Members,
+    index: usize,
+    depth: u32,
+    seen: &mut Seen,
+) -> End {
+    // The schema-order loop does not keep `slot`, which it does not need.
+    let slot = usize::from(m.order) + index + 1;
+    match after_member(b, end)? {
+        (pos, true) => learnt_members(b, pos, m, members, slot, depth, seen),
+        (pos, false) => (m.required & !members.seen == 0).then_some(pos + 1),
+    }
+}
+
+/// The members of an object from the '{' or ',' at `pos` on, `members` read so far.
+/// `slot` (learnt order) is the slot in `Order` of the last known key read,
+/// `Model::order + i + 1` after `fields[i]`, or `Model::order` after the '{'.
+#[inline(always)]
+fn object_members<const LEARNT: bool>(
+    b: &[u8],
+    mut pos: usize,
+    m: &'static Model,
+    mut members: Members,
+    mut slot: usize,
+    depth: u32,
+    seen: &mut Seen,
+) -> End {
     loop {
         // `pos` is at the '{' or ',' before a member. The key expected next, in compact text, is
         // found with one 16-byte comparison. In schema order it cannot have been read, since
@@ -296,15 +348,28 @@ fn object<const LEARNT: bool>(
                 }
                 value(b, after, &field.ty, field.nullable, depth, seen)?
             }
-            _ => {
-                let (end, now, index) = other_member(b, pos, m, members, depth, seen)?;
-                if LEARNT && index < m.fields.len() {
+            _ => match hashed_member::<LEARNT>(b, pos, m, members.seen) {
+                // Learnt order: a known key in another place, in compact text, found in line.
+                Some((index, after)) => {
                     seen.order.learn(slot, index);
                     slot = usize::from(m.order) + index + 1;
+                    members.seen |= 1 << index;
+                    let field = &m.fields[index];
+                    value(b, after, &field.ty, field.nullable, depth, seen)?
                 }
-                members = now;
-                end
-            }
+                None => {
+                    let expected = members.next;
+                    let (end, now, index) = other_member(b, pos, m, members, depth, seen)?;
+                    members = now;
+                    if LEARNT && index < m.fields.len() {
+                        seen.order.learn(slot, index);
+                        slot = usize::from(m.order) + index + 1;
+                    } else if !LEARNT && index < expected {
+                        return rest_in_learnt_order(b, end, m, members, index, depth, seen);
+                    }
+                    end
+                }
+            },
         };
         let more;
         (pos, more) = after_member(b, pos)?;
@@ -313,6 +378,29 @@ fn object<const LEARNT: bool>(
         }
     }
     (m.required & !members.seen == 0).then_some(pos + 1)
+}
+
+/// In learnt order (`LEARNT`), the index of a known key not read yet that follows the separator
+/// at `pos` in compact text, and where its value starts: the learnt loop reads it in line, where a
+/// call to `other_member` and back cost about 100 instructions. `None` leaves the key to
+/// `other_member`, and always does in schema order, whose loop keeps its registers for the hot path.
+#[inline(always)]
+fn hashed_member<const LEARNT: bool>(
+    b: &[u8],
+    pos: usize,
+    m: &Model,
+    read: u64,
+) -> Option<(usize, usize)> {
+    if !LEARNT {
+        return None;
+    }
+    #[cfg(test)]
+    LOOKUPS.with(|n| n.set(n.get() + 1));
+    let (index, len) = short_key(m, chunk16(b, pos)?)?;
+    let index = index?;
+    // The separator, the quotes and the key, then the ':'.
+    let colon = pos + len + 3;
+    (read & 1 << index == 0 && byte(b, colon) == b':').then_some((index, colon + 1))
 }
 
 /// `fields[index]` of `m` and where its value starts, if its key follows the separator at `pos`
