@@ -666,6 +666,72 @@ fn keys_in_a_learnt_order_are_probed_not_looked_up() {
     }
 }
 
+/// An object whose keys leave schema order part way is finished by the learnt loop
+/// (`rest_in_learnt_order`): what it reads after the hand-over gets the same verdicts, and the
+/// valid documents are accepted by the fast pass.
+#[test]
+fn an_object_handed_to_the_learnt_loop_part_way_gets_the_same_verdicts() {
+    // `Aesthetics` has the keys font, schema and theme; font and theme are required. `theme`
+    // first is in schema order (nothing read yet); a key after it is out of order.
+    let schema = r#"{"migration":0,"semantic":"MAJOR_0_MINOR_0_PATCH_1"}"#;
+    let cases = [
+        (
+            r#"{"theme":{"dark":true},"font":{"size":14}}"#.to_owned(),
+            true,
+        ),
+        (
+            format!(r#"{{"theme":{{"dark":true}},"schema":{schema},"font":{{"size":14}}}}"#),
+            true,
+        ),
+        (
+            format!(
+                r#"{{"theme":{{"dark":true}},"font":{{"size":14}}, "extra" : [1,{{"a":2}}],"schema":{schema}}}"#
+            ),
+            true,
+        ),
+        (
+            format!(r#"{{"theme":{{"dark":true}},"schema":{schema}}}"#),
+            false,
+        ),
+        (
+            r#"{"theme":{"dark":true},"font":{"size":14},"theme":{"dark":false}}"#.to_owned(),
+            false,
+        ),
+        (
+            r#"{"theme":{"dark":true},"font":{"size":"14"}}"#.to_owned(),
+            false,
+        ),
+        (
+            r#"{"theme":{"dark":true},"font":{"size":14},"schema":{"migration":"0"}}"#.to_owned(),
+            false,
+        ),
+        (
+            r#"{"theme":{"dark":true},"font":{"size":14},"schema":null}"#.to_owned(),
+            true,
+        ),
+    ];
+    let ok = r#"{"font":{"size":14},"theme":{"dark":true}}"#;
+    let mut failures = vec![];
+    for (case, valid) in &cases {
+        // The model's first object, alone and after its required keys in schema order in an
+        // unknown key's value (skipped, so it teaches nothing).
+        for doc in [
+            format!(r#"{{"aesthetics":{case},"id":"u"}}"#),
+            format!(r#"{{"aesthetics":{case},"id":"u","unknown":{ok}}}"#),
+        ] {
+            failures.extend(agree(DocumentKind::UserProfile, doc.as_bytes(), case).err());
+            let verdict = super::validate(DocumentKind::UserProfile, doc.as_bytes()).is_ok();
+            if verdict != *valid {
+                failures.push(format!("{doc}: valid {verdict}, expected {valid}"));
+            }
+            if *valid && !super::fast::accepts(DocumentKind::UserProfile.root(), doc.as_bytes()) {
+                failures.push(format!("{doc}: left to the full walk"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
 /// A key the learnt order expects may have been read already in that object: a duplicate,
 /// which the fast pass must not take from the probe.
 #[test]
