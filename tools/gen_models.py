@@ -377,7 +377,7 @@ def table_ty(ty: Ty, index: dict[str, int]) -> str:
     if ty.kind == "obj":
         return f"Ty::Obj({index[ty.name]})"
     if ty.kind == "enum":
-        return f"Ty::Enum({rust_str(ty.name)})"
+        return f"Ty::Enum(&{rust_str(ty.name)})"
     return {
         "str": "Ty::Str",
         "int": "Ty::Int",

@@ -505,15 +505,20 @@ fn probe_after_blank(
 /// `pos` (see `leaf_key`).
 #[inline(always)]
 pub(super) fn probe_member(b: &[u8], pos: usize, field: &Field) -> Option<usize> {
-    probe_key(b, pos, &field.member, field.key)
+    probe_key(b, pos, &field.member, field.key, field.tail)
 }
 
 /// Where the value starts after a probe at `pos` matched the first 16 bytes of `?"key":`.
-/// Keys of more than 12 bytes do not fit the probe with their '":': their rest is compared here.
-/// `len` is the key's length, `key` its text.
+/// Keys of more than 12 bytes do not fit the probe with their '":': their rest is compared here,
+/// for keys of up to 20 bytes as one word, `tail` (see `key_tail`). `len` is the key's length,
+/// `key` its text.
 #[inline(always)]
-fn after_probe(b: &[u8], pos: usize, len: usize, key: &[u8]) -> Option<usize> {
+fn after_probe(b: &[u8], pos: usize, len: usize, key: &[u8], tail: u64) -> Option<usize> {
     let quote = pos + 2 + len;
+    if len > 12 && len <= 20 {
+        let end = b.get(quote - 6..quote + 2)?;
+        return (u64::from_le_bytes(end.try_into().ok()?) == tail).then_some(quote + 2);
+    }
     if len > 12 {
         let tail = &key[key.len().min(14)..];
         if b.get(quote..quote + 2) != Some(b"\":")
@@ -818,6 +823,7 @@ pub(super) type LeafFn = fn(&[u8], usize, u32) -> End;
 pub(super) struct Key {
     probe: Probe,
     text: &'static str,
+    tail: u64,
 }
 
 impl Key {
@@ -825,8 +831,28 @@ impl Key {
         Key {
             probe: Probe::new(text),
             text,
+            tail: key_tail(text),
         }
     }
+}
+
+/// The last 8 bytes of `"key":` for a key of 13 to 20 bytes, as a little-endian word: with the
+/// probe's first 16 bytes of `?"key":` they cover the whole of it, so that the rest of such a key
+/// is compared in one step (`after_probe`). 0 for other keys, which do not use it.
+pub(super) const fn key_tail(text: &str) -> u64 {
+    let key = text.as_bytes();
+    let n = key.len();
+    if n < 13 || n > 20 {
+        return 0;
+    }
+    let mut bytes = [b'"'; 8];
+    let mut i = 0;
+    while i < 6 {
+        bytes[i] = key[n - 6 + i];
+        i += 1;
+    }
+    bytes[7] = b':';
+    u64::from_le_bytes(bytes)
 }
 
 /// A key of the schema with the separator before it, as `probe_key` reads it. Its text is not
@@ -865,14 +891,14 @@ impl Probe {
 /// Where the value starts if `key`, in compact text, follows the '{' or ',' at `at`.
 #[inline(always)]
 pub(super) fn leaf_key(b: &[u8], at: usize, key: &Key) -> Option<usize> {
-    probe_key(b, at, &key.probe, key.text)
+    probe_key(b, at, &key.probe, key.text, key.tail)
 }
 
 /// Where the value starts if the key `text`, probed by `key`, in compact text, follows the '{'
 /// or ',' at `at`. In the last 16 bytes, where the probe cannot read, the key is compared in
 /// line: the last object of a document is often a leaf.
 #[inline(always)]
-fn probe_key(b: &[u8], at: usize, key: &Probe, text: &'static str) -> Option<usize> {
+fn probe_key(b: &[u8], at: usize, key: &Probe, text: &'static str, tail: u64) -> Option<usize> {
     let len = usize::from(key.len);
     let Some(chunk) = chunk16(b, at) else {
         let text = text.as_bytes();
@@ -885,7 +911,7 @@ fn probe_key(b: &[u8], at: usize, key: &Probe, text: &'static str) -> Option<usi
     if same16(chunk, &key.bytes) | u32::from(key.ignored) != 0xffff {
         return None;
     }
-    after_probe(b, at, len, text.as_bytes())
+    after_probe(b, at, len, text.as_bytes(), tail)
 }
 
 /// Bit `k` set when byte `k` of `chunk` is byte `k` of `bytes`.
@@ -1082,6 +1108,14 @@ mod tests {
                 }
                 let no_colon = member(b',', f.key, &padding.replacen(':', " ", 1));
                 assert_eq!(probe_member(&no_colon, 0, f), None, "{what} without ':'");
+                // Every byte counts, past the probe's 16 too (`after_probe`, `key_tail`).
+                for i in 0..f.key.len() {
+                    let mut changed = member(b',', f.key, padding);
+                    changed[2 + i] ^= 0x01;
+                    assert_eq!(probe_member(&changed, 0, f), None, "{what}: byte {i}");
+                    let end = f.key.len() + 4;
+                    assert_eq!(probe_member(&changed[..end], 0, f), None, "{what}: byte {i}");
+                }
             }
         }
     }

@@ -52,7 +52,7 @@ pub(crate) static MODELS: [Model; 61] = [
         slots: &[1, 255, 255, 0],
         order: 14,
         fields: &[
-            Field::new("cloud", Ty::Enum("AllocationStatusEnum"), false),
+            Field::new("cloud", Ty::Enum(&"AllocationStatusEnum"), false),
             Field::new("schema", Ty::Obj(20), true),
         ],
     },
@@ -65,7 +65,7 @@ pub(crate) static MODELS: [Model; 61] = [
         order: 17,
         fields: &[
             Field::new("schema", Ty::Obj(20), true),
-            Field::new("status", Ty::Enum("AllocationStatusEnum"), false),
+            Field::new("status", Ty::Enum(&"AllocationStatusEnum"), false),
             Field::new("url", Ty::Str, false),
         ],
     },
@@ -95,7 +95,7 @@ pub(crate) static MODELS: [Model; 61] = [
             Field::new("defaultModels", Ty::Obj(33), true),
             Field::new(
                 "enabled",
-                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                Ty::Enum(&"InstanceConfigurationEnabledEnum"),
                 false,
             ),
             Field::new("schema", Ty::Obj(20), true),
@@ -238,7 +238,7 @@ pub(crate) static MODELS: [Model; 61] = [
         fields: &[
             Field::new(
                 "enabled",
-                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                Ty::Enum(&"InstanceConfigurationEnabledEnum"),
                 false,
             ),
             Field::new("schema", Ty::Obj(20), true),
@@ -254,7 +254,7 @@ pub(crate) static MODELS: [Model; 61] = [
         fields: &[
             Field::new(
                 "enabled",
-                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                Ty::Enum(&"InstanceConfigurationEnabledEnum"),
                 false,
             ),
             Field::new("schema", Ty::Obj(20), true),
@@ -270,7 +270,7 @@ pub(crate) static MODELS: [Model; 61] = [
         fields: &[
             Field::new(
                 "enabled",
-                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                Ty::Enum(&"InstanceConfigurationEnabledEnum"),
                 false,
             ),
             Field::new("schema", Ty::Obj(20), true),
@@ -286,7 +286,7 @@ pub(crate) static MODELS: [Model; 61] = [
         fields: &[
             Field::new(
                 "enabled",
-                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                Ty::Enum(&"InstanceConfigurationEnabledEnum"),
                 false,
             ),
             Field::new("schema", Ty::Obj(20), true),
@@ -303,7 +303,7 @@ pub(crate) static MODELS: [Model; 61] = [
             Field::new("deniedSources", Ty::Obj(38), true),
             Field::new(
                 "enabled",
-                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                Ty::Enum(&"InstanceConfigurationEnabledEnum"),
                 false,
             ),
             Field::new("schema", Ty::Obj(20), true),
@@ -320,7 +320,7 @@ pub(crate) static MODELS: [Model; 61] = [
             Field::new("deniedWebsites", Ty::Obj(40), true),
             Field::new(
                 "enabled",
-                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                Ty::Enum(&"InstanceConfigurationEnabledEnum"),
                 false,
             ),
             Field::new("schema", Ty::Obj(20), true),
@@ -356,7 +356,7 @@ pub(crate) static MODELS: [Model; 61] = [
             Field::new("migration", Ty::Int, false),
             Field::new(
                 "semantic",
-                Ty::Enum("EmbeddedModelSchemaSemanticVersionEnum"),
+                Ty::Enum(&"EmbeddedModelSchemaSemanticVersionEnum"),
                 false,
             ),
         ],
@@ -379,7 +379,7 @@ pub(crate) static MODELS: [Model; 61] = [
             Field::new("isSocial", Ty::Bool, true),
             Field::new("profileData", Ty::Obj(22), true),
             Field::new("schema", Ty::Obj(20), true),
-            Field::new("type", Ty::Enum("ExternalProviderTypeEnum"), false),
+            Field::new("type", Ty::Enum(&"ExternalProviderTypeEnum"), false),
             Field::new("updated", Ty::Obj(31), false),
             Field::new("user_id", Ty::Str, false),
         ],
@@ -486,7 +486,7 @@ pub(crate) static MODELS: [Model; 61] = [
             Field::new("schema", Ty::Obj(20), true),
             Field::new("subscriptions", Ty::Obj(27), true),
             Field::new("team_identifier", Ty::Str, true),
-            Field::new("type", Ty::Enum("EntityTypeEnum"), false),
+            Field::new("type", Ty::Enum(&"EntityTypeEnum"), false),
             Field::new("updated", Ty::Obj(31), false),
             Field::new("users", Ty::Obj(29), true),
         ],
@@ -518,7 +518,7 @@ pub(crate) static MODELS: [Model; 61] = [
             Field::new("schema", Ty::Obj(20), true),
             Field::new("score", Ty::Obj(53), true),
             Field::new("subscription_id", Ty::Str, false),
-            Field::new("term", Ty::Enum("SubscriptionTermEnum"), false),
+            Field::new("term", Ty::Enum(&"SubscriptionTermEnum"), false),
             Field::new("updated", Ty::Obj(31), false),
             Field::new("user", Ty::Obj(50), false),
         ],
@@ -641,12 +641,12 @@ pub(crate) static MODELS: [Model; 61] = [
         order: 242,
         fields: &[
             Field::new("custom", Ty::Bool, true),
-            Field::new("foundation", Ty::Enum("ModelFoundationEnum"), true),
+            Field::new("foundation", Ty::Enum(&"ModelFoundationEnum"), true),
             Field::new("maxTokens", Ty::Obj(45), true),
             Field::new("name", Ty::Str, true),
-            Field::new("provider", Ty::Enum("ExternalMLProviderEnum"), true),
+            Field::new("provider", Ty::Enum(&"ExternalMLProviderEnum"), true),
             Field::new("schema", Ty::Obj(20), true),
-            Field::new("type", Ty::Enum("ModelTypeEnum"), true),
+            Field::new("type", Ty::Enum(&"ModelTypeEnum"), true),
             Field::new("unique", Ty::Str, false),
             Field::new("version", Ty::Str, true),
         ],
@@ -780,7 +780,7 @@ pub(crate) static MODELS: [Model; 61] = [
         fields: &[
             Field::new(
                 "enabled",
-                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                Ty::Enum(&"InstanceConfigurationEnabledEnum"),
                 false,
             ),
             Field::new("schema", Ty::Obj(20), true),
@@ -796,7 +796,7 @@ pub(crate) static MODELS: [Model; 61] = [
         fields: &[
             Field::new(
                 "enabled",
-                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                Ty::Enum(&"InstanceConfigurationEnabledEnum"),
                 false,
             ),
             Field::new("schema", Ty::Obj(20), true),
@@ -826,10 +826,10 @@ pub(crate) static MODELS: [Model; 61] = [
         fields: &[
             Field::new(
                 "enabled",
-                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                Ty::Enum(&"InstanceConfigurationEnabledEnum"),
                 false,
             ),
-            Field::new("processing", Ty::Enum("CapabilitiesEnum"), true),
+            Field::new("processing", Ty::Enum(&"CapabilitiesEnum"), true),
             Field::new("schema", Ty::Obj(20), true),
         ],
     },
@@ -843,7 +843,7 @@ pub(crate) static MODELS: [Model; 61] = [
         fields: &[
             Field::new(
                 "enabled",
-                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                Ty::Enum(&"InstanceConfigurationEnabledEnum"),
                 false,
             ),
             Field::new("schema", Ty::Obj(20), true),
@@ -898,7 +898,7 @@ pub(crate) static MODELS: [Model; 61] = [
         fields: &[
             Field::new(
                 "enabled",
-                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                Ty::Enum(&"InstanceConfigurationEnabledEnum"),
                 false,
             ),
             Field::new("schema", Ty::Obj(20), true),
@@ -946,7 +946,7 @@ pub(crate) static MODELS: [Model; 61] = [
         fields: &[
             Field::new(
                 "enabled",
-                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                Ty::Enum(&"InstanceConfigurationEnabledEnum"),
                 false,
             ),
             Field::new("schema", Ty::Obj(20), true),
@@ -962,7 +962,7 @@ pub(crate) static MODELS: [Model; 61] = [
         fields: &[
             Field::new(
                 "enabled",
-                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                Ty::Enum(&"InstanceConfigurationEnabledEnum"),
                 false,
             ),
             Field::new("schema", Ty::Obj(20), true),
@@ -978,7 +978,7 @@ pub(crate) static MODELS: [Model; 61] = [
         fields: &[
             Field::new(
                 "enabled",
-                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                Ty::Enum(&"InstanceConfigurationEnabledEnum"),
                 false,
             ),
             Field::new("schema", Ty::Obj(20), true),
@@ -1006,7 +1006,7 @@ pub(crate) static MODELS: [Model; 61] = [
         fields: &[
             Field::new(
                 "enabled",
-                Ty::Enum("InstanceConfigurationEnabledEnum"),
+                Ty::Enum(&"InstanceConfigurationEnabledEnum"),
                 false,
             ),
             Field::new("schema", Ty::Obj(20), true),
