@@ -57,24 +57,22 @@ fn date_and_time(b: &[u8; 19]) -> bool {
     if !(shape && matches!(b[10], b'T' | b't' | b' ')) {
         return false;
     }
-    // Two digits compare as text as they do as numbers, which spares converting most fields.
-    let two = |i: usize| [b[i], b[i + 1]];
+    // Every digit is one now: fields are compared as numbers (text comparisons of two bytes
+    // compiled to byte swaps through the stack).
     let digit = |i: usize| u32::from(b[i] - b'0');
-    let month = digit(5) * 10 + digit(6);
-    let day = digit(8) * 10 + digit(9);
+    let two = |i: usize| digit(i) * 10 + digit(i + 1);
+    let month = two(5);
+    let day = two(8);
     // Only February needs the year.
     let last_day = match month {
-        2 => days_in_month(
-            digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3),
-            2,
-        ),
+        2 => days_in_month(two(0) * 100 + two(2), 2),
         _ => days_in_month(1, month),
     };
     b[..4] != *b"0000"
-        && (*b"01"..=*b"12").contains(&two(5))
+        && (1..=12).contains(&month)
         && day >= 1
         && day <= last_day
-        && two(11) <= *b"23"
+        && two(11) <= 23
         && b[14] <= b'5'
         && b[17] <= b'5'
 }
@@ -102,7 +100,7 @@ fn fraction_and_offset(mut rest: &[u8]) -> bool {
         [] | [b'Z'] | [b'z'] => true,
         [b'+' | b'-', h1, h2, b':', m1, m2] => {
             [h1, h2, m2].iter().all(|c| c.is_ascii_digit())
-                && [*h1, *h2] <= *b"23"
+                && u32::from(h1 - b'0') * 10 + u32::from(h2 - b'0') <= 23
                 && (b'0'..=b'5').contains(m1)
         }
         _ => false,
