@@ -1114,7 +1114,11 @@ mod tests {
                     changed[2 + i] ^= 0x01;
                     assert_eq!(probe_member(&changed, 0, f), None, "{what}: byte {i}");
                     let end = f.key.len() + 4;
-                    assert_eq!(probe_member(&changed[..end], 0, f), None, "{what}: byte {i}");
+                    assert_eq!(
+                        probe_member(&changed[..end], 0, f),
+                        None,
+                        "{what}: byte {i}"
+                    );
                 }
             }
         }
