@@ -112,8 +112,8 @@ impl Field {
 }
 
 /// The first 16 bytes of `key":` (the text after a key's opening quote in compact JSON), read
-/// as a little-endian `u128`, and the mask of the bytes that count: comparing the next 16 bytes
-/// of input with it is one `u128` comparison.
+/// as a little-endian `u128`, and the mask of the bytes that count: what `fast::Probe`, the probe
+/// both passes use, is built from (`member`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct KeyProbe {
     pub head: u128,
