@@ -18,8 +18,9 @@
  * Ownership
  * ---------
  * - Every string returned through a `char **out_json` / `char **out_url` argument is a new allocation owned
- *   by the caller. Free it exactly once with pieces_string_free() (never with free()); treat its bytes as
- *   read-only. Strings do not depend on the client and may be freed before or after it.
+ *   by the caller. Free it exactly once with pieces_string_free() (never with free()). Its bytes are the
+ *   caller's to change (the library does not read them to free it). Strings do not depend on the client
+ *   and may be freed before or after it.
  * - `const char *` results (pieces_version(), pieces_status_str()) are static: never free them.
  * - `const char *` arguments are borrowed for the duration of the call only; the library keeps no
  *   pointer to them.
@@ -782,12 +783,13 @@ int32_t pieces_last_error(char **out_json);
  * NULL is accepted and ignored. Passing anything else - a string from another allocator, a static
  * string from `pieces_version` or `pieces_status_str`, or a string already freed - is undefined
  * behaviour. Strings are independent of the client: free them before or after `pieces_client_free`.
+ * The string's bytes may have been changed (cut short with a NUL, say): the library does not read
+ * them to free it.
  *
  * Thread safety: may be called from any thread, but each string only once.
  *
  * # Safety
- * `s` must be NULL or a string returned by this library and not yet freed. Its bytes must not have
- * been changed (the library needs its original length to free it).
+ * `s` must be NULL or a string returned by this library and not yet freed.
  */
 void pieces_string_free(char *s);
 

@@ -18,7 +18,7 @@ use crate::interrupt::{self, CancelToken, Interrupts, Watching};
 use crate::models::{self, Auth0User, Document, ReturnedUserProfile, UserBetaStatus, UserProfile};
 use crate::process::Owner;
 use crate::resolve::LoopbackFirstResolver;
-use crate::schema::{self, DocumentKind, Violation};
+use crate::schema::{self, Checked, DocumentKind, Violation};
 use crate::tls::{tls_error, tls_failure};
 use ureq::unversioned::transport::{Connector, RustlsConnector};
 
@@ -72,22 +72,28 @@ struct Route {
     auth: Auth,
 }
 
-/// The routes that send a document, named for [`Client::call_json_bytes`].
+/// The routes that answer a document, named for [`Client::call_json_into`].
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum BodyRoute {
+pub(crate) enum JsonRoute {
+    Snapshot,
+    Refresh,
+    Providers,
     Select,
     Update,
     UpdateVanity,
     BetaStatus,
 }
 
-impl BodyRoute {
+impl JsonRoute {
     fn route(self) -> &'static Route {
         match self {
-            BodyRoute::Select => &SELECT,
-            BodyRoute::Update => &UPDATE,
-            BodyRoute::UpdateVanity => &UPDATE_VANITY,
-            BodyRoute::BetaStatus => &BETA_STATUS,
+            JsonRoute::Snapshot => &SNAPSHOT,
+            JsonRoute::Refresh => &REFRESH,
+            JsonRoute::Providers => &PROVIDERS,
+            JsonRoute::Select => &SELECT,
+            JsonRoute::Update => &UPDATE,
+            JsonRoute::UpdateVanity => &UPDATE_VANITY,
+            JsonRoute::BetaStatus => &BETA_STATUS,
         }
     }
 }
@@ -400,25 +406,38 @@ impl Client {
         self.call(route, body.map(str::as_bytes))
     }
 
-    /// The `*_json` call of `route` with a body not yet known to be UTF-8, for the C ABI: the
-    /// validator accepts only UTF-8, so a separate pass over the text before it would be waste.
-    pub(crate) fn call_json_bytes(&self, route: BodyRoute, body: &[u8]) -> Result<String> {
-        self.call(route.route(), Some(body))
+    /// The `*_json` call of `route`, for the C ABI: a body not yet known to be UTF-8 (the validator
+    /// accepts only UTF-8, so a separate pass over the text before it would be waste), and the
+    /// answer appended to `out`, after whatever the caller put there (the C ABI's string header:
+    /// reading the answer where it will be handed over spares a copy of it).
+    pub(crate) fn call_json_into(
+        &self,
+        route: JsonRoute,
+        body: Option<&[u8]>,
+        out: Vec<u8>,
+    ) -> Result<Vec<u8>> {
+        self.call_into(route.route(), body, out)
+            .map(Checked::into_bytes)
+    }
+
+    fn call(&self, route: &Route, body: Option<&[u8]>) -> Result<String> {
+        self.call_into(route, body, Vec::new())
+            .map(Checked::into_text)
     }
 
     /// [`Client::exchange`], observed by [`Client::interrupt`] and the handle's token throughout.
-    fn call(&self, route: &Route, body: Option<&[u8]>) -> Result<String> {
+    fn call_into(&self, route: &Route, body: Option<&[u8]>, out: Vec<u8>) -> Result<Checked> {
         self.check_process()?;
         let _watch = interrupt::watch(&self.shared.interrupts, self.cancel.as_ref())?;
-        match self.exchange(route, body) {
+        match self.exchange(route, body, out) {
             Err(_) if interrupt::interrupted() => Err(interrupt::error()),
             other => other,
         }
     }
 
-    /// Validate, send, check the status, read and validate the body; its text ("" for a route
-    /// that answers none).
-    fn exchange(&self, route: &Route, body: Option<&[u8]>) -> Result<String> {
+    /// Validate, send, check the status, read and validate the body; `out` with the body's text
+    /// appended (nothing for a route that answers none).
+    fn exchange(&self, route: &Route, body: Option<&[u8]>, mut out: Vec<u8>) -> Result<Checked> {
         if let Some(kind) = route.request {
             let body = body.ok_or_else(|| {
                 Error::new(
@@ -446,12 +465,13 @@ impl Client {
             });
         }
         let Some(kind) = route.response else {
-            return Ok(String::new());
+            return Ok(Checked::nothing(out));
         };
         check_content_type(&response)?;
-        let bytes = self.read_body(&mut response)?;
-        schema::validate_into_text(kind, bytes)
-            .map_err(|(v, bytes)| response_error(v, status, &bytes))
+        let start = out.len();
+        self.read_body(&mut response, &mut out)?;
+        schema::validate_tail(kind, out, start)
+            .map_err(|(v, bytes)| response_error(v, status, &bytes[start..]))
     }
 
     /// A GET that failed on the connection (not a refusal) is sent once more: the likely cause is a
@@ -531,16 +551,16 @@ impl Client {
         }
     }
 
-    /// Reads into a buffer sized from Content-Length, with one spare byte: growing it while reading
-    /// costs reallocations and copies, and the spare byte lets the C ABI append its NUL in place.
-    fn read_body(&self, response: &mut Response<Body>) -> Result<Vec<u8>> {
+    /// Appends the body to `out`, room for it made first from Content-Length, with one spare byte:
+    /// growing the buffer while reading costs reallocations and copies, and the spare byte lets the
+    /// C ABI append its NUL in place.
+    fn read_body(&self, response: &mut Response<Body>, out: &mut Vec<u8>) -> Result<()> {
         let limit = self.shared.config.max_response_bytes;
         let expected = response.body().content_length().unwrap_or(0).min(limit);
-        let mut bytes =
-            Vec::with_capacity(usize::try_from(expected).unwrap_or(0).saturating_add(1));
+        out.reserve_exact(usize::try_from(expected).unwrap_or(0).saturating_add(1));
         let mut reader = response.body_mut().with_config().limit(limit).reader();
-        match reader.read_to_end(&mut bytes) {
-            Ok(_) => Ok(bytes),
+        match reader.read_to_end(out) {
+            Ok(_) => Ok(()),
             Err(e) => Err(map_ureq_error(ureq_error_of(e))),
         }
     }

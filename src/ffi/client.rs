@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use super::cancel::with_bound_cancel;
 use super::{
-    bytes_arg, ffi_call, give_document, give_string, out_arg, str_arg, utf8_error, FfiError,
+    bytes_arg, ffi_call, give_string, give_text, text_buffer, out_arg, str_arg, utf8_error, FfiError,
 };
-use crate::client::BodyRoute;
+use crate::client::JsonRoute;
 use crate::{Client, Config};
 
 /// A client for one Pieces OS, created by `pieces_client_new` and freed by `pieces_client_free`.
@@ -50,16 +50,16 @@ unsafe fn routed_client_arg<'a>(ptr: *const PiecesClient) -> Result<&'a Client, 
     }
 }
 
-/// Checks `client` and `out_json`, runs `call`, and writes its text to `*out_json` only if everything
-/// worked. `call` is a route: its text is a document the validator accepted, or "" (see
-/// `give_document`).
+/// Checks `client` and `out_json`, runs the route, and writes its text to `*out_json` only if
+/// everything worked. `call` runs the route with a `text_buffer` to append the answer to; the
+/// answer is a document the validator accepted, or nothing (see `give_text`).
 ///
 /// # Safety
 /// As [`client_arg`] and [`out_arg`].
 unsafe fn route(
     client: *const PiecesClient,
     out_json: *mut *mut c_char,
-    call: impl FnOnce(&Client) -> Result<String, FfiError>,
+    call: impl FnOnce(&Client, Vec<u8>) -> Result<Vec<u8>, FfiError>,
 ) -> i32 {
     ffi_call(|| {
         // SAFETY: `client` is NULL or a live handle (`# Safety` above); NULL is checked.
@@ -67,7 +67,8 @@ unsafe fn route(
         let result = (|| {
             // SAFETY: `out_json` is NULL or writable (`# Safety` above); `out_arg` checks NULL.
             let out = unsafe { out_arg(out_json, "out_json") }?;
-            out.write(give_document(with_bound_cancel(client, call)?));
+            let text = with_bound_cancel(client, |client| call(client, text_buffer()))?;
+            out.write(give_text(text));
             Ok(())
         })();
         // The core's route checks the process before it does anything else, so a call that works
@@ -78,6 +79,23 @@ unsafe fn route(
             Ok(()) => e,
         })
     })
+}
+
+/// [`route`] for the routes that send nothing.
+///
+/// # Safety
+/// As [`route`].
+unsafe fn route_without_body(
+    client: *const PiecesClient,
+    out: *mut *mut c_char,
+    which: JsonRoute,
+) -> i32 {
+    // SAFETY: this function's `# Safety` is `route`'s, so the caller keeps its contract.
+    unsafe {
+        route(client, out, |client, text| {
+            Ok(client.call_json_into(which, None, text)?)
+        })
+    }
 }
 
 /// [`route`] for the routes that send a JSON document.
@@ -93,14 +111,14 @@ unsafe fn route_with_body(
     body: *const c_char,
     body_name: &str,
     out: *mut *mut c_char,
-    which: BodyRoute,
+    which: JsonRoute,
 ) -> i32 {
     // SAFETY: this function's `# Safety` is `route`'s, so the caller keeps its contract.
     unsafe {
-        route(client, out, |client| {
+        route(client, out, |client, text| {
             let bytes = bytes_arg(body, body_name)?;
             client
-                .call_json_bytes(which, bytes)
+                .call_json_into(which, Some(bytes), text)
                 .map_err(|e| utf8_error(bytes, body_name).unwrap_or_else(|| e.into()))
         })
     }
@@ -209,8 +227,8 @@ pub unsafe extern "C" fn pieces_user_snapshot(
     client: *const PiecesClient,
     out_json: *mut *mut c_char,
 ) -> i32 {
-    // SAFETY: this function's `# Safety` is `route`'s, so the caller keeps its contract.
-    unsafe { route(client, out_json, |c| Ok(c.snapshot_json()?)) }
+    // SAFETY: this function's `# Safety` is `route_without_body`'s; the caller keeps it.
+    unsafe { route_without_body(client, out_json, JsonRoute::Snapshot) }
 }
 
 /// `GET /user/refresh`: re-fetches the current user from the identity provider; the result is a
@@ -228,8 +246,8 @@ pub unsafe extern "C" fn pieces_user_refresh(
     client: *const PiecesClient,
     out_json: *mut *mut c_char,
 ) -> i32 {
-    // SAFETY: this function's `# Safety` is `route`'s, so the caller keeps its contract.
-    unsafe { route(client, out_json, |c| Ok(c.refresh_json()?)) }
+    // SAFETY: this function's `# Safety` is `route_without_body`'s; the caller keeps it.
+    unsafe { route_without_body(client, out_json, JsonRoute::Refresh) }
 }
 
 /// `POST /user/select`: makes the given Auth0User (JSON text) the current user; the result is the
@@ -260,7 +278,7 @@ pub unsafe extern "C" fn pieces_user_select(
             auth0_user_json,
             "auth0_user_json",
             out_json,
-            BodyRoute::Select,
+            JsonRoute::Select,
         )
     }
 }
@@ -287,7 +305,7 @@ pub unsafe extern "C" fn pieces_user_update(
             profile_json,
             "profile_json",
             out_json,
-            BodyRoute::Update,
+            JsonRoute::Update,
         )
     }
 }
@@ -315,7 +333,7 @@ pub unsafe extern "C" fn pieces_user_update_vanity(
             profile_json,
             "profile_json",
             out_json,
-            BodyRoute::UpdateVanity,
+            JsonRoute::UpdateVanity,
         )
     }
 }
@@ -343,7 +361,7 @@ pub unsafe extern "C" fn pieces_user_beta_status(
             status_json,
             "status_json",
             out_json,
-            BodyRoute::BetaStatus,
+            JsonRoute::BetaStatus,
         )
     }
 }
@@ -360,8 +378,8 @@ pub unsafe extern "C" fn pieces_user_providers(
     client: *const PiecesClient,
     out_json: *mut *mut c_char,
 ) -> i32 {
-    // SAFETY: this function's `# Safety` is `route`'s, so the caller keeps its contract.
-    unsafe { route(client, out_json, |c| Ok(c.providers_json()?)) }
+    // SAFETY: this function's `# Safety` is `route_without_body`'s; the caller keeps it.
+    unsafe { route_without_body(client, out_json, JsonRoute::Providers) }
 }
 
 /// `POST /user/clear`: signs the current user out. Nothing is returned on success.

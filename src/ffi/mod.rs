@@ -36,7 +36,7 @@ mod error;
 
 mod string;
 
-pub(crate) use string::{give_document, give_string};
+pub(crate) use string::{give_string, give_text, text_buffer};
 
 use status::{
     code_for_kind, PIECES_ERR_INVALID_UTF8, PIECES_ERR_NULL_POINTER, PIECES_ERR_PANIC, PIECES_OK,

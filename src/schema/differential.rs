@@ -767,7 +767,7 @@ fn a_duplicate_of_an_expected_key_is_turned_down_in_learnt_order() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// The C ABI hands accepted documents over without looking for a NUL (`give_document`): a NUL
+/// The C ABI hands accepted documents over without looking for a NUL (`give_text`): a NUL
 /// anywhere, in place of a byte or added, must be rejected, by both passes.
 #[test]
 fn no_accepted_document_holds_a_nul() {
@@ -1056,7 +1056,7 @@ const NOT_UTF8: &[&[u8]] = &[
     b"\xff",
 ];
 
-/// `validate_into_text` skips the UTF-8 check because the scanner accepts only UTF-8: no
+/// `Checked::into_text` skips the UTF-8 check because the scanner accepts only UTF-8: no
 /// sequence above, put inside a known key, an unknown key, a checked string value or a skipped
 /// one, or between tokens, may ever be accepted.
 #[test]
@@ -1099,11 +1099,36 @@ fn accepted_documents_are_utf8() {
 }
 
 #[test]
-fn validate_into_text_gives_back_the_same_bytes() {
+fn validate_tail_gives_back_the_same_bytes() {
+    let front = b"\xff\x00{not json".as_slice();
     for (name, kind, text) in fixtures() {
-        match super::validate_into_text(kind, text.clone()) {
-            Ok(s) => assert_eq!(s.as_bytes(), &text[..], "{name}"),
-            Err((_, bytes)) => assert_eq!(bytes, text, "{name}"),
+        let verdict = super::validate(kind, &text);
+        match super::validate_tail(kind, text.clone(), 0) {
+            Ok(checked) => {
+                assert!(verdict.is_ok(), "{name}");
+                assert_eq!(checked.into_text().as_bytes(), &text[..], "{name}");
+            }
+            Err((_, bytes)) => {
+                assert!(verdict.is_err(), "{name}");
+                assert_eq!(bytes, text, "{name}");
+            }
+        }
+        // Bytes in front of the document are the caller's: not validated, not changed, and not
+        // part of the text.
+        let buf = [front, &text[..]].concat();
+        match super::validate_tail(kind, buf.clone(), front.len()) {
+            Ok(checked) => {
+                assert!(verdict.is_ok(), "{name}");
+                assert_eq!(checked.into_bytes(), buf, "{name}");
+                let again = super::validate_tail(kind, buf.clone(), front.len()).unwrap();
+                assert_eq!(again.into_text().as_bytes(), &text[..], "{name}");
+            }
+            Err((_, bytes)) => {
+                assert!(verdict.is_err(), "{name}");
+                assert_eq!(bytes, buf, "{name}");
+            }
         }
     }
+    assert_eq!(super::Checked::nothing(front.to_vec()).into_text(), "");
+    assert_eq!(super::Checked::nothing(front.to_vec()).into_bytes(), front);
 }

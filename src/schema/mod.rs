@@ -257,29 +257,55 @@ pub fn validate_with_full_walk(kind: DocumentKind, json: &[u8]) -> Result<(), Vi
     scan::validate(kind.root(), json)
 }
 
-/// [`validate`], giving the accepted bytes back as text without a second pass over them: the
-/// scanner has already proved them UTF-8 (see `accepted_text`). On a violation the bytes come
-/// back untouched, for the error's copy of the body.
-pub(crate) fn validate_into_text(
+/// [`validate`] for the document that `buf` holds from `start` on (what comes before it is the
+/// caller's, and is neither read nor changed). On a violation the bytes come back untouched, for
+/// the error's copy of the body.
+pub(crate) fn validate_tail(
     kind: DocumentKind,
-    json: Vec<u8>,
-) -> Result<String, (Violation, Vec<u8>)> {
-    match validate(kind, &json) {
-        Ok(()) => Ok(accepted_text(json)),
-        Err(v) => Err((v, json)),
+    buf: Vec<u8>,
+    start: usize,
+) -> Result<Checked, (Violation, Vec<u8>)> {
+    let start = start.min(buf.len());
+    match validate(kind, &buf[start..]) {
+        Ok(()) => Ok(Checked { buf, start }),
+        Err(v) => Err((v, buf)),
     }
 }
 
-/// The text of a document the scanner accepted.
-fn accepted_text(json: Vec<u8>) -> String {
-    debug_assert!(std::str::from_utf8(&json).is_ok());
-    // SAFETY: `validate` accepts only UTF-8. Outside strings the JSON grammar allows ASCII bytes
-    // alone; inside, the accept-only pass (fast.rs, leaves.rs) takes plain ASCII strings only and
-    // hands every other to the full walk's string reader (scan.rs), which checks any string, key or
-    // value, read or skipped, that holds a byte above 0x7F. The test
-    // `accepted_documents_are_utf8` in differential.rs holds both passes to this on mutated
-    // fixtures.
-    unsafe { String::from_utf8_unchecked(json) }
+/// A buffer whose bytes from `start` on are a document [`validate_tail`] accepted, or nothing.
+#[derive(Debug)]
+pub(crate) struct Checked {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl Checked {
+    /// A buffer that nothing was appended to (a route that answers no document).
+    pub(crate) fn nothing(buf: Vec<u8>) -> Checked {
+        let start = buf.len();
+        Checked { buf, start }
+    }
+
+    /// The whole buffer: what the caller put in front, then the document.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// The document as text, without a second pass over it: the scanner has already proved it
+    /// UTF-8.
+    pub(crate) fn into_text(self) -> String {
+        let Checked { mut buf, start } = self;
+        buf.drain(..start);
+        debug_assert!(std::str::from_utf8(&buf).is_ok());
+        // SAFETY: `validate` accepts only UTF-8. Outside strings the JSON grammar allows ASCII
+        // bytes alone; inside, the accept-only pass (fast.rs, leaves.rs) takes plain ASCII strings
+        // only and hands every other to the full walk's string reader (scan.rs), which checks any
+        // string, key or value, read or skipped, that holds a byte above 0x7F. The test
+        // `accepted_documents_are_utf8` in differential.rs holds both passes to this on mutated
+        // fixtures. `Checked` is made only by `validate_tail`, over the bytes from `start` on, and
+        // by `nothing`, with none; the bytes before `start` are gone.
+        unsafe { String::from_utf8_unchecked(buf) }
+    }
 }
 
 fn model(index: u16) -> &'static Model {
