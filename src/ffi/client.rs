@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use super::cancel::with_bound_cancel;
 use super::{
-    bytes_arg, ffi_call, give_string, give_text, text_buffer, out_arg, str_arg, utf8_error, FfiError,
+    bytes_arg, ffi_call, give_string, give_text, out_arg, str_arg, text_buffer, utf8_error,
+    FfiError,
 };
 use crate::client::JsonRoute;
 use crate::{Client, Config};
