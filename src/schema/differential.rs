@@ -864,6 +864,87 @@ fn mutations_get_the_same_verdicts() {
     eprintln!("{total} mutations: {counts}");
 }
 
+/// The accept pass counts an integer's digits in one 8-byte word (up to 7 digits) and reads a
+/// string's first 32 bytes in one step: integers of 1 to 20 digits, with and without a leading
+/// zero, before every byte that decides where they end; strings of 0 to 70 bytes with a quote,
+/// an escape, a control character or a non-ASCII byte at every position; each in the table walk
+/// (`Font.size`, `UserProfile.name`) and in a leaf function (`Auth0Identity`), in the middle of
+/// the input and where it ends, so that the word or the second 16 bytes run past it. Plain ones
+/// must be accepted by the pass itself, not only by the full walk after it.
+#[test]
+fn numbers_and_strings_of_every_length_get_the_same_verdicts() {
+    // A value followed by more than 32 bytes, so that the reads past it stay inside the input.
+    let profile = |size: &str, name: &str| {
+        format!(
+            r#"{{"aesthetics":{{"font":{{"size":{size}}},"theme":{{"dark":true}}}},"id":"u","name":{name},"username":"{PAST}"}}"#
+        )
+    };
+    let identity = |expires: &str, provider: &str| {
+        format!(
+            r#"{{"identities":[{{"expires_in":{expires},"provider":{provider},"user_id":"{PAST}"}}]}}"#
+        )
+    };
+    const PAST: &str = "a value longer than the reads past the one before it";
+    let mut plain = vec![];
+    let mut other = vec![];
+    for len in 1..=20 {
+        for first in ['1', '0'] {
+            let n = format!("{first}{}", "7".repeat(len - 1));
+            let small = len <= 18 && (first != '0' || len == 1);
+            for after in ["", ".5", "e1", "E1", "x", "-", " "] {
+                let value = format!("{n}{after}");
+                let docs = [profile(&value, "\"x\""), identity(&value, "\"x\"")];
+                match small && after.is_empty() {
+                    true => plain.extend(docs),
+                    false => other.extend(docs),
+                }
+                // Cut at the end of the number: nothing to read past it.
+                other.push(format!(r#"{{"aesthetics":{{"font":{{"size":{value}"#));
+                other.push(format!(r#"{{"identities":[{{"expires_in":{value}"#));
+            }
+        }
+    }
+    for len in 0..=70 {
+        let text = "s".repeat(len);
+        let quoted = format!("\"{text}\"");
+        plain.push(profile("1", &quoted));
+        plain.push(identity("1", &quoted));
+        other.push(format!(r#"{{"id":"u","name":{quoted}"#));
+        for at in 0..=len {
+            for special in ["\"", "\\n", "\\u0041", "\u{1}", "\u{7f}", "é"] {
+                let s = format!("\"{}{special}{}\"", &text[..at], &text[at..]);
+                other.push(profile("1", &s));
+                other.push(identity("1", &s));
+                other.push(format!(r#"{{"id":"u","name":{s}"#));
+            }
+        }
+    }
+    let mut failures = vec![];
+    for doc in plain.iter().chain(&other) {
+        for kind in KINDS {
+            failures.extend(agree(kind, doc.as_bytes(), "length edge").err());
+        }
+    }
+    for doc in &plain {
+        let kind = match doc.starts_with(r#"{"identities""#) {
+            true => DocumentKind::Auth0User,
+            false => DocumentKind::UserProfile,
+        };
+        if reference::validate(kind, doc.as_bytes()).is_err() {
+            failures.push(format!("not valid as {kind:?}: {doc}"));
+        } else if !super::fast::accepts(kind.root(), doc.as_bytes()) {
+            failures.push(format!("left to the full walk as {kind:?}: {doc}"));
+        }
+    }
+    assert!(
+        plain.len() > 150 && other.len() > 10_000,
+        "{} / {}",
+        plain.len(),
+        other.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn edge_cases_get_the_same_verdicts() {
     let beta = |rest: &str| format!(r#"{{"user":"u"{rest}}}"#);

@@ -145,14 +145,41 @@ fn other_value(
     }
 }
 
-/// Where a non-negative integer of at most 18 digits at `pos` ends (see `small_integer`),
-/// with a shortcut for one digit, the most common.
+/// Where a non-negative integer of at most 18 digits at `pos` ends (see `small_integer`). Up to
+/// 7 digits, the digits are counted in one 8-byte word, without a loop: a loop's exit, at a
+/// different count for nearly every number, is a branch the CPU mispredicts.
 #[inline(always)]
 fn digits(b: &[u8], pos: usize) -> End {
-    if !continues_number(byte(b, pos + 1)) {
-        return Some(pos + 1);
+    let Some(word) = chunk8(b, pos) else {
+        return small_integer(b, pos);
+    };
+    let stops = not_digits8(u64::from_le_bytes(*word));
+    if stops == 0 {
+        return small_integer(b, pos);
     }
-    small_integer(b, pos)
+    let end = pos + (stops.trailing_zeros() / 8) as usize;
+    // A '0' followed by a digit, or a fraction or an exponent: the full walk decides.
+    let leading_zero = b[pos] == b'0' && end > pos + 1;
+    (!leading_zero && !continues_number(b[end])).then_some(end)
+}
+
+/// The 8 bytes at `pos`, if there are 8.
+#[inline(always)]
+fn chunk8(b: &[u8], pos: usize) -> Option<&[u8; 8]> {
+    b.get(pos..)?.first_chunk::<8>()
+}
+
+/// A byte of the result has bits set from the first byte of `word` (little-endian) that is not
+/// an ASCII digit on; below it, none. With '0' taken away a digit is a byte below 10: its high
+/// nibble is clear, and stays clear when 6 is added. Only a byte that is not a digit carries
+/// into the next, so only bytes after the first such byte can be flagged wrongly.
+#[inline(always)]
+fn not_digits8(word: u64) -> u64 {
+    const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
+    const SIXES: u64 = u64::from_ne_bytes([6; 8]);
+    const HIGH_NIBBLES: u64 = u64::from_ne_bytes([0xf0; 8]);
+    let values = word ^ ZEROS;
+    (values | values.wrapping_add(SIXES)) & HIGH_NIBBLES
 }
 
 /// Whether `c`, after a digit, is part of the same number: one load from a table.
@@ -184,6 +211,14 @@ fn literal(b: &[u8], pos: usize, word: &[u8]) -> End {
 #[inline(always)]
 fn plain_string(b: &[u8], pos: usize) -> End {
     let mut i = pos + 1;
+    if let (Some(first), Some(second)) = (chunk16(b, i), chunk16(b, i + 16)) {
+        let stops = special16(first) | special16(second) << 16;
+        if stops != 0 {
+            let end = i + stops.trailing_zeros() as usize;
+            return (byte(b, end) == b'"').then_some(end + 1);
+        }
+        i += 32;
+    }
     while let Some(chunk) = chunk16(b, i) {
         let stops = special16(chunk);
         if stops != 0 {
@@ -1073,6 +1108,80 @@ mod tests {
             hashed > 10_000,
             "the in-place hash was tried {hashed} times"
         );
+    }
+
+    /// `plain_string` ends a string exactly where its closing quote is, and only there: strings
+    /// of 0 to 70 bytes with a quote, a backslash, a control character or a byte above 0x7f at
+    /// every position, followed by enough text for every read or by the end of the input.
+    #[test]
+    fn plain_strings_end_exactly_at_their_quote() {
+        for len in 0..=70 {
+            for at in 0..=len {
+                for special in [b'"', b'\\', 0x01, 0x1f, 0x7f, 0x80, 0xff] {
+                    let mut text = vec![b'"'];
+                    text.extend((0..len).map(|k| b'a' + (k % 26) as u8));
+                    text.insert(1 + at, special);
+                    text.push(b'"');
+                    // The first special byte decides: a quote ends the string, any other is
+                    // left to the full walk (0x7f, DEL, is plain content).
+                    let stop = text[1..]
+                        .iter()
+                        .position(|&c| c == b'"' || c == b'\\' || c < 0x20 || c >= 0x80);
+                    let want = stop.filter(|&k| text[1 + k] == b'"').map(|k| k + 2);
+                    for tail in [
+                        &b""[..],
+                        &br#","and more text past the end of the 32 bytes read""#[..],
+                    ] {
+                        let mut doc = text.clone();
+                        doc.extend_from_slice(tail);
+                        assert_eq!(
+                            plain_string(&doc, 0),
+                            want,
+                            "{:?}",
+                            String::from_utf8_lossy(&doc)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// `digits` ends a non-negative integer of at most 18 digits exactly after its last digit,
+    /// and is not sure (None) of a leading zero, a fraction, an exponent or more digits: integers
+    /// of 1 to 20 digits before every kind of byte, with text to read past them or at the end
+    /// of the input.
+    #[test]
+    fn digits_end_exactly_after_the_last_digit() {
+        for len in 1..=20 {
+            for first in [b'0', b'1', b'9'] {
+                for after in [
+                    &b""[..],
+                    b",",
+                    b"}",
+                    b"]",
+                    b" ",
+                    b".5",
+                    b"e1",
+                    b"E1",
+                    b"x",
+                    b"-",
+                    b":",
+                ] {
+                    for tail in [&b""[..], &b",\"and more past the eight bytes read\":1}"[..]] {
+                        let mut doc = vec![first];
+                        doc.extend((1..len).map(|k| b'0' + (k % 10) as u8));
+                        doc.extend_from_slice(after);
+                        doc.extend_from_slice(tail);
+                        let fraction_or_exponent =
+                            matches!(after.first(), Some(b'.' | b'e' | b'E'));
+                        let leading_zero = first == b'0' && len > 1;
+                        let want =
+                            (len <= 18 && !leading_zero && !fraction_or_exponent).then_some(len);
+                        assert_eq!(digits(&doc, 0), want, "{:?}", String::from_utf8_lossy(&doc));
+                    }
+                }
+            }
+        }
     }
 
     /// Every field's in-order probe finds its key after a '{' or ',', with 16 bytes to read or
