@@ -1126,7 +1126,7 @@ mod tests {
                     // left to the full walk (0x7f, DEL, is plain content).
                     let stop = text[1..]
                         .iter()
-                        .position(|&c| c == b'"' || c == b'\\' || c < 0x20 || c >= 0x80);
+                        .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c));
                     let want = stop.filter(|&k| text[1 + k] == b'"').map(|k| k + 2);
                     for tail in [
                         &b""[..],
