@@ -34,7 +34,7 @@ LIB_DIR = $(CARGO_TARGET_DIR)/debug
 RELEASE_DIR = $(CARGO_TARGET_DIR)/release
 BUILD_DIR = build/c
 
-.PHONY: build release header test c-test stress fuzz fuzz-smoke python-test swift-test swift-sanitize demo \
+.PHONY: build release header test c-test stress fuzz fuzz-smoke python-test swift-test swift-sanitize demo bench-ab \
 	bench python-async-bench install uninstall install-test clean
 
 # tools/soname-link.sh gives cargo's libpieces_user.so the soname programs linked against it ask for.
@@ -177,6 +177,12 @@ bench:
 	cargo bench --bench discovery
 	cargo bench --bench stream_latency
 	$(MAKE) python-async-bench
+
+# Two builds of the C library in real calls, interleaved call by call (benches/bench_ab.sh): the
+# working tree against AB_BASE, a git revision. Below 1 means the working tree is faster.
+AB_BASE ?= HEAD
+bench-ab:
+	benches/bench_ab.sh $(AB_BASE)
 
 # `await AsyncClient.snapshot()` against Client.snapshot() (3 KB, same server, same run), and how fast
 # a cancelled call ends. The package from the source tree over the release library; the test venv's
