@@ -7,7 +7,8 @@
 # exists (machines without crates.io), else from crates.io. cargo fuzz needs nightly-only rustc flags
 # (-Zsanitizer=address); RUSTC_BOOTSTRAP=1 lets the stable toolchain accept them. Each target starts
 # from a seed corpus of the shared fixtures. A crash stops the run with the input saved under
-# fuzz/artifacts/TARGET/; turn it into a regression test before fixing it.
+# fuzz/artifacts/TARGET/; turn it into a regression test before fixing it (at least: move it to
+# fuzz/regressions/TARGET/, which every run reads first).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,8 +49,14 @@ print(json.dumps(json.load(open(sys.argv[1]), object_pairs_hook=lambda p: dict(r
                 rm -f "$corpus/reversed-${fixture##*/}"
         done
     fi
+    # Inputs that once failed the target, committed: read first on every run (a second corpus
+    # directory is only read), so each stays a regression test.
+    regressions=()
+    if [ -d "regressions/$target" ]; then
+        regressions=("regressions/$target")
+    fi
     echo "== fuzz $target for ${seconds}s"
-    cargo fuzz run "$target" "$corpus" -- -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 2>&1 \
+    cargo fuzz run "$target" "$corpus" "${regressions[@]}" -- -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1 2>&1 \
         | grep -E '^(==|INFO: Running|#[0-9]+ *DONE|Done|stat::number_of_executed_units|SUMMARY|.*panicked|.*Test unit written)' || true
     # grep eats the exit status; a crash leaves an artifact, and that is what fails the run.
     if compgen -G "artifacts/$target/*" >/dev/null; then
