@@ -8,8 +8,9 @@
 # maximal 30 KB fixture, and that fixture with every object's keys reversed (the fixtures are in
 # alphabetical order; the Dart SDK's models, and most likely Pieces OS's, write the OpenAPI
 # specification's), GET /user and POST /user/update,
-#   - wall clock: the p50 of libcurl and of the C ABI, measured interleaved (each round runs the C ABI
-#     then libcurl against the same server), and the median of the per-round ratios with their range.
+#   - wall clock: the p50 of libcurl and of the C ABI, measured interleaved (each round alternates
+#     the two clients call by call against the same server; BENCH_BLOCKS=1 runs each client's calls
+#     of a round back to back instead), and the median of the per-round ratios with their range.
 #     A single run on a shared 2-core VM swings by +-30 %, a ratio taken within one round far less;
 #   - instructions per call of each client, from callgrind (benches/c/bench_rest.c --count: warm-up,
 #     then N calls inside measured_calls(), collected with --toggle-collect). These are stable from

@@ -5,10 +5,16 @@
  * other side.
  *
  *   bench_rest PROFILE_JSON_FILE ROUNDS CALLS_PER_ROUND
- *       Wall clock. Each round runs CALLS_PER_ROUND C ABI calls, then as many libcurl calls (ABAB),
- *       for GET /user and for POST /user/update; the ratio is taken per round (p50 / p50) and the
- *       median of those ratios is reported, so a slow stretch of the machine hits both sides of a
- *       ratio and not the result. Prints one "ROW ..." line per route for benches/bench_rest.sh.
+ *       Wall clock. Each round makes CALLS_PER_ROUND C ABI calls and as many libcurl calls,
+ *       alternating call by call (C ABI, libcurl, libcurl, C ABI, ...), for GET /user and for
+ *       POST /user/update; the ratio is taken per round (p50 / p50) and the median of those ratios
+ *       is reported, so a slow stretch of the machine hits both sides of a ratio and not the
+ *       result. Each client's call follows the other's, as a call follows other work in an
+ *       application: neither finds its code and branch history as its previous call left them.
+ *       With BENCH_BLOCKS set, a round runs the C ABI's calls back to back, then libcurl's (how
+ *       the README's tables were made until 2026-11-30 14:30; rounds' ratios then spread over
+ *       ±20 %, against ±5 % alternated). Prints one "ROW ..." line per route for
+ *       benches/bench_rest.sh.
  *   bench_rest --count pieces|curl get|update PROFILE_JSON_FILE CALLS
  *       For callgrind: warms up, then makes CALLS calls of one kind inside measured_calls(), so
  *       `valgrind --tool=callgrind --collect-atstart=no --toggle-collect=measured_calls` counts
@@ -225,6 +231,19 @@ static double p50_of(struct clients *c, int use_curl, int update, double *sample
     return median(samples, (size_t)calls);
 }
 
+/* Both clients' p50 over one round of `calls` calls each, alternating call by call (C ABI, libcurl,
+ * libcurl, C ABI, ...), so that neither always goes first. */
+static void alternated_p50s(struct clients *c, int update, double *samples[2], int calls, double p50s[2]) {
+    for (int i = 0; i < calls; i++)
+        for (int j = 0; j < 2; j++) {
+            int use_curl = (i + j) % 2;
+            double t0 = now_us();
+            one_call(c, use_curl, update);
+            samples[use_curl][i] = now_us() - t0;
+        }
+    for (int k = 0; k < 2; k++) p50s[k] = median(samples[k], (size_t)calls);
+}
+
 /* Not inlined: callgrind's --toggle-collect names it. */
 __attribute__((noinline)) void measured_calls(struct clients *c, int use_curl, int update, int calls) {
     for (int i = 0; i < calls; i++) one_call(c, use_curl, update);
@@ -304,14 +323,22 @@ static int wall_mode(char **argv) {
         for (int k = 0; k < 4; k++) one_call(&c, k % 2, k / 2);
 
     double *samples = calloc((size_t)per_round, sizeof(double));
+    double *both[2] = {calloc((size_t)per_round, sizeof(double)), calloc((size_t)per_round, sizeof(double))};
+    int by_call = getenv("BENCH_BLOCKS") == NULL;
     double *p50[4], *ratio[2];
     for (int k = 0; k < 4; k++) p50[k] = calloc((size_t)rounds, sizeof(double));
     for (int u = 0; u < 2; u++) ratio[u] = calloc((size_t)rounds, sizeof(double));
     for (int r = 0; r < rounds; r++) {
         for (int update = 0; update < 2; update++) {
-            /* k = 2 * update + use_curl: the C ABI, then libcurl, back to back */
-            for (int use_curl = 0; use_curl < 2; use_curl++)
-                p50[2 * update + use_curl][r] = p50_of(&c, use_curl, update, samples, per_round);
+            /* k = 2 * update + use_curl */
+            if (by_call) {
+                double p50s[2];
+                alternated_p50s(&c, update, both, per_round, p50s);
+                for (int use_curl = 0; use_curl < 2; use_curl++) p50[2 * update + use_curl][r] = p50s[use_curl];
+            } else {
+                for (int use_curl = 0; use_curl < 2; use_curl++)
+                    p50[2 * update + use_curl][r] = p50_of(&c, use_curl, update, samples, per_round);
+            }
             ratio[update][r] = p50[2 * update][r] / p50[2 * update + 1][r];
         }
     }
