@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 typedef int32_t (*client_new_fn)(const char *, void **);
 typedef int32_t (*snapshot_fn)(const void *, char **);
 typedef int32_t (*update_fn)(const void *, const char *, char **);
@@ -64,22 +66,6 @@ static void call(const struct build *b, const char *body) {
     b->string_free(out);
 }
 
-static double now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n) {
-    qsort(v, n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* One round: `calls` calls of each build, alternating A B B A so that neither always goes first;
  * the p50 of each build's calls into p50s[0] and p50s[1]. */
 static void round_of(const struct build *builds, const char *body, double *samples[2], int calls,
@@ -94,26 +80,14 @@ static void round_of(const struct build *builds, const char *body, double *sampl
     for (int k = 0; k < 2; k++) p50s[k] = median(samples[k], (size_t)calls);
 }
 
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { perror(path); exit(2); }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *text = malloc((size_t)n + 1);
-    if (fread(text, 1, (size_t)n, f) != (size_t)n) { perror(path); exit(2); }
-    text[n] = 0;
-    fclose(f);
-    return text;
-}
-
 int main(int argc, char **argv) {
     if (argc != 7) {
         fprintf(stderr, "usage: %s PORT PROFILE_JSON ROUNDS CALLS_PER_ROUND LIB_A LIB_B\n", argv[0]);
         return 2;
     }
     int port = atoi(argv[1]), rounds = atoi(argv[3]), per_round = atoi(argv[4]);
-    char *profile = read_file(argv[2]);
+    size_t profile_len;
+    char *profile = read_file(argv[2], &profile_len);
     if (rounds < 1 || per_round < 1) { fprintf(stderr, "ROUNDS and CALLS_PER_ROUND must be positive\n"); return 2; }
     if (sysconf(_SC_NPROCESSORS_ONLN) > 1) {
         cpu_set_t set; /* the server pins itself to the last CPU */
@@ -140,7 +114,7 @@ int main(int argc, char **argv) {
             for (int k = 0; k < 2; k++) p50[update][k][r] = p50s[k];
             ratio[update][r] = p50s[1] / p50s[0];
         }
-    printf("%s: %zu bytes, %d rounds x %d calls per build and route; B / A\n", argv[2], strlen(profile),
+    printf("%s: %zu bytes, %d rounds x %d calls per build and route; B / A\n", argv[2], profile_len,
            rounds, per_round);
     for (int update = 0; update < 2; update++) {
         double lo = ratio[update][0], hi = lo;

@@ -38,25 +38,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "pieces_user.h"
 
 static char *g_snapshot_response; /* full HTTP response for GET /user */
 static char *g_update_response;   /* full HTTP response for POST /user/update */
 static size_t g_snapshot_len, g_update_len;
-
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { perror(path); exit(2); }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) { perror("read"); exit(2); }
-    buf[n] = 0;
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
 
 static char *http_response(const char *body, size_t body_len, size_t *out_len) {
     char head[256];
@@ -147,12 +134,6 @@ static int start_server(void) {
     return ntohs(a.sin_port);
 }
 
-static double now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
-}
-
 /* ---- the two clients ---- */
 
 struct sink { char *data; size_t len, cap; };
@@ -202,16 +183,6 @@ static void pieces_call(const PiecesClient *c, const char *body) {
         exit(1);
     }
     pieces_string_free(out);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n) {
-    qsort(v, n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 struct clients { PiecesClient *pieces; struct curl_client curl; const char *profile; };

@@ -15,26 +15,22 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../c/bench_util.h"
+
 static char *g_get, *g_post;
 static size_t g_get_len, g_post_len;
 
 static char *load_response(const char *path, size_t *out_len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { perror(path); exit(2); }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *body = malloc((size_t)n);
-    if (fread(body, 1, (size_t)n, f) != (size_t)n) { perror(path); exit(2); }
-    fclose(f);
+    size_t n;
+    char *body = read_file(path, &n);
     char head[200];
     int h = snprintf(head, sizeof head,
-                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %ld\r\n\r\n", n);
-    char *all = malloc((size_t)h + (size_t)n);
+                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n", n);
+    char *all = malloc((size_t)h + n);
     memcpy(all, head, (size_t)h);
-    memcpy(all + h, body, (size_t)n);
+    memcpy(all + h, body, n);
     free(body);
-    *out_len = (size_t)h + (size_t)n;
+    *out_len = (size_t)h + n;
     return all;
 }
 
