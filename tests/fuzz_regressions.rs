@@ -94,11 +94,15 @@ fn a_response_that_is_not_utf8_never_reaches_the_caller() {
 #[test]
 fn a_number_beyond_f64_under_an_unknown_key_is_json_and_passes() {
     use serde::Deserialize;
-    let found = include_bytes!("../fuzz/regressions/validate/number-beyond-f64-under-an-unknown-key");
+    let found =
+        include_bytes!("../fuzz/regressions/validate/number-beyond-f64-under-an-unknown-key");
     let mut reader = serde_json::Deserializer::from_slice(found);
     let grammar = serde::de::IgnoredAny::deserialize(&mut reader).and_then(|_| reader.end());
     assert!(grammar.is_ok(), "{grammar:?}");
-    assert!(!is_json(found), "a Value holds it now: the note above is out of date");
+    assert!(
+        !is_json(found),
+        "a Value holds it now: the note above is out of date"
+    );
     for kind in [DocumentKind::ReturnedUserProfile, DocumentKind::Auth0User] {
         assert_eq!(validate(kind, found), Ok(()), "{kind:?}");
     }
