@@ -187,10 +187,10 @@ fn chunk8(b: &[u8], pos: usize) -> Option<&[u8; 8]> {
     b.get(pos..)?.first_chunk::<8>()
 }
 
-/// A byte of the result has bits set from the first byte of `word` (little-endian) that is not
-/// an ASCII digit on; below it, none. With '0' taken away a digit is a byte below 10: its high
-/// nibble is clear, and stays clear when 6 is added. Only a byte that is not a digit carries
-/// into the next, so only bytes after the first such byte can be flagged wrongly.
+/// Bits set in each byte of `word` (little-endian) that is not an ASCII digit: exact up to the
+/// first such byte, which is all `trailing_zeros` reads. With '0' taken away a digit is a byte
+/// below 10: its high nibble is clear, and stays clear when 6 is added. Only a byte that is not a
+/// digit carries into the next, so only bytes after the first such byte can be flagged wrongly.
 #[inline(always)]
 fn not_digits8(word: u64) -> u64 {
     const ZEROS: u64 = u64::from_ne_bytes([b'0'; 8]);
