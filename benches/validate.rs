@@ -110,7 +110,8 @@ fn varied_median(json: &[u8]) -> Duration {
 /// `json` (compact, valid) with its string values and integers changed, its structure and keys
 /// kept: each string value other than a date-time or an all-capitals enum value becomes letters
 /// and digits, up to 8 bytes longer or shorter; each integer other than a `migration` (which
-/// would make the `schema` objects differ, as they do not in real documents) gets 1 to 9 digits.
+/// would make the `schema` objects differ, as they do not in real documents) gets 1 to 9 digits;
+/// other numbers are kept.
 fn variant(json: &[u8], seed: u64) -> Vec<u8> {
     let mut rng = Noise::seeded(seed);
     let mut out = Vec::with_capacity(json.len() + json.len() / 4);
@@ -138,8 +139,13 @@ fn variant(json: &[u8], seed: u64) -> Vec<u8> {
                 i = end + 1;
             }
             b'0'..=b'9' if last_key != b"migration" => {
-                let end = i + json[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-                if matches!(json.get(end), Some(b'.' | b'e' | b'E')) {
+                let token = json[i..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_digit() || b".eE+-".contains(c))
+                    .count();
+                let end = i + token;
+                // A fraction or an exponent is kept whole: new digits could take it out of range.
+                if !json[i..end].iter().all(u8::is_ascii_digit) {
                     out.extend_from_slice(&json[i..end]);
                 } else {
                     let digits = 1 + rng.next() % 9;

@@ -66,18 +66,11 @@ static void call(const struct build *b, const char *body) {
     b->string_free(out);
 }
 
-/* One round: `calls` calls of each build, alternating A B B A so that neither always goes first;
- * the p50 of each build's calls into p50s[0] and p50s[1]. */
-static void round_of(const struct build *builds, const char *body, double *samples[2], int calls,
-                     double p50s[2]) {
-    for (int i = 0; i < calls; i++)
-        for (int j = 0; j < 2; j++) {
-            int k = (i + j) % 2;
-            double t0 = now_us();
-            call(&builds[k], body);
-            samples[k][i] = now_us() - t0;
-        }
-    for (int k = 0; k < 2; k++) p50s[k] = median(samples[k], (size_t)calls);
+struct round { const struct build *builds; const char *body; };
+
+static void call_build(void *ctx, int which) {
+    const struct round *r = ctx;
+    call(&r->builds[which], r->body);
 }
 
 int main(int argc, char **argv) {
@@ -110,18 +103,16 @@ int main(int argc, char **argv) {
     for (int r = 0; r < rounds; r++)
         for (int update = 0; update < 2; update++) {
             double p50s[2];
-            round_of(builds, update ? profile : NULL, samples, per_round, p50s);
+            struct round round = {builds, update ? profile : NULL};
+            alternated_p50s(call_build, &round, samples, per_round, p50s);
             for (int k = 0; k < 2; k++) p50[update][k][r] = p50s[k];
             ratio[update][r] = p50s[1] / p50s[0];
         }
     printf("%s: %zu bytes, %d rounds x %d calls per build and route; B / A\n", argv[2], profile_len,
            rounds, per_round);
     for (int update = 0; update < 2; update++) {
-        double lo = ratio[update][0], hi = lo;
-        for (int r = 0; r < rounds; r++) {
-            lo = ratio[update][r] < lo ? ratio[update][r] : lo;
-            hi = ratio[update][r] > hi ? ratio[update][r] : hi;
-        }
+        double lo, hi;
+        range_of(ratio[update], (size_t)rounds, &lo, &hi);
         double mid = median(ratio[update], (size_t)rounds);
         printf("  %-7s A p50 %7.1f us   B p50 %7.1f us   B / A median %.3f (rounds %.3f-%.3f)\n",
                update ? "update" : "GET", median(p50[update][0], (size_t)rounds),

@@ -202,17 +202,12 @@ static double p50_of(struct clients *c, int use_curl, int update, double *sample
     return median(samples, (size_t)calls);
 }
 
-/* Both clients' p50 over one round of `calls` calls each, alternating call by call (C ABI, libcurl,
- * libcurl, C ABI, ...), so that neither always goes first. */
-static void alternated_p50s(struct clients *c, int update, double *samples[2], int calls, double p50s[2]) {
-    for (int i = 0; i < calls; i++)
-        for (int j = 0; j < 2; j++) {
-            int use_curl = (i + j) % 2;
-            double t0 = now_us();
-            one_call(c, use_curl, update);
-            samples[use_curl][i] = now_us() - t0;
-        }
-    for (int k = 0; k < 2; k++) p50s[k] = median(samples[k], (size_t)calls);
+struct round { struct clients *c; int update; };
+
+/* `which` 0 is the C ABI, 1 libcurl. */
+static void call_client(void *ctx, int which) {
+    struct round *r = ctx;
+    one_call(r->c, which, r->update);
 }
 
 /* Not inlined: callgrind's --toggle-collect names it. */
@@ -304,7 +299,8 @@ static int wall_mode(char **argv) {
             /* k = 2 * update + use_curl */
             if (by_call) {
                 double p50s[2];
-                alternated_p50s(&c, update, both, per_round, p50s);
+                struct round round = {&c, update};
+                alternated_p50s(call_client, &round, both, per_round, p50s);
                 for (int use_curl = 0; use_curl < 2; use_curl++) p50[2 * update + use_curl][r] = p50s[use_curl];
             } else {
                 for (int use_curl = 0; use_curl < 2; use_curl++)
@@ -317,11 +313,8 @@ static int wall_mode(char **argv) {
            rounds, per_round);
     for (int update = 0; update < 2; update++) {
         const char *route = update ? "update" : "GET";
-        double lo = ratio[update][0], hi = lo;
-        for (int r = 0; r < rounds; r++) {
-            lo = ratio[update][r] < lo ? ratio[update][r] : lo;
-            hi = ratio[update][r] > hi ? ratio[update][r] : hi;
-        }
+        double lo, hi;
+        range_of(ratio[update], (size_t)rounds, &lo, &hi);
         double curl_p50 = median(p50[2 * update + 1], (size_t)rounds);
         double pieces_p50 = median(p50[2 * update], (size_t)rounds);
         double mid = median(ratio[update], (size_t)rounds);
