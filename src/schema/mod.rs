@@ -61,21 +61,24 @@ impl std::error::Error for Violation {}
 /// The JSON type a value must have; one entry of the generated table.
 #[derive(Debug)]
 pub(crate) enum Ty {
+    // The order is the fast pass's (`fast::value`): the types that one first byte admits are
+    // neighbours, so that telling them apart after the byte is one comparison, not a chain of
+    // branches the CPU mispredicts as values of different types follow one another.
     Str,
-    /// A JSON integer that fits an `i64` (what the typed models hold).
-    Int,
-    Bool,
-    /// Any JSON number, integer or not.
-    Num,
-    DateTime,
     /// An open enum: any string is accepted; the name is only for messages.
     /// (A reference to the name, not the name: it keeps `Ty` at 16 bytes, and `Field` at 64.)
     Enum(&'static &'static str),
+    DateTime,
+    /// A JSON integer that fits an `i64` (what the typed models hold).
+    Int,
+    /// Any JSON number, integer or not.
+    Num,
     /// An object described by `tables::MODELS[index]`.
     Obj(u16),
-    Array(&'static Ty),
     /// An object whose values are all integers (the `indices` maps).
     IntMap,
+    Bool,
+    Array(&'static Ty),
 }
 
 /// One known key of a model. Whether it is required is in `Model::required`.
