@@ -109,3 +109,47 @@ fn a_number_beyond_f64_under_an_unknown_key_is_json_and_passes() {
     let known = br#"{"identities":[{"expires_in":-2e707}]}"#;
     assert!(validate(DocumentKind::Auth0User, known).is_err());
 }
+
+/// fuzz target `decode`, 2026-11-30: `{"auth0auth0": 222222222222222222222222}` (24 digits under an
+/// unknown key) decoded, encoded as `2.2222222222222222e+23` and decoded again gave another number,
+/// 2.2222222222222225e+23: serde_json's default number parser takes a shortcut that is off by one
+/// unit in the last place for some texts with many digits, so a document read by the Rust API
+/// (`models::decode`, the typed `Client` methods) could hold a number other than the one sent,
+/// under an unknown key or a numeric one, and its encoding changed it again. The library now builds
+/// serde_json with `float_roundtrip` (correctly rounded). The input is replayed by every fuzz run
+/// from fuzz/regressions/decode/.
+#[test]
+fn numbers_decode_to_the_nearest_f64_and_survive_a_round_trip() {
+    use pieces_user::models::{self, ReturnedUserProfile};
+    let found = include_bytes!("../fuzz/regressions/decode/long-integer-under-an-unknown-key");
+    let doc: ReturnedUserProfile = models::decode(found).unwrap();
+    let text = models::encode(&doc);
+    let again: ReturnedUserProfile = models::decode(text.as_bytes()).unwrap();
+    assert_eq!(again, doc, "{text}");
+    // Each as Rust's own parser reads it, which rounds correctly.
+    for number in [
+        "222222222222222222222222",
+        "2.2222222222222222e+23",
+        "0.30000000000000004",
+        "1e23",
+        "8.98846567431158e307",
+        "1.7976931348623157e308",
+        "2.2250738585072011e-308",
+        "4.9406564584124654e-324",
+        "123456789012345678901234567890e-10",
+        "0.1000000000000000055511151231257827",
+        "9007199254740993.5",
+    ] {
+        let json = format!(r#"{{"future":{number}}}"#);
+        let doc: ReturnedUserProfile = models::decode(json.as_bytes()).unwrap();
+        let read = doc.extra["future"].as_f64().unwrap();
+        let nearest: f64 = number.parse().unwrap();
+        assert_eq!(
+            read.to_bits(),
+            nearest.to_bits(),
+            "{number}: {read:e}, not {nearest:e}"
+        );
+        let again: ReturnedUserProfile = models::decode(models::encode(&doc).as_bytes()).unwrap();
+        assert_eq!(again, doc, "{number}");
+    }
+}
