@@ -3,7 +3,12 @@
 //! The structs and enums are generated from the official JSON Schemas (`generated.rs`, see
 //! `tools/gen_models.py`); this file holds what they share. Every struct keeps the keys it does
 //! not know in `extra`, every enum keeps values it does not know in `Other`, and date-times keep
-//! their original text, so `encode(decode(text))` loses nothing a newer Pieces OS sent.
+//! their original text, so `encode(decode(text))` loses no key, value or enum variant a newer
+//! Pieces OS sent. Numbers are the exception: they are held as `i64`, `u64` or the nearest `f64`
+//! (`serde_json::Number`), so a number with more significant digits than an `f64` holds, which
+//! the schema allows only under a key this version does not know or a non-integer numeric one,
+//! comes back as that `f64` (`222222222222222222222222` as `2.2222222222222222e23`). The
+//! `Client::*_json` methods, like the C ABI, hand over the text itself, unchanged.
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
