@@ -7,7 +7,7 @@
 //! Pieces OS sent. Numbers are the exception: they are held as `i64`, `u64` or the nearest `f64`
 //! (`serde_json::Number`), so a number with more significant digits than an `f64` holds, which
 //! the schema allows only under a key this version does not know or a non-integer numeric one,
-//! comes back as that `f64` (`222222222222222222222222` as `2.2222222222222222e23`). The
+//! comes back as that `f64` (`222222222222222222222222` as `2.2222222222222222e+23`). The
 //! `Client::*_json` methods, like the C ABI, hand over the text itself, unchanged.
 
 use std::fmt;
