@@ -352,7 +352,10 @@ def emit_models(models, enums, descriptions, boxed) -> str:
                     'skip_serializing_if = "Option::is_none")]'
                 )
                 out.append(f"    pub {ident}: Option<{ty}>,")
-        out.append("    /// Keys this version does not know, kept so that re-encoding loses nothing.")
+        out.append(
+            "    /// Keys this version does not know, kept so that re-encoding loses none (their numbers"
+        )
+        out.append("    /// as `serde_json::Number` holds them: see the `models` module).")
         out.append("    #[serde(flatten)]")
         out.append("    pub extra: Map<String, Value>,")
         out.append("}")

@@ -319,7 +319,8 @@ pub struct Aesthetics {
     pub schema: Option<EmbeddedModelSchema>,
     #[serde(rename = "theme")]
     pub theme: Theme,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -353,7 +354,8 @@ pub struct AllocationCloud {
     /// this is the current version of the server.
     #[serde(rename = "version", default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -365,7 +367,8 @@ pub struct AllocationCloudStatus {
     pub cloud: AllocationStatusEnum,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -382,7 +385,8 @@ pub struct AllocationCloudUrl {
     /// this is the base url that is used to communicat with your vpc.
     #[serde(rename = "url")]
     pub url: String,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -401,7 +405,8 @@ pub struct AllocationCloudUrls {
     pub schema: Option<EmbeddedModelSchema>,
     #[serde(rename = "vanity", default, skip_serializing_if = "Option::is_none")]
     pub vanity: Option<AllocationCloudUrl>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -428,7 +433,8 @@ pub struct AllowedCloudModelsInstanceConfiguration {
     pub enabled: InstanceConfigurationEnabledEnum,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -453,7 +459,8 @@ pub struct AnonymousTemporalRange {
     pub schema: Option<EmbeddedModelSchema>,
     #[serde(rename = "to", default, skip_serializing_if = "Option::is_none")]
     pub to: Option<GroupedTimestamp>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -498,7 +505,8 @@ pub struct Auth0Identity {
     /// User's unique identifier for this connection/provider.
     #[serde(rename = "user_id", default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -524,7 +532,8 @@ pub struct Auth0OpenAIUserMetadata {
     pub organization_key: Option<String>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -625,7 +634,8 @@ pub struct Auth0User {
     /// (unique) User's username.
     #[serde(rename = "username", default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -639,7 +649,8 @@ pub struct Auth0UserAllocationMetadata {
     pub project: String,
     #[serde(rename = "region")]
     pub region: String,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -656,7 +667,8 @@ pub struct Auth0UserBetaStatus {
     pub schema: Option<EmbeddedModelSchema>,
     #[serde(rename = "vision", default, skip_serializing_if = "Option::is_none")]
     pub vision: Option<AnonymousTemporalRange>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -697,7 +709,8 @@ pub struct Auth0UserMetadata {
         skip_serializing_if = "Option::is_none"
     )]
     pub vanityname: Option<String>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -712,7 +725,8 @@ pub struct BigQueryInstanceConfiguration {
     pub enabled: InstanceConfigurationEnabledEnum,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -726,7 +740,8 @@ pub struct CloudBackupCreationInstanceConfiguration {
     pub enabled: InstanceConfigurationEnabledEnum,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -740,7 +755,8 @@ pub struct ConnectToCloudInstanceConfiguration {
     pub enabled: InstanceConfigurationEnabledEnum,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -754,7 +770,8 @@ pub struct DeleteCloudBackupInstanceConfiguration {
     pub enabled: InstanceConfigurationEnabledEnum,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -774,7 +791,8 @@ pub struct DeniedWorkstreamPatternEngineSourcesInstanceConfiguration {
     pub enabled: InstanceConfigurationEnabledEnum,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -794,7 +812,8 @@ pub struct DeniedWorkstreamPatternEngineWebsitesInstanceConfiguration {
     pub enabled: InstanceConfigurationEnabledEnum,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -828,7 +847,8 @@ pub struct DescopeUserMetadata {
         skip_serializing_if = "Option::is_none"
     )]
     pub vanityname: Option<String>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -847,7 +867,8 @@ pub struct EmbeddedModelSchema {
     pub migration: i64,
     #[serde(rename = "semantic")]
     pub semantic: EmbeddedModelSchemaSemanticVersionEnum,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -902,7 +923,8 @@ pub struct ExternalProvider {
     /// This is the user_id within the provider.
     #[serde(rename = "user_id")]
     pub user_id: String,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1089,7 +1111,8 @@ pub struct ExternalProviderProfileData {
     pub updated_at: Option<String>,
     #[serde(rename = "url", default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1101,7 +1124,8 @@ pub struct ExternalProviders {
     pub iterable: Vec<ExternalProvider>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1125,7 +1149,8 @@ pub struct FlattenedEntities {
     pub schema: Option<EmbeddedModelSchema>,
     #[serde(rename = "score", default, skip_serializing_if = "Option::is_none")]
     pub score: Option<Score>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1173,7 +1198,8 @@ pub struct FlattenedEntity {
     pub updated: GroupedTimestamp,
     #[serde(rename = "users", default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Box<FlattenedUsers>>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1222,7 +1248,8 @@ pub struct FlattenedSubscription {
     pub updated: GroupedTimestamp,
     #[serde(rename = "user")]
     pub user: Box<ReferencedUser>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1247,7 +1274,8 @@ pub struct FlattenedSubscriptions {
     pub schema: Option<EmbeddedModelSchema>,
     #[serde(rename = "score", default, skip_serializing_if = "Option::is_none")]
     pub score: Option<Score>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1285,7 +1313,8 @@ pub struct FlattenedUserProfile {
         skip_serializing_if = "Option::is_none"
     )]
     pub vanityname: Option<String>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1309,7 +1338,8 @@ pub struct FlattenedUsers {
     pub schema: Option<EmbeddedModelSchema>,
     #[serde(rename = "score", default, skip_serializing_if = "Option::is_none")]
     pub score: Option<Score>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1323,7 +1353,8 @@ pub struct Font {
     pub schema: Option<EmbeddedModelSchema>,
     #[serde(rename = "size", deserialize_with = "crate::models::int::required")]
     pub size: i64,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1339,7 +1370,8 @@ pub struct GroupedTimestamp {
     pub schema: Option<EmbeddedModelSchema>,
     #[serde(rename = "value")]
     pub value: DateTime,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1366,7 +1398,8 @@ pub struct InstanceConfiguration {
     pub external_provider: Option<InstanceConfigurationExternalProvider>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1395,7 +1428,8 @@ pub struct InstanceConfigurationAllowedCloudModelsDefaultModels {
     pub fast: Option<InstanceConfigurationAllowedModel>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1433,7 +1467,8 @@ pub struct InstanceConfigurationAllowedModel {
     /// this is a version of the model.
     #[serde(rename = "version", default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1447,7 +1482,8 @@ pub struct InstanceConfigurationAllowedModels {
     pub iterable: Vec<InstanceConfigurationAllowedModel>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1471,7 +1507,8 @@ pub struct InstanceConfigurationAnalytics {
     )]
     pub send_internal_summary_reports_to_user_team_service:
         Option<SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1498,7 +1535,8 @@ pub struct InstanceConfigurationDeniedWorkstreamPatternEngineSource {
     pub bundle_identifiers: Option<Vec<String>>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1512,7 +1550,8 @@ pub struct InstanceConfigurationDeniedWorkstreamPatternEngineSources {
     pub iterable: Vec<InstanceConfigurationDeniedWorkstreamPatternEngineSource>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1527,7 +1566,8 @@ pub struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsite {
     /// This is the URL of the denied website.
     #[serde(rename = "url")]
     pub url: String,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1541,7 +1581,8 @@ pub struct InstanceConfigurationDeniedWorkstreamPatternEngineWebsites {
     pub iterable: Vec<InstanceConfigurationDeniedWorkstreamPatternEngineWebsite>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1608,7 +1649,8 @@ pub struct InstanceConfigurationExternalCloud {
         skip_serializing_if = "Option::is_none"
     )]
     pub update_allocation_cloud: Option<UpdateAllocationCloudInstanceConfiguration>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1647,7 +1689,8 @@ pub struct InstanceConfigurationExternalProvider {
     pub processing: Option<ProcessingInstanceConfiguration>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1661,7 +1704,8 @@ pub struct ListCloudBackupsInstanceConfiguration {
     pub enabled: InstanceConfigurationEnabledEnum,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1675,7 +1719,8 @@ pub struct ListSpecificCloudBackupInstanceConfiguration {
     pub enabled: InstanceConfigurationEnabledEnum,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1695,7 +1740,8 @@ pub struct ModelMaxTokens {
     /// Required but nullable: always written, as `null` when `None`.
     #[serde(rename = "total")]
     pub total: Option<Number>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1715,7 +1761,8 @@ pub struct ProcessingInstanceConfiguration {
     pub processing: Option<CapabilitiesEnum>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1729,7 +1776,8 @@ pub struct ReconnectToCloudInstanceConfiguration {
     pub enabled: InstanceConfigurationEnabledEnum,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1746,7 +1794,8 @@ pub struct ReferencedEntity {
     pub reference: Option<Box<FlattenedEntity>>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1763,7 +1812,8 @@ pub struct ReferencedSubscription {
     pub reference: Option<Box<FlattenedSubscription>>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1779,7 +1829,8 @@ pub struct ReferencedUser {
     pub reference: Option<Box<FlattenedUserProfile>>,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1793,7 +1844,8 @@ pub struct RestoreCloudBackupInstanceConfiguration {
     pub enabled: InstanceConfigurationEnabledEnum,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1808,7 +1860,8 @@ pub struct ReturnedUserProfile {
     pub schema: Option<EmbeddedModelSchema>,
     #[serde(rename = "user", default, skip_serializing_if = "Option::is_none")]
     pub user: Option<UserProfile>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1866,7 +1919,8 @@ pub struct Score {
         skip_serializing_if = "Option::is_none"
     )]
     pub update: Option<i64>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1881,7 +1935,8 @@ pub struct SegmentInstanceConfiguration {
     pub enabled: InstanceConfigurationEnabledEnum,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1896,7 +1951,8 @@ pub struct SendInternalSummaryReportsToUserTeamServiceInstanceConfiguration {
     pub enabled: InstanceConfigurationEnabledEnum,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1910,7 +1966,8 @@ pub struct ShareSnippetInstanceConfiguration {
     pub enabled: InstanceConfigurationEnabledEnum,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1924,7 +1981,8 @@ pub struct Theme {
     pub dark: bool,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1938,7 +1996,8 @@ pub struct UpdateAllocationCloudInstanceConfiguration {
     pub enabled: InstanceConfigurationEnabledEnum,
     #[serde(rename = "schema", default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<EmbeddedModelSchema>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -1956,7 +2015,8 @@ pub struct UserBetaStatus {
     pub schema: Option<EmbeddedModelSchema>,
     #[serde(rename = "user")]
     pub user: String,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -2015,7 +2075,8 @@ pub struct UserProfile {
         skip_serializing_if = "Option::is_none"
     )]
     pub vanityname: Option<String>,
-    /// Keys this version does not know, kept so that re-encoding loses nothing.
+    /// Keys this version does not know, kept so that re-encoding loses none (their numbers
+    /// as `serde_json::Number` holds them: see the `models` module).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
